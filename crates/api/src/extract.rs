@@ -1,0 +1,360 @@
+//! Extractors: the authenticated user, JSON bodies with field-level errors, query parameters.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use ecole_core::{Actor, FieldErrors};
+use ecole_users::User;
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(ApiError::internal)
+}
+
+/// The authenticated caller: a valid access token of an active user in an open session.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub actor: Actor,
+    pub user: User,
+}
+
+impl FromRequest for CurrentUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+                return Err(ApiError::not_authenticated());
+            };
+            let token = value
+                .to_str()
+                .ok()
+                .and_then(|v| {
+                    v.strip_prefix("Bearer ")
+                        .or_else(|| v.strip_prefix("bearer "))
+                })
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| {
+                    ApiError::authentication_failed(
+                        "En-tête Authorization invalide (Bearer attendu).",
+                    )
+                })?;
+            let state = state(&req)?;
+            let mut conn = state.conn().await?;
+            match ecole_users::service::authenticate(&mut conn, &state.keys, token).await? {
+                Some((actor, user)) => {
+                    req.extensions_mut().insert(actor);
+                    tracing::Span::current().record("user.id", actor.user_id);
+                    Ok(CurrentUser { actor, user })
+                }
+                None => Err(ApiError::authentication_failed("Jeton invalide ou expiré.")),
+            }
+        })
+    }
+}
+
+/// A JSON body: `application/json` only (415), at most [`crate::BODY_LIMIT`] bytes (413),
+/// unknown or mistyped fields reported by name (400).
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+fn is_json(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|ct| {
+            let essence = ct
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            essence == "application/json"
+                || (essence.starts_with("application/") && essence.ends_with("+json"))
+        })
+        .unwrap_or(false)
+}
+
+/// Reads the whole body, refusing more than `limit` bytes.
+pub async fn read_body(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    limit: usize,
+) -> Result<web::BytesMut, ApiError> {
+    if let Some(len) = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        && len > limit
+    {
+        return Err(ApiError::payload_too_large());
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk
+            .map_err(|_| ApiError::field("non_field_errors", "Corps de requête illisible."))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::payload_too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Turns a serde error at a path into the contract's field errors, in French.
+fn json_error(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = err.path().to_string();
+    let inner = err.inner();
+    let message = inner.to_string();
+    let mut errors = FieldErrors::new();
+    if inner.is_syntax() || inner.is_eof() {
+        errors.add(
+            "non_field_errors",
+            format!(
+                "JSON mal formé (ligne {}, colonne {}).",
+                inner.line(),
+                inner.column()
+            ),
+        );
+        return ApiError::validation(errors);
+    }
+    let field = if path == "." || path.is_empty() {
+        None
+    } else {
+        Some(path)
+    };
+    if let Some(name) = message
+        .strip_prefix("missing field `")
+        .and_then(|m| m.split('`').next())
+    {
+        let full = match &field {
+            Some(prefix) => format!("{prefix}.{name}"),
+            None => name.to_string(),
+        };
+        errors.add(&full, "Ce champ est obligatoire.");
+    } else if let Some(name) = message
+        .strip_prefix("unknown field `")
+        .and_then(|m| m.split('`').next())
+    {
+        let full = match &field {
+            Some(prefix) if !prefix.ends_with(name) => format!("{prefix}.{name}"),
+            Some(prefix) => prefix.clone(),
+            None => name.to_string(),
+        };
+        errors.add(&full, "Champ inconnu ou non modifiable.");
+    } else {
+        let detail = if message.contains("unknown variant") {
+            let value = message.split('`').nth(1).unwrap_or("");
+            format!("« {value} » n'est pas un choix valide.")
+        } else if message.contains("invalid type") || message.contains("invalid value") {
+            let expected = message
+                .split("expected ")
+                .nth(1)
+                .unwrap_or("")
+                .split(" at line")
+                .next()
+                .unwrap_or("");
+            format!(
+                "Type ou valeur invalide (attendu : {}).",
+                translate_expected(expected)
+            )
+        } else {
+            "Valeur invalide.".to_string()
+        };
+        errors.add(field.as_deref().unwrap_or("non_field_errors"), detail);
+    }
+    ApiError::validation(errors)
+}
+
+fn translate_expected(expected: &str) -> String {
+    let e = expected.trim();
+    if e.contains("a string") {
+        "une chaîne de caractères".into()
+    } else if e.contains("i64") || e.contains("integer") || e.contains("u64") || e.contains("i32") {
+        "un nombre entier".into()
+    } else if e.contains("a boolean") {
+        "un booléen".into()
+    } else if e.contains("struct") || e.contains("a map") {
+        "un objet".into()
+    } else if e.contains("sequence") {
+        "une liste".into()
+    } else {
+        e.to_string()
+    }
+}
+
+/// Parses a JSON body into `T`.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::field(
+            "non_field_errors",
+            "Corps de requête JSON vide.",
+        ));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(json_error)?;
+    de.end().map_err(|_| {
+        ApiError::field(
+            "non_field_errors",
+            "Données superflues après le document JSON.",
+        )
+    })?;
+    Ok(value)
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !is_json(&req) {
+                let ct = req
+                    .headers()
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("aucun")
+                    .chars()
+                    .take(80)
+                    .collect::<String>();
+                return Err(ApiError::detail(
+                    actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    format!(
+                        "Type de contenu « {ct} » non pris en charge : application/json attendu."
+                    ),
+                ));
+            }
+            let body = read_body(&req, &mut payload, crate::BODY_LIMIT).await?;
+            parse_json(&body).map(ApiJson)
+        })
+    }
+}
+
+/// Query parameters as a map (last value wins); never fails.
+#[derive(Debug, Clone, Default)]
+pub struct QueryParams(pub HashMap<String, String>);
+
+impl QueryParams {
+    pub fn from_request(req: &HttpRequest) -> Self {
+        QueryParams(
+            url::form_urlencoded::parse(req.query_string().as_bytes())
+                .into_owned()
+                .collect(),
+        )
+    }
+
+    /// A non-empty, trimmed value.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(|v| v.trim()).filter(|v| !v.is_empty())
+    }
+
+    /// Parses a value; an unparsable one is a 400 naming the parameter.
+    pub fn parse<T: std::str::FromStr>(&self, key: &str, errors: &mut FieldErrors) -> Option<T>
+    where
+        T::Err: std::fmt::Display,
+    {
+        let raw = self.get(key)?;
+        match raw.parse::<T>() {
+            Ok(v) => Some(v),
+            Err(e) => {
+                errors.add(key, e.to_string());
+                None
+            }
+        }
+    }
+
+    pub fn parse_bool(&self, key: &str, errors: &mut FieldErrors) -> Option<bool> {
+        match self.get(key)?.to_ascii_lowercase().as_str() {
+            "true" | "1" | "oui" => Some(true),
+            "false" | "0" | "non" => Some(false),
+            other => {
+                errors.add(
+                    key,
+                    format!("« {other} » n'est pas un booléen (true ou false)."),
+                );
+                None
+            }
+        }
+    }
+
+    pub fn parse_id(&self, key: &str, errors: &mut FieldErrors) -> Option<i64> {
+        let raw = self.get(key)?;
+        match raw.parse::<i64>() {
+            Ok(v) if v > 0 => Some(v),
+            _ => {
+                errors.add(key, format!("« {raw} » n'est pas un identifiant valide."));
+                None
+            }
+        }
+    }
+
+    /// `?ordering=-a,b` against the accepted fields.
+    pub fn ordering<F: Copy>(
+        &self,
+        parse: impl Fn(&str) -> Option<F>,
+        accepted: &[&str],
+        errors: &mut FieldErrors,
+    ) -> Vec<(F, bool)> {
+        let Some(raw) = self.get("ordering") else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for part in raw
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .take(5)
+        {
+            let (name, desc) = match part.strip_prefix('-') {
+                Some(rest) => (rest, true),
+                None => (part, false),
+            };
+            match parse(name) {
+                Some(field) => out.push((field, desc)),
+                None => errors.add(
+                    "ordering",
+                    format!(
+                        "Tri « {name} » impossible (champs possibles : {}).",
+                        accepted.join(", ")
+                    ),
+                ),
+            }
+        }
+        out
+    }
+}
+
+/// The client's address: the peer, or the first `X-Forwarded-For` hop behind a trusted proxy.
+pub fn client_ip(req: &HttpRequest, trust_proxy: bool) -> String {
+    if trust_proxy
+        && let Some(forwarded) = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|v| v.parse::<std::net::IpAddr>().is_ok())
+    {
+        return forwarded.to_string();
+    }
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "inconnue".into())
+}

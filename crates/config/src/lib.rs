@@ -1,0 +1,351 @@
+//! Typed settings, read once from environment variables (and an optional `.env`).
+//!
+//! Every setting has a default that works on a developer box; production refuses weak
+//! secrets. Messages for people are in French.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+/// Secret key used in development when `SECRET_KEY` is unset. Refused in production.
+pub const DEV_SECRET_KEY: &str = "dev-insecure-secret-key-change-me-0000000000";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    Development,
+    Test,
+    Production,
+}
+
+impl AppEnv {
+    pub fn is_production(self) -> bool {
+        self == AppEnv::Production
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppEnv::Development => "development",
+            AppEnv::Test => "test",
+            AppEnv::Production => "production",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("variable {name} invalide : {reason}")]
+    Invalid { name: &'static str, reason: String },
+    #[error("SECRET_KEY est absente ou trop faible : {0}")]
+    WeakSecret(String),
+}
+
+/// All settings of every binary. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub app_env: AppEnv,
+    pub database_url: String,
+    pub database_pool_size: usize,
+    pub database_timeout: Duration,
+    pub redis_url: String,
+    /// Prefix of every Redis key this deployment writes (tests use one per test).
+    pub redis_prefix: String,
+    pub secret_key: SecretString,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub cors_allowed_origins: Vec<String>,
+    pub http_bind: SocketAddr,
+    pub http_workers: usize,
+    /// Trust `X-Forwarded-For` for the client address (only behind our own nginx).
+    pub trust_proxy_headers: bool,
+    pub login_max_failures_user: i64,
+    pub login_max_failures_ip: i64,
+    pub login_window: Duration,
+    pub log_dir: Option<PathBuf>,
+    pub log_format_json: bool,
+    pub otel_exporter_otlp_endpoint: Option<String>,
+    pub sentry_dsn: Option<SecretString>,
+    pub media_root: PathBuf,
+    pub backup_dir: PathBuf,
+}
+
+type Vars = HashMap<String, String>;
+
+fn get<'a>(vars: &'a Vars, name: &str) -> Option<&'a str> {
+    vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+}
+
+fn parse<T: std::str::FromStr>(
+    vars: &Vars,
+    name: &'static str,
+    default: T,
+) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match get(vars, name) {
+        None => Ok(default),
+        Some(raw) => raw.parse().map_err(|e: T::Err| ConfigError::Invalid {
+            name,
+            reason: format!("« {raw} » : {e}"),
+        }),
+    }
+}
+
+fn parse_bool(vars: &Vars, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+    match get(vars, name).map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(default),
+        Some("1" | "true" | "yes" | "oui" | "on") => Ok(true),
+        Some("0" | "false" | "no" | "non" | "off") => Ok(false),
+        Some(other) => Err(ConfigError::Invalid {
+            name,
+            reason: format!("« {other} » n'est pas un booléen (true/false)"),
+        }),
+    }
+}
+
+/// Checks a secret key is fit for production; returns the reason when it is not.
+pub fn secret_key_weakness(key: &str) -> Option<String> {
+    if key.is_empty() {
+        return Some("la variable n'est pas définie".into());
+    }
+    if key == DEV_SECRET_KEY || key.to_ascii_lowercase().contains("change") {
+        return Some("c'est la valeur de développement ou d'exemple".into());
+    }
+    if key.len() < 32 {
+        return Some(format!(
+            "{} caractères, il en faut au moins 32 (générez-la avec `openssl rand -base64 48`)",
+            key.len()
+        ));
+    }
+    let distinct = key.chars().collect::<std::collections::HashSet<_>>().len();
+    if distinct < 10 {
+        return Some("trop peu de caractères différents".into());
+    }
+    None
+}
+
+impl Settings {
+    /// Reads the process environment, after loading `.env` when it exists.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        // A missing .env is normal; a malformed one is reported by the parse below.
+        let _ = dotenvy::dotenv();
+        Self::from_vars(std::env::vars().collect())
+    }
+
+    /// Builds settings from an explicit map (used by tests and `from_env`).
+    pub fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
+        let app_env = match get(&vars, "APP_ENV")
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("development" | "dev") => AppEnv::Development,
+            Some("test") => AppEnv::Test,
+            Some("production" | "prod") => AppEnv::Production,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "APP_ENV",
+                    reason: format!("« {other} » (attendu : development, test ou production)"),
+                });
+            }
+        };
+        let secret = get(&vars, "SECRET_KEY").unwrap_or("").to_string();
+        let secret_key = if app_env.is_production() {
+            if let Some(reason) = secret_key_weakness(&secret) {
+                return Err(ConfigError::WeakSecret(reason));
+            }
+            secret
+        } else if secret.is_empty() {
+            DEV_SECRET_KEY.to_string()
+        } else {
+            secret
+        };
+        let database_url = get(&vars, "DATABASE_URL")
+            .unwrap_or("postgres://postgres@127.0.0.1:5432/ecole")
+            .to_string();
+        url::Url::parse(&database_url).map_err(|e| ConfigError::Invalid {
+            name: "DATABASE_URL",
+            reason: e.to_string(),
+        })?;
+        let redis_url = get(&vars, "REDIS_URL")
+            .unwrap_or("redis://127.0.0.1:6379/0")
+            .to_string();
+        url::Url::parse(&redis_url).map_err(|e| ConfigError::Invalid {
+            name: "REDIS_URL",
+            reason: e.to_string(),
+        })?;
+        let cors_allowed_origins: Vec<String> = get(&vars, "CORS_ALLOWED_ORIGINS")
+            .unwrap_or("")
+            .split(',')
+            .map(|s| s.trim().trim_end_matches('/').to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        for origin in &cors_allowed_origins {
+            if origin == "*" || origin == "null" {
+                return Err(ConfigError::Invalid {
+                    name: "CORS_ALLOWED_ORIGINS",
+                    reason: format!(
+                        "« {origin} » n'est pas autorisé : listez les origines exactes"
+                    ),
+                });
+            }
+            let parsed = url::Url::parse(origin).map_err(|e| ConfigError::Invalid {
+                name: "CORS_ALLOWED_ORIGINS",
+                reason: format!("« {origin} » : {e}"),
+            })?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(ConfigError::Invalid {
+                    name: "CORS_ALLOWED_ORIGINS",
+                    reason: format!("« {origin} » doit commencer par http:// ou https://"),
+                });
+            }
+        }
+        let pool_size: usize = parse(&vars, "DATABASE_POOL_SIZE", 16)?;
+        let http_workers: usize = parse(
+            &vars,
+            "HTTP_WORKERS",
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+        )?;
+        Ok(Settings {
+            app_env,
+            database_url,
+            database_pool_size: pool_size.max(1),
+            database_timeout: Duration::from_secs(parse(&vars, "DATABASE_TIMEOUT_SECONDS", 5)?),
+            redis_url,
+            redis_prefix: get(&vars, "REDIS_PREFIX").unwrap_or("ecole").to_string(),
+            secret_key: SecretString::from(secret_key),
+            jwt_issuer: "ecole".into(),
+            jwt_audience: "ecole-api".into(),
+            access_token_ttl: Duration::from_secs(parse(
+                &vars,
+                "ACCESS_TOKEN_TTL_SECONDS",
+                15 * 60,
+            )?),
+            refresh_token_ttl: Duration::from_secs(
+                parse::<u64>(&vars, "REFRESH_TOKEN_TTL_DAYS", 7)? * 86_400,
+            ),
+            cors_allowed_origins,
+            http_bind: parse(&vars, "HTTP_BIND", SocketAddr::from(([127, 0, 0, 1], 8000)))?,
+            http_workers: http_workers.max(1),
+            trust_proxy_headers: parse_bool(&vars, "TRUST_PROXY_HEADERS", false)?,
+            login_max_failures_user: parse(&vars, "LOGIN_MAX_FAILURES_USER", 5)?,
+            login_max_failures_ip: parse(&vars, "LOGIN_MAX_FAILURES_IP", 20)?,
+            login_window: Duration::from_secs(
+                parse::<u64>(&vars, "LOGIN_WINDOW_MINUTES", 15)? * 60,
+            ),
+            log_dir: get(&vars, "LOG_DIR").map(PathBuf::from),
+            log_format_json: parse_bool(&vars, "LOG_JSON", app_env.is_production())?,
+            otel_exporter_otlp_endpoint: get(&vars, "OTEL_EXPORTER_OTLP_ENDPOINT")
+                .map(String::from),
+            sentry_dsn: get(&vars, "SENTRY_DSN").map(|s| SecretString::from(s.to_string())),
+            media_root: PathBuf::from(get(&vars, "MEDIA_ROOT").unwrap_or("var/media")),
+            backup_dir: PathBuf::from(get(&vars, "BACKUP_DIR").unwrap_or("var/backups")),
+        })
+    }
+
+    /// Settings for tests: development defaults pointed at the given services.
+    pub fn for_tests(database_url: &str, redis_url: &str, redis_prefix: &str) -> Self {
+        let mut vars = Vars::new();
+        vars.insert("APP_ENV".into(), "test".into());
+        vars.insert("DATABASE_URL".into(), database_url.into());
+        vars.insert("REDIS_URL".into(), redis_url.into());
+        vars.insert("REDIS_PREFIX".into(), redis_prefix.into());
+        vars.insert("DATABASE_POOL_SIZE".into(), "4".into());
+        vars.insert(
+            "SECRET_KEY".into(),
+            "test-secret-key-0123456789-abcdefghijklmnop".into(),
+        );
+        vars.insert(
+            "CORS_ALLOWED_ORIGINS".into(),
+            "https://app.ecole.test".into(),
+        );
+        vars.insert("DATABASE_TIMEOUT_SECONDS".into(), "3".into());
+        match Self::from_vars(vars) {
+            Ok(settings) => settings,
+            // The map above is constant and valid; a failure here is a bug in this function.
+            Err(e) => panic!("réglages de test invalides : {e}"),
+        }
+    }
+
+    pub fn secret_bytes(&self) -> &[u8] {
+        self.secret_key.expose_secret().as_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vars {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_work_without_any_variable() {
+        let s = Settings::from_vars(Vars::new()).unwrap();
+        assert_eq!(s.app_env, AppEnv::Development);
+        assert_eq!(s.database_url, "postgres://postgres@127.0.0.1:5432/ecole");
+        assert_eq!(s.redis_url, "redis://127.0.0.1:6379/0");
+        assert_eq!(s.http_bind.to_string(), "127.0.0.1:8000");
+        assert_eq!(s.access_token_ttl, Duration::from_secs(900));
+        assert!(s.cors_allowed_origins.is_empty());
+    }
+
+    #[test]
+    fn production_refuses_missing_or_weak_secret() {
+        for secret in [
+            "",
+            "court",
+            DEV_SECRET_KEY,
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        ] {
+            let err =
+                Settings::from_vars(vars(&[("APP_ENV", "production"), ("SECRET_KEY", secret)]))
+                    .unwrap_err();
+            assert!(matches!(err, ConfigError::WeakSecret(_)), "{secret}: {err}");
+            assert!(err.to_string().contains("SECRET_KEY"));
+        }
+        let ok = Settings::from_vars(vars(&[
+            ("APP_ENV", "production"),
+            ("SECRET_KEY", "Zx8#kP2m!Qv7@Lr4$Tn9^Wb3&Hy6*Jd1(Fs5)Gc0"),
+        ]))
+        .unwrap();
+        assert!(ok.log_format_json);
+    }
+
+    #[test]
+    fn cors_wildcard_and_null_are_refused() {
+        for bad in ["*", "null", "ftp://x.org"] {
+            assert!(
+                Settings::from_vars(vars(&[("CORS_ALLOWED_ORIGINS", bad)])).is_err(),
+                "{bad}"
+            );
+        }
+        let s = Settings::from_vars(vars(&[(
+            "CORS_ALLOWED_ORIGINS",
+            "https://a.gn/, http://localhost:3000",
+        )]))
+        .unwrap();
+        assert_eq!(
+            s.cors_allowed_origins,
+            vec!["https://a.gn", "http://localhost:3000"]
+        );
+    }
+
+    #[test]
+    fn invalid_values_name_the_variable() {
+        let err = Settings::from_vars(vars(&[("HTTP_BIND", "pas-une-adresse")])).unwrap_err();
+        assert!(err.to_string().contains("HTTP_BIND"));
+        let err = Settings::from_vars(vars(&[("APP_ENV", "staging")])).unwrap_err();
+        assert!(err.to_string().contains("APP_ENV"));
+    }
+}

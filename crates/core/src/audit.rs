@@ -1,0 +1,67 @@
+//! The append-only audit journal: who changed what, before and after.
+
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use ecole_db::schema::audit_log;
+use serde_json::Value;
+
+use crate::{Actor, DomainResult};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAction {
+    Create,
+    Update,
+    Delete,
+    Deactivate,
+    RoleChange,
+    PasswordChange,
+}
+
+impl AuditAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::Create => "CREATE",
+            AuditAction::Update => "UPDATE",
+            AuditAction::Delete => "DELETE",
+            AuditAction::Deactivate => "DEACTIVATE",
+            AuditAction::RoleChange => "ROLE_CHANGE",
+            AuditAction::PasswordChange => "PASSWORD_CHANGE",
+        }
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = audit_log)]
+struct NewAudit<'a> {
+    user_id: Option<i64>,
+    action: &'a str,
+    table_name: &'a str,
+    row_id: Option<i64>,
+    before: Option<Value>,
+    after: Option<Value>,
+}
+
+/// One entry of the journal, written in the caller's transaction.
+pub struct AuditEntry<'a> {
+    pub actor: Option<&'a Actor>,
+    pub action: AuditAction,
+    pub table: &'a str,
+    pub row_id: Option<i64>,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+pub async fn record(conn: &mut AsyncPgConnection, entry: AuditEntry<'_>) -> DomainResult<()> {
+    diesel::insert_into(audit_log::table)
+        .values(NewAudit {
+            user_id: entry.actor.map(|a| a.user_id),
+            action: entry.action.as_str(),
+            table_name: entry.table,
+            row_id: entry.row_id,
+            before: entry.before,
+            after: entry.after,
+        })
+        .execute(conn)
+        .await?;
+    Ok(())
+}

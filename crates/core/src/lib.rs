@@ -1,0 +1,38 @@
+//! Domain primitives every domain crate shares: who acts ([`Actor`]), how a domain says no
+//! ([`DomainError`]), pages of results, Conakry time and the audit journal.
+
+pub mod audit;
+pub mod error;
+pub mod page;
+pub mod phone;
+pub mod time;
+
+pub use ecole_db::enums::Role;
+pub use error::{DomainError, DomainResult, FieldErrors};
+pub use page::{Page, PageRequest};
+
+/// The authenticated user on whose behalf a service runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Actor {
+    pub user_id: i64,
+    pub role: Role,
+    /// The login session (refresh-token family) the access token belongs to.
+    pub session_id: uuid::Uuid,
+}
+
+impl Actor {
+    pub fn is(&self, role: Role) -> bool {
+        self.role == role
+    }
+
+    /// Refuses unless the actor has one of `roles`.
+    pub fn require(&self, roles: &[Role]) -> DomainResult<()> {
+        if roles.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(DomainError::PermissionDenied(
+                "Vous n'avez pas la permission d'effectuer cette action.".into(),
+            ))
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! Database access shared by every crate: the generated schema, the async pool, the embedded
+//! migrations and the enums stored as checked text.
+
+pub mod enums;
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::{Connection, QueryableByName};
+use diesel_async::AsyncPgConnection;
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::{ManagerConfig, RecyclingMethod};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+pub use diesel_async::AsyncPgConnection as PgConn;
+
+/// The pool every binary shares.
+pub type Pool = diesel_async::pooled_connection::deadpool::Pool<AsyncPgConnection>;
+/// A connection checked out of the pool.
+pub type PooledConn = diesel_async::pooled_connection::deadpool::Object<AsyncPgConnection>;
+pub type PoolError = diesel_async::pooled_connection::deadpool::PoolError;
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbSetupError {
+    #[error("URL de base de données invalide : {0}")]
+    Url(String),
+    #[error("impossible de créer le pool : {0}")]
+    Pool(String),
+    #[error("connexion à PostgreSQL impossible : {0}")]
+    Connection(#[from] diesel::ConnectionError),
+    #[error("erreur SQL : {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("migrations : {0}")]
+    Migration(String),
+}
+
+/// Builds the pool. Checkout waits at most `timeout`, so an unreachable database fails fast.
+pub fn build_pool(url: &str, max_size: usize, timeout: Duration) -> Result<Pool, DbSetupError> {
+    let mut config = ManagerConfig::default();
+    // A broken connection is detected by the driver; no extra round trip per checkout.
+    config.recycling_method = RecyclingMethod::Fast;
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
+    Pool::builder(manager)
+        .max_size(max_size)
+        .wait_timeout(Some(timeout))
+        .create_timeout(Some(timeout))
+        .recycle_timeout(Some(timeout))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+        .map_err(|e| DbSetupError::Pool(e.to_string()))
+}
+
+/// Runs pending migrations on a blocking thread; returns the names applied.
+pub async fn run_migrations(url: &str) -> Result<Vec<String>, DbSetupError> {
+    let url = url.to_string();
+    tokio::task::spawn_blocking(move || {
+        let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url)?;
+        let applied = conn
+            .run_pending_migrations(MIGRATIONS)
+            .map_err(|e| DbSetupError::Migration(e.to_string()))?;
+        Ok(applied.iter().map(|m| m.to_string()).collect())
+    })
+    .await
+    .map_err(|e| DbSetupError::Migration(e.to_string()))?
+}
+
+/// Names of the migrations not yet applied.
+pub async fn pending_migrations(url: &str) -> Result<Vec<String>, DbSetupError> {
+    let url = url.to_string();
+    tokio::task::spawn_blocking(move || {
+        let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url)?;
+        let pending = conn
+            .pending_migrations(MIGRATIONS)
+            .map_err(|e| DbSetupError::Migration(e.to_string()))?;
+        Ok(pending.iter().map(|m| m.name().to_string()).collect())
+    })
+    .await
+    .map_err(|e| DbSetupError::Migration(e.to_string()))?
+}
+
+/// A database name we are willing to put in DDL (it cannot be a bound parameter).
+pub fn is_safe_identifier(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+}
+
+/// Splits a database URL into (URL of the server's `postgres` database, database name).
+pub fn split_database_url(url: &str) -> Result<(String, String), DbSetupError> {
+    let mut parsed = url::Url::parse(url).map_err(|e| DbSetupError::Url(e.to_string()))?;
+    let name = parsed.path().trim_start_matches('/').to_string();
+    if !is_safe_identifier(&name) {
+        return Err(DbSetupError::Url(format!(
+            "nom de base « {name} » refusé (lettres, chiffres et _ uniquement)"
+        )));
+    }
+    parsed.set_path("/postgres");
+    Ok((parsed.to_string(), name))
+}
+
+diesel::define_sql_function! {
+    /// `lower(text)`, for case-insensitive lookups on indexed expressions.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+diesel::define_sql_function! {
+    /// `lower(text)` on a nullable column.
+    #[sql_name = "lower"]
+    fn lower_nullable(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
+}
+
+#[derive(QueryableByName)]
+struct Exists {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    exists: bool,
+}
+
+/// Creates the database named in `url` when it does not exist yet. Returns true when created.
+pub async fn ensure_database(url: &str) -> Result<bool, DbSetupError> {
+    use diesel_async::{AsyncConnection, RunQueryDsl};
+    let (admin_url, name) = split_database_url(url)?;
+    let mut conn = AsyncPgConnection::establish(&admin_url).await?;
+    let found: Exists =
+        diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+            .bind::<diesel::sql_types::Text, _>(&name)
+            .get_result(&mut conn)
+            .await?;
+    if found.exists {
+        return Ok(false);
+    }
+    // `name` passed is_safe_identifier: letters, digits and underscores only.
+    diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
+        .execute(&mut conn)
+        .await?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers() {
+        assert!(is_safe_identifier("ecole"));
+        assert!(is_safe_identifier("t_123_ab"));
+        assert!(!is_safe_identifier("ecole; DROP"));
+        assert!(!is_safe_identifier("1abc"));
+        assert!(!is_safe_identifier(""));
+        assert!(!is_safe_identifier("a\"b"));
+    }
+
+    #[test]
+    fn split_url() {
+        let (admin, name) = split_database_url("postgres://postgres@127.0.0.1:5432/ecole").unwrap();
+        assert_eq!(name, "ecole");
+        assert_eq!(admin, "postgres://postgres@127.0.0.1:5432/postgres");
+        assert!(split_database_url("postgres://h/bad-name").is_err());
+    }
+}
