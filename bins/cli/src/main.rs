@@ -1,1 +1,281 @@
-fn main() {}
+//! `ecole`: the administration command (the seed's `manage.py`).
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{ArgAction, Args, Parser, Subcommand};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use ecole_config::Settings;
+use ecole_core::Role;
+use ecole_users::NewUserInput;
+
+const HELP_TEMPLATE: &str = "\
+{before-help}{about-with-newline}
+Utilisation : {usage}
+
+{all-args}{after-help}";
+
+#[derive(Parser)]
+#[command(
+    name = "ecole",
+    version,
+    about = "Administration d'École : base de données, comptes, vérifications.",
+    help_template = HELP_TEMPLATE,
+    subcommand_help_heading = "Commandes",
+    subcommand_value_name = "COMMANDE",
+    next_help_heading = "Options",
+    disable_help_flag = true,
+    disable_help_subcommand = true,
+    disable_version_flag = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    #[arg(short = 'h', long = "help", action = ArgAction::Help, global = true, help = "Afficher l'aide")]
+    help: Option<bool>,
+    #[arg(short = 'V', long = "version", action = ArgAction::Version, help = "Afficher la version")]
+    version: Option<bool>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Applique les migrations en attente (crée la base si elle n'existe pas).
+    #[command(help_template = HELP_TEMPLATE, next_help_heading = "Options")]
+    Migrate,
+    /// Crée un compte administrateur (interactif, ou par options / variables d'environnement).
+    #[command(help_template = HELP_TEMPLATE, next_help_heading = "Options")]
+    Createsuperuser(SuperuserArgs),
+    /// Prépare un poste de développement : base, migrations, administrateur de démonstration.
+    #[command(help_template = HELP_TEMPLATE, next_help_heading = "Options")]
+    Bootstrap,
+    /// Vérifie la configuration et la connexion à PostgreSQL et Redis.
+    #[command(help_template = HELP_TEMPLATE, next_help_heading = "Options")]
+    Check,
+}
+
+#[derive(Args)]
+struct SuperuserArgs {
+    /// Nom d'utilisateur.
+    #[arg(long, env = "ECOLE_SUPERUSER_USERNAME")]
+    username: Option<String>,
+    /// Adresse e-mail.
+    #[arg(long, env = "ECOLE_SUPERUSER_EMAIL")]
+    email: Option<String>,
+    /// Mot de passe (préférez la variable ECOLE_SUPERUSER_PASSWORD : une option reste dans l'historique).
+    #[arg(long, env = "ECOLE_SUPERUSER_PASSWORD", hide_env_values = true)]
+    password: Option<String>,
+    /// Ne rien demander : échouer si une valeur manque.
+    #[arg(long)]
+    no_input: bool,
+}
+
+fn prompt(label: &str) -> anyhow::Result<String> {
+    print!("{label} : ");
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(line.trim().to_string())
+}
+
+async fn connect(settings: &Settings) -> anyhow::Result<AsyncPgConnection> {
+    let fut = AsyncPgConnection::establish(&settings.database_url);
+    match tokio::time::timeout(Duration::from_secs(10), fut).await {
+        Ok(conn) => conn.context("connexion à PostgreSQL impossible (DATABASE_URL)"),
+        Err(_) => bail!("connexion à PostgreSQL : délai dépassé (DATABASE_URL)"),
+    }
+}
+
+async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    if ecole_db::ensure_database(&settings.database_url)
+        .await
+        .context("création de la base")?
+    {
+        println!("Base de données créée.");
+    }
+    let applied = ecole_db::run_migrations(&settings.database_url).await?;
+    if applied.is_empty() {
+        println!("Aucune migration en attente.");
+    } else {
+        for name in &applied {
+            println!("  appliquée : {name}");
+        }
+        println!("{} migration(s) appliquée(s).", applied.len());
+    }
+    Ok(())
+}
+
+async fn create_admin(
+    settings: &Settings,
+    username: &str,
+    email: Option<String>,
+    password: &str,
+) -> anyhow::Result<()> {
+    let mut conn = connect(settings).await?;
+    let input = NewUserInput {
+        username: username.to_string(),
+        email,
+        password: password.to_string(),
+        first_name: String::new(),
+        last_name: String::new(),
+        role: Role::Admin,
+        telephone: None,
+        is_active: Some(true),
+    };
+    match ecole_users::service::create_user(&mut conn, None, &input).await {
+        Ok(user) => {
+            println!(
+                "Administrateur « {} » créé (id {}).",
+                user.username, user.id
+            );
+            Ok(())
+        }
+        Err(ecole_core::DomainError::Validation(errors)) => {
+            for (field, messages) in errors.0 {
+                for m in messages {
+                    eprintln!("  {field} : {m}");
+                }
+            }
+            bail!("compte non créé")
+        }
+        Err(e) => Err(anyhow::anyhow!("{e}")),
+    }
+}
+
+async fn createsuperuser(settings: &Settings, args: SuperuserArgs) -> anyhow::Result<()> {
+    let interactive = !args.no_input && std::io::stdin().is_terminal();
+    let username = match args.username {
+        Some(u) => u,
+        None if interactive => prompt("Nom d'utilisateur")?,
+        None => bail!("--username (ou ECOLE_SUPERUSER_USERNAME) est requis sans terminal"),
+    };
+    let email = match args.email {
+        Some(e) => Some(e),
+        None if interactive => {
+            Some(prompt("Adresse e-mail (facultative)")?).filter(|e| !e.is_empty())
+        }
+        None => None,
+    };
+    let password = match args.password {
+        Some(p) => p,
+        None if interactive => {
+            let first = rpassword::prompt_password("Mot de passe : ")?;
+            let again = rpassword::prompt_password("Mot de passe (confirmation) : ")?;
+            if first != again {
+                bail!("les deux mots de passe diffèrent");
+            }
+            first
+        }
+        None => bail!("--password (ou ECOLE_SUPERUSER_PASSWORD) est requis sans terminal"),
+    };
+    create_admin(settings, &username, email, &password).await
+}
+
+/// Migrations, then a demo administrator when there is no user at all.
+async fn bootstrap(settings: &Settings) -> anyhow::Result<()> {
+    migrate(settings).await?;
+    let mut conn = connect(settings).await?;
+    let count = ecole_users::repo::count(&mut conn)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if count > 0 {
+        println!("{count} compte(s) existant(s) : aucun compte de démonstration créé.");
+        return Ok(());
+    }
+    let bytes: [u8; 9] = rand::random();
+    let password = format!("Demo-{}", hex_string(&bytes));
+    create_admin(
+        settings,
+        "admin",
+        Some("admin@ecole.local".into()),
+        &password,
+    )
+    .await?;
+    println!();
+    println!("  Compte de démonstration (affiché une seule fois) :");
+    println!("    utilisateur  : admin");
+    println!("    mot de passe : {password}");
+    println!();
+    Ok(())
+}
+
+fn hex_string(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn check(settings: &Settings) -> anyhow::Result<()> {
+    let mut errors = 0;
+    println!("Environnement : {}", settings.app_env.as_str());
+    println!("Écoute HTTP   : {}", settings.http_bind);
+    match connect(settings).await {
+        Ok(_) => println!("OK      PostgreSQL joignable"),
+        Err(e) => {
+            errors += 1;
+            println!("ERREUR  PostgreSQL : {e:#}");
+        }
+    }
+    match ecole_db::pending_migrations(&settings.database_url).await {
+        Ok(p) if p.is_empty() => println!("OK      migrations à jour"),
+        Ok(p) => {
+            errors += 1;
+            println!(
+                "ERREUR  {} migration(s) en attente : lancez `ecole migrate`",
+                p.len()
+            );
+        }
+        Err(e) => {
+            errors += 1;
+            println!("ERREUR  migrations : {e}");
+        }
+    }
+    let redis = async {
+        let client = redis::Client::open(settings.redis_url.as_str())?;
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        redis::cmd("PING").query_async::<String>(&mut conn).await
+    };
+    match tokio::time::timeout(Duration::from_secs(3), redis).await {
+        Ok(Ok(_)) => println!("OK      Redis joignable"),
+        Ok(Err(e)) => {
+            errors += 1;
+            println!("ERREUR  Redis : {e}");
+        }
+        Err(_) => {
+            errors += 1;
+            println!("ERREUR  Redis : délai dépassé");
+        }
+    }
+    if settings.cors_allowed_origins.is_empty() {
+        println!(
+            "ATTENTION  CORS_ALLOWED_ORIGINS est vide : aucun navigateur d'une autre origine ne pourra appeler l'API"
+        );
+    }
+    if errors > 0 {
+        bail!("{errors} erreur(s)");
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    let settings = match Settings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("Configuration invalide : {e}");
+            std::process::exit(2);
+        }
+    };
+    if std::env::var_os("RUST_LOG").is_some() {
+        ecole_telemetry::init(&settings);
+    }
+    let result = match cli.command {
+        Command::Migrate => migrate(&settings).await,
+        Command::Createsuperuser(args) => createsuperuser(&settings, args).await,
+        Command::Bootstrap => bootstrap(&settings).await,
+        Command::Check => check(&settings).await,
+    };
+    if let Err(e) = result {
+        eprintln!("Erreur : {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -53,8 +53,12 @@ impl FromRequest for CurrentUser {
                     )
                 })?;
             let state = state(&req)?;
+            // The signature is checked before any database work.
+            let Some((user_id, session_id)) = state.keys.verify_access(token) else {
+                return Err(ApiError::authentication_failed("Jeton invalide ou expiré."));
+            };
             let mut conn = state.conn().await?;
-            match ecole_users::service::authenticate(&mut conn, &state.keys, token).await? {
+            match ecole_users::service::authenticate_claims(&mut conn, user_id, session_id).await? {
                 Some((actor, user)) => {
                     req.extensions_mut().insert(actor);
                     tracing::Span::current().record("user.id", actor.user_id);

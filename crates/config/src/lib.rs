@@ -55,6 +55,8 @@ pub struct Settings {
     pub secret_key: SecretString,
     pub jwt_issuer: String,
     pub jwt_audience: String,
+    /// Clock skew tolerated on `exp` between processes.
+    pub jwt_leeway: Duration,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub cors_allowed_origins: Vec<String>,
@@ -222,6 +224,7 @@ impl Settings {
             secret_key: SecretString::from(secret_key),
             jwt_issuer: "ecole".into(),
             jwt_audience: "ecole-api".into(),
+            jwt_leeway: Duration::from_secs(parse(&vars, "JWT_LEEWAY_SECONDS", 5)?),
             access_token_ttl: Duration::from_secs(parse(
                 &vars,
                 "ACCESS_TOKEN_TTL_SECONDS",

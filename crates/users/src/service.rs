@@ -31,6 +31,23 @@ fn authentication_failed(message: &str) -> DomainError {
     DomainError::AuthenticationFailed(message.to_string())
 }
 
+/// Opens a session for `user` and issues its first pair of tokens (login, tests).
+pub async fn open_session(
+    conn: &mut AsyncPgConnection,
+    keys: &AuthKeys,
+    user: &User,
+    client: &ClientInfo,
+) -> DomainResult<TokenPair> {
+    let session = repo::create_session(
+        conn,
+        user.id,
+        Some(&client.ip),
+        client.user_agent.as_deref(),
+    )
+    .await?;
+    issue_tokens(conn, keys, user, session).await
+}
+
 async fn issue_tokens(
     conn: &mut AsyncPgConnection,
     keys: &AuthKeys,
@@ -168,6 +185,15 @@ pub async fn authenticate(
     let Some((user_id, session_id)) = keys.verify_access(access_token) else {
         return Ok(None);
     };
+    authenticate_claims(conn, user_id, session_id).await
+}
+
+/// The actor behind verified access-token claims, if the user and session are still valid.
+pub async fn authenticate_claims(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    session_id: Uuid,
+) -> DomainResult<Option<(Actor, User)>> {
     Ok(repo::authenticate_session(conn, user_id, session_id)
         .await?
         .map(|user| {

@@ -44,7 +44,7 @@ impl AuthKeys {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[&settings.jwt_issuer]);
         validation.set_audience(&[&settings.jwt_audience]);
-        validation.leeway = 5;
+        validation.leeway = settings.jwt_leeway.as_secs();
         validation.validate_exp = true;
         validation.required_spec_claims = ["exp", "iss", "aud", "sub"]
             .iter()
