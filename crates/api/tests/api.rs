@@ -1,4 +1,5 @@
 //! The HTTP contract, end to end against the real app, PostgreSQL and Redis.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
 use std::time::Duration;
 

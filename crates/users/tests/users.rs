@@ -1,4 +1,5 @@
 //! The seed's model tests (§8.2) and the users service against a real database.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
 use ecole_core::{DomainError, Role};
 use ecole_test_support::TestDb;

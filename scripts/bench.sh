@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# `make bench`: release build, a database of 1,000 users, wrk against the API, and pgbench
+# (select-only, prepared) on the same server as the machine's ceiling for one indexed read.
+# Prints a table and writes bench/out/foundation.md. Traffic goes to loopback only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+DURATION=${BENCH_DURATION:-20}
+CONNECTIONS=${BENCH_CONNECTIONS:-32}
+ensure_cargo
+ensure_postgres
+ensure_redis
+command -v wrk >/dev/null || apt_install wrk
+command -v pgbench >/dev/null || apt_install postgresql-contrib
+
+SERVER=${BENCH_DATABASE_SERVER:-postgres://postgres@127.0.0.1:5432}
+DB_URL="$SERVER/ecole_bench"
+PGBENCH_DB=ecole_pgbench
+
+say "compilation (release)"
+cargo build --release --bins -q
+
+say "base ecole_bench : migrations, 1 000 utilisateurs"
+psql "$SERVER/postgres" -qc "DROP DATABASE IF EXISTS ecole_bench WITH (FORCE)" >/dev/null
+export DATABASE_URL=$DB_URL REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
+./target/release/ecole migrate >/dev/null
+ECOLE_SUPERUSER_PASSWORD=Bench-motdepasse-2026 ./target/release/ecole createsuperuser \
+  --username bench --email bench@ecole.test --no-input >/dev/null
+psql "$DB_URL" -q <<'SQL' >/dev/null
+INSERT INTO users (username, email, password_hash, first_name, last_name, role, telephone)
+SELECT 'user' || g, 'user' || g || '@ecole.test', (SELECT password_hash FROM users WHERE username = 'bench'),
+       'Prénom' || g, 'Nom' || g,
+       (ARRAY['ADMIN','DIRECTION','ENSEIGNANT','COMPTABLE','BIBLIOTHECAIRE','PARENT','ELEVE'])[1 + g % 7],
+       '+224620' || lpad(g::text, 6, '0')
+FROM generate_series(1, 999) AS g;
+ANALYZE;
+SQL
+
+PORT=$(free_port)
+LOG=$(mktemp)
+HTTP_BIND=127.0.0.1:$PORT RUST_LOG=warn ./target/release/ecole-api >"$LOG" 2>&1 &
+API_PID=$!
+trap 'kill $API_PID 2>/dev/null || true; wait $API_PID 2>/dev/null || true' EXIT
+for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/health/live" >/dev/null && break; sleep 0.1; done
+TOKEN=$(curl -sf -H 'content-type: application/json' \
+  -d '{"username":"bench","password":"Bench-motdepasse-2026"}' "http://127.0.0.1:$PORT/api/v1/auth/login/" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["access"])')
+[ -n "$TOKEN" ] || die "connexion impossible"
+
+to_ms() { # wrk latency (e.g. 812.00us, 1.20ms, 2.01s) -> ms
+  python3 -c "import sys,re; v=sys.argv[1]; m=re.match(r'([0-9.]+)(us|ms|s)',v); n=float(m.group(1)); print(round(n/1000 if m.group(2)=='us' else n*1000 if m.group(2)=='s' else n,2))" "$1"
+}
+
+declare -A RESULT
+run_wrk() { # name path
+  local name=$1 path=$2 out
+  say "wrk ${DURATION}s, $CONNECTIONS connexions : $path"
+  out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT$path")
+  local rps p50 p99 non2xx sockerr
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  p50=$(to_ms "$(echo "$out" | awk '$1=="50%" {print $2}')")
+  p99=$(to_ms "$(echo "$out" | awk '$1=="99%" {print $2}')")
+  non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
+  sockerr=$(echo "$out" | awk -F'[ ,]+' '/Socket errors/ {print $4+$6+$8+$10}')
+  RESULT[$name]="$rps|$p50|$p99|$(( ${non2xx:-0} + ${sockerr:-0} ))"
+}
+
+run_wrk me "/api/v1/users/me/"
+run_wrk list "/api/v1/users/?page_size=50"
+RSS_KB=$(awk '/VmHWM/ {print $2}' /proc/$API_PID/status)
+
+say "pgbench -S -M prepared -c $CONNECTIONS (${DURATION}s)"
+psql "$SERVER/postgres" -qc "DROP DATABASE IF EXISTS $PGBENCH_DB WITH (FORCE)" >/dev/null
+psql "$SERVER/postgres" -qc "CREATE DATABASE $PGBENCH_DB" >/dev/null
+pgbench -q -i -s 10 "$SERVER/$PGBENCH_DB" >/dev/null 2>&1
+PG_TPS=$(pgbench -S -M prepared -c "$CONNECTIONS" -j 2 -T "$DURATION" "$SERVER/$PGBENCH_DB" 2>/dev/null \
+  | awk '/^tps/ {print int($3)}')
+psql "$SERVER/postgres" -qc "DROP DATABASE IF EXISTS $PGBENCH_DB WITH (FORCE)" >/dev/null
+
+LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
+mkdir -p bench/out
+{
+  echo "# Fondation — $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo
+  echo "Machine : $(nproc) cœurs, charge moyenne avant la fin : $LOAD ; wrk ${DURATION}s, $CONNECTIONS connexions ; pgbench -S -M prepared : **$PG_TPS TPS**"
+  echo
+  echo "| mesure | req/s | p50 (ms) | p99 (ms) | erreurs | % de pgbench | objectif |"
+  echo "|---|---|---|---|---|---|---|"
+  for entry in "me|GET /api/v1/users/me/|≥ 50 % de pgbench, p99 < 10 ms" "list|GET /api/v1/users/?page_size=50|≥ 3 000 req/s"; do
+    IFS='|' read -r key label target <<<"$entry"
+    IFS='|' read -r rps p50 p99 errs <<<"${RESULT[$key]}"
+    pct=$(python3 -c "print(round(100*float('$rps')/max(1,int('$PG_TPS')),1))")
+    echo "| $label | $rps | $p50 | $p99 | $errs | $pct % | $target |"
+  done
+  echo
+  echo "RSS maximale de l'API sous charge : $((RSS_KB / 1024)) Mo (objectif < 40 Mo)"
+} | tee bench/out/foundation.md

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Shared helpers of the project's scripts: start (or install) PostgreSQL and Redis, find tools.
+# Sourced, not run.
+
+say() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
+warn() { printf '\033[1;33m!!\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1;31mERREUR\033[0m %s\n' "$*" >&2; exit 1; }
+
+is_root() { [ "$(id -u)" = 0 ]; }
+
+APT_UPDATED=""
+apt_install() {
+  if ! is_root; then
+    die "paquets manquants : $* — installez-les (sudo apt-get install -y $*) puis relancez."
+  fi
+  command -v apt-get >/dev/null || die "apt-get introuvable : installez $* à la main."
+  if [ -z "$APT_UPDATED" ]; then
+    say "apt-get update"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null || warn "apt-get update a échoué"
+    APT_UPDATED=1
+  fi
+  say "installation : $*"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null || die "installation de $* impossible"
+}
+
+pg_bindir() {
+  local d
+  d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  [ -n "$d" ] && echo "$d"
+}
+
+# Runs a command as the postgres system user when we are root (initdb refuses root).
+as_postgres() {
+  if is_root; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# PostgreSQL on 127.0.0.1:5432: start it when installed but stopped, install it when missing.
+ensure_postgres() {
+  if command -v pg_isready >/dev/null && pg_isready -q -h 127.0.0.1 -p 5432; then
+    return 0
+  fi
+  if [ -z "$(pg_bindir)" ]; then
+    apt_install postgresql postgresql-contrib
+  fi
+  if command -v pg_ctlcluster >/dev/null; then
+    local version
+    version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)
+    if [ -n "$version" ]; then
+      say "démarrage de PostgreSQL $version"
+      pg_ctlcluster --skip-systemctl-redirect "$version" main start 2>/dev/null \
+        || pg_ctlcluster "$version" main start 2>/dev/null || true
+    fi
+  fi
+  for _ in $(seq 1 30); do
+    pg_isready -q -h 127.0.0.1 -p 5432 && return 0
+    sleep 0.5
+  done
+  die "PostgreSQL ne répond pas sur 127.0.0.1:5432"
+}
+
+# Redis on 127.0.0.1:6379: same policy.
+ensure_redis() {
+  if command -v redis-cli >/dev/null && redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; then
+    return 0
+  fi
+  if ! command -v redis-server >/dev/null; then
+    apt_install redis-server
+  fi
+  say "démarrage de Redis"
+  mkdir -p /var/lib/redis /var/log/redis 2>/dev/null || true
+  local dir=/var/lib/redis log=/var/log/redis/ecole.log
+  [ -w "$dir" ] || dir=/tmp
+  [ -w "$(dirname "$log")" ] || log=/tmp/ecole-redis.log
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir "$dir" --logfile "$log" >/dev/null
+  for _ in $(seq 1 30); do
+    redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG && return 0
+    sleep 0.2
+  done
+  die "Redis ne répond pas sur 127.0.0.1:6379"
+}
+
+ensure_cargo() {
+  command -v cargo >/dev/null || die "cargo introuvable : installez Rust (https://rustup.rs) puis relancez."
+}
+
+# A free TCP port on loopback.
+free_port() {
+  python3 - <<'PY' 2>/dev/null || echo 55432
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()
+PY
+}
+
+# A throwaway PostgreSQL cluster in tmpfs with fsync off, for tests and benchmarks.
+# Sets EPHEMERAL_PG_URL and EPHEMERAL_PG_DIR; stop it with stop_ephemeral_postgres.
+start_ephemeral_postgres() {
+  local bindir port base dir
+  bindir=$(pg_bindir) || return 1
+  [ -x "$bindir/initdb" ] || return 1
+  port=$(free_port)
+  base=/dev/shm
+  [ -d "$base" ] && [ -w "$base" ] || base=/tmp
+  dir=$(mktemp -d "$base/ecole-pg-XXXXXX")
+  is_root && chown postgres:postgres "$dir"
+  as_postgres "$bindir/initdb" -D "$dir/data" -A trust -U postgres --no-sync -E UTF8 >"$dir/initdb.log" 2>&1 \
+    || { warn "initdb a échoué (voir $dir/initdb.log)"; return 1; }
+  as_postgres "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=256MB" \
+    start >/dev/null 2>&1 || { warn "démarrage du PostgreSQL jetable impossible (voir $dir/server.log)"; return 1; }
+  EPHEMERAL_PG_DIR=$dir
+  EPHEMERAL_PG_URL="postgres://postgres@127.0.0.1:$port/postgres"
+  export EPHEMERAL_PG_DIR EPHEMERAL_PG_URL
+}
+
+stop_ephemeral_postgres() {
+  [ -n "${EPHEMERAL_PG_DIR:-}" ] || return 0
+  as_postgres "$(pg_bindir)/pg_ctl" -D "$EPHEMERAL_PG_DIR/data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$EPHEMERAL_PG_DIR"
+  EPHEMERAL_PG_DIR=""
+}

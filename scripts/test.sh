@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# `make test`: starts what the tests need, then runs the whole suite.
+#   TEST_DATABASE_URL  use this PostgreSQL server instead of a throwaway tmpfs cluster
+#   TEST_REDIS_URL     Redis server (default redis://127.0.0.1:6379/0)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+ensure_cargo
+ensure_redis
+if [ -z "${TEST_DATABASE_URL:-}" ]; then
+  ensure_postgres   # installs the PostgreSQL binaries when missing
+  if start_ephemeral_postgres; then
+    trap stop_ephemeral_postgres EXIT
+    export TEST_DATABASE_URL=$EPHEMERAL_PG_URL
+    say "PostgreSQL jetable (tmpfs, fsync=off) : $TEST_DATABASE_URL"
+  else
+    export TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres
+    warn "pas de cluster jetable : tests sur $TEST_DATABASE_URL"
+  fi
+fi
+
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --profile "${NEXTEST_PROFILE:-default}" "$@"
+else
+  warn "cargo-nextest absent : cargo test"
+  cargo test --workspace "$@"
+fi
