@@ -20,6 +20,7 @@ if [ -z "${TEST_DATABASE_URL:-}" ]; then
   fi
 fi
 
+cargo build --bins -q   # black-box tests start the real binaries
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --profile "${NEXTEST_PROFILE:-default}" "$@"
 else

@@ -1,13 +1,18 @@
 //! `ecole-api`: the HTTP API server.
 
-use anyhow::Context;
-
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let settings = ecole_config::Settings::from_env().context("configuration invalide")?;
+async fn run() -> anyhow::Result<()> {
+    let settings = ecole_config::Settings::from_env()?;
     ecole_telemetry::init(&settings);
-    let state = ecole_api::AppState::new(settings).context("initialisation de l'API")?;
-    ecole_api::serve(state).await.context("serveur HTTP")?;
+    let state = ecole_api::AppState::new(settings)?;
+    ecole_api::serve(state).await?;
     tracing::info!("API arrêtée");
     Ok(())
+}
+
+#[tokio::main]
+async fn main() {
+    if let Err(e) = run().await {
+        eprintln!("Erreur : {e:#}");
+        std::process::exit(1);
+    }
 }

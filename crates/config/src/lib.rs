@@ -71,6 +71,12 @@ pub struct Settings {
     pub log_format_json: bool,
     pub otel_exporter_otlp_endpoint: Option<String>,
     pub sentry_dsn: Option<SecretString>,
+    pub worker_concurrency: usize,
+    pub worker_shutdown_timeout: Duration,
+    /// Base of the retry delay: `JOB_RETRY_BASE_SECONDS × 2ⁿ`.
+    pub job_retry_base: Duration,
+    /// How old a missed beat occurrence may be and still run at start.
+    pub beat_catchup: Duration,
     pub media_root: PathBuf,
     pub backup_dir: PathBuf,
 }
@@ -247,6 +253,14 @@ impl Settings {
             otel_exporter_otlp_endpoint: get(&vars, "OTEL_EXPORTER_OTLP_ENDPOINT")
                 .map(String::from),
             sentry_dsn: get(&vars, "SENTRY_DSN").map(|s| SecretString::from(s.to_string())),
+            worker_concurrency: parse::<usize>(&vars, "WORKER_CONCURRENCY", 4)?.max(1),
+            worker_shutdown_timeout: Duration::from_secs(parse(
+                &vars,
+                "WORKER_SHUTDOWN_TIMEOUT_SECONDS",
+                120,
+            )?),
+            job_retry_base: Duration::from_secs_f64(parse(&vars, "JOB_RETRY_BASE_SECONDS", 60.0)?),
+            beat_catchup: Duration::from_secs(parse(&vars, "BEAT_CATCHUP_SECONDS", 3600)?),
             media_root: PathBuf::from(get(&vars, "MEDIA_ROOT").unwrap_or("var/media")),
             backup_dir: PathBuf::from(get(&vars, "BACKUP_DIR").unwrap_or("var/backups")),
         })

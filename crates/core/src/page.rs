@@ -62,21 +62,6 @@ impl<T> Page<T> {
         }
     }
 
-    /// Builds a page from rows that each carry the list's total (`COUNT(*) OVER ()`): one
-    /// query per page. `count_when_empty` is asked only when the page came back empty.
-    pub fn from_counted_rows(
-        rows: Vec<(T, i64)>,
-        request: PageRequest,
-        count_when_empty: i64,
-    ) -> Self {
-        let count = rows.first().map(|(_, c)| *c).unwrap_or(count_when_empty);
-        Page {
-            count,
-            results: rows.into_iter().map(|(r, _)| r).collect(),
-            request,
-        }
-    }
-
     /// DRF answers 404 for a page past the end (page 1 of an empty list is fine).
     pub fn is_out_of_range(&self) -> bool {
         self.results.is_empty() && self.request.page > 1

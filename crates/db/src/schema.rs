@@ -44,11 +44,49 @@ diesel::table! {
 }
 
 diesel::table! {
+    jobs (id) {
+        id -> Int8,
+        name -> Text,
+        payload -> Jsonb,
+        dedupe_key -> Nullable<Text>,
+        status -> Text,
+        attempts -> Int4,
+        max_attempts -> Int4,
+        run_after -> Timestamptz,
+        timeout_seconds -> Int4,
+        soft_timeout_seconds -> Int4,
+        progress_done -> Int4,
+        progress_total -> Nullable<Int4>,
+        result -> Nullable<Jsonb>,
+        error -> Nullable<Text>,
+        requested_by -> Nullable<Int8>,
+        dispatch_count -> Int4,
+        run_token -> Nullable<Uuid>,
+        worker -> Nullable<Text>,
+        heartbeat_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        dispatched_at -> Nullable<Timestamptz>,
+        started_at -> Nullable<Timestamptz>,
+        finished_at -> Nullable<Timestamptz>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     login_failures (id) {
         id -> Int8,
         username -> Text,
         ip -> Text,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    process_heartbeats (name) {
+        name -> Text,
+        kind -> Text,
+        started_at -> Timestamptz,
+        seen_at -> Timestamptz,
     }
 }
 
@@ -81,13 +119,16 @@ diesel::table! {
 }
 
 diesel::joinable!(auth_sessions -> users (user_id));
+diesel::joinable!(jobs -> users (requested_by));
 diesel::joinable!(refresh_tokens -> auth_sessions (session_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     auth_sessions,
     etablissement,
+    jobs,
     login_failures,
+    process_heartbeats,
     refresh_tokens,
     users,
 );

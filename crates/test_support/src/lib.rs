@@ -11,6 +11,7 @@
 //! `TEST_LOG=1` shows logs, `KEEP_TEST_DB=1` keeps the databases.
 
 pub mod builders;
+pub mod process;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

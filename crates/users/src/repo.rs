@@ -1,9 +1,7 @@
 //! SQL of users, sessions and refresh tokens.
 
 use chrono::{DateTime, Utc};
-use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::BigInt;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use ecole_core::{DomainResult, Page, PageRequest};
 use ecole_db::schema::{auth_sessions, refresh_tokens, users};
@@ -70,15 +68,8 @@ fn like_pattern(term: &str) -> String {
     format!("%{escaped}%")
 }
 
-/// One page of users and the list's total, in a single query.
-pub async fn list(
-    conn: &mut AsyncPgConnection,
-    filter: &UserFilter,
-    page: PageRequest,
-) -> DomainResult<Page<User>> {
-    let mut query = users::table
-        .select((User::as_select(), sql::<BigInt>("COUNT(*) OVER ()")))
-        .into_boxed();
+fn filtered(filter: &UserFilter) -> users::BoxedQuery<'static, diesel::pg::Pg> {
+    let mut query = users::table.into_boxed();
     if let Some(role) = filter.role {
         query = query.filter(users::role.eq(role));
     }
@@ -97,6 +88,25 @@ pub async fn list(
             );
         }
     }
+    query
+}
+
+/// One page of users and the list's total: two queries whatever the page size (a count
+/// and an indexed page; cheaper for PostgreSQL than one `COUNT(*) OVER ()`).
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    filter: &UserFilter,
+    page: PageRequest,
+) -> DomainResult<Page<User>> {
+    let count: i64 = filtered(filter).count().get_result(conn).await?;
+    if count <= page.offset() {
+        return Ok(Page {
+            count,
+            results: Vec::new(),
+            request: page,
+        });
+    }
+    let mut query = filtered(filter).select(User::as_select());
     for (field, desc) in &filter.ordering {
         query = match (field, desc) {
             (UserOrdering::Username, false) => query.then_order_by(users::username.asc()),
@@ -117,13 +127,17 @@ pub async fn list(
             (UserOrdering::Id, true) => query.then_order_by(users::id.desc()),
         };
     }
-    let rows: Vec<(User, i64)> = query
+    let results: Vec<User> = query
         .then_order_by(users::id.asc())
         .limit(page.limit())
         .offset(page.offset())
         .load(conn)
         .await?;
-    Ok(Page::from_counted_rows(rows, page, 0))
+    Ok(Page {
+        count,
+        results,
+        request: page,
+    })
 }
 
 #[derive(Insertable)]

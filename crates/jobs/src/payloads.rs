@@ -1,0 +1,72 @@
+//! Typed payloads, each carrying the seed's task name.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// A job's arguments and its (seed) name.
+pub trait JobPayload: Serialize + DeserializeOwned {
+    const NAME: &'static str;
+}
+
+macro_rules! payload {
+    ($(#[$meta:meta])* $ty:ident = $name:literal { $($(#[$fmeta:meta])* $field:ident : $fty:ty),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct $ty { $($(#[$fmeta])* pub $field: $fty),* }
+        impl JobPayload for $ty {
+            const NAME: &'static str = $name;
+        }
+    };
+}
+
+payload!(
+    /// Proves the wiring (the seed's `debug_task`); options let operators and tests exercise
+    /// the policy: a pause, failures, a child process.
+    Debug = "core.debug" {
+        #[serde(default)] message: Option<String>,
+        #[serde(default)] sleep_ms: u64,
+        /// Fails while the attempt number is at most this.
+        #[serde(default)] fail_attempts: u32,
+        /// Spawns `sleep N` as a child process and waits for it.
+        #[serde(default)] child_sleep_seconds: u64,
+        /// Records each run in Redis (`<prefix>:debug:<job id>`), for diagnostics and tests.
+        #[serde(default)] trace: bool,
+    }
+);
+payload!(BackupDatabase = "core.backup_database" {});
+payload!(GenererBulletinPdf = "pedagogie.generer_bulletin_pdf" { bulletin_id: i64 });
+payload!(
+    /// Without arguments (the beat's monthly entry): every ended period of the active year
+    /// that has no bulletins yet.
+    GenererBulletinsPeriode = "pedagogie.generer_bulletins_periode" {
+        #[serde(default)] periode: Option<String>,
+        #[serde(default)] annee_scolaire_id: Option<i64>,
+        #[serde(default)] classe_id: Option<i64>,
+        #[serde(default)] force: bool,
+    }
+);
+payload!(NotifierAbsencesQuotidiennes = "pedagogie.notifier_absences_quotidiennes" {});
+payload!(GenererFacturePdf = "finances.generer_facture_pdf" { facture_id: i64 });
+payload!(GenererRecuPdf = "finances.generer_recu_pdf" { paiement_id: i64 });
+payload!(EnvoyerRappelsPaiement = "finances.envoyer_rappels_paiement" {});
+payload!(EnvoyerNotificationAbsence = "communication.envoyer_notification_absence" { presence_id: i64 });
+payload!(EnvoyerEmailNotification = "communication.envoyer_email_notification" { notification_id: i64 });
+payload!(EnvoyerSmsNotification = "communication.envoyer_sms_notification" { notification_id: i64 });
+payload!(RappelsEmpruntsRetard = "bibliotheque.rappels_emprunts_retard" {});
+
+/// Every job name the system knows (handlers are registered as their domains land).
+pub const KNOWN_JOBS: &[&str] = &[
+    Debug::NAME,
+    BackupDatabase::NAME,
+    GenererBulletinPdf::NAME,
+    GenererBulletinsPeriode::NAME,
+    NotifierAbsencesQuotidiennes::NAME,
+    GenererFacturePdf::NAME,
+    GenererRecuPdf::NAME,
+    EnvoyerRappelsPaiement::NAME,
+    EnvoyerNotificationAbsence::NAME,
+    EnvoyerEmailNotification::NAME,
+    EnvoyerSmsNotification::NAME,
+    RappelsEmpruntsRetard::NAME,
+];

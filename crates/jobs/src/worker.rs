@@ -1,0 +1,192 @@
+//! A worker process: the relay, and an apalis worker over Redis that hands each task to the
+//! [`Runner`]. A Redis stall or restart ends `worker.run()` in apalis: the supervisor builds a
+//! new worker (a new name: apalis refuses a name still within its heartbeat) with backoff.
+//! On shutdown: stop taking tasks, let the running ones finish up to a timeout.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use apalis::prelude::{BackendExt, BoxDynError, Data, WorkerBuilder, WorkerBuilderExt};
+use apalis_redis::RedisStorage;
+use chrono::Utc;
+use diesel::ExpressionMethods;
+use diesel::upsert::excluded;
+use ecole_config::Settings;
+use ecole_db::Pool;
+use ecole_db::schema::process_heartbeats;
+use futures_util::FutureExt;
+use tokio_util::sync::CancellationToken;
+
+use crate::queue::{JobRef, apalis_config, connect};
+use crate::relay::{Relay, RelayConfig};
+use crate::runner::{Registry, Runner};
+
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// Unique per process (apalis refuses two live workers of one name).
+    pub name: String,
+    pub concurrency: usize,
+    /// How often an idle worker asks Redis for a task.
+    pub poll_interval: Duration,
+    /// How long running jobs may take to finish after SIGTERM.
+    pub shutdown_timeout: Duration,
+    pub retry_base: Duration,
+    /// Run the relay in this process too.
+    pub relay: bool,
+}
+
+impl WorkerOptions {
+    pub fn from_settings(settings: &Settings) -> Self {
+        let host = hostname::get()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "hote".into());
+        let suffix = uuid::Uuid::new_v4().simple().to_string();
+        WorkerOptions {
+            name: format!("worker-{host}-{}-{}", std::process::id(), &suffix[..6]),
+            concurrency: settings.worker_concurrency.max(1),
+            poll_interval: Duration::from_millis(10),
+            shutdown_timeout: settings.worker_shutdown_timeout,
+            retry_base: settings.job_retry_base,
+            relay: true,
+        }
+    }
+}
+
+async fn handle(job: JobRef, runner: Data<Runner>) -> Result<(), BoxDynError> {
+    runner.execute(job.id).await.map_err(|e| e.message.into())
+}
+
+/// Records that a process of `kind` is alive, every 10 s, until shutdown.
+pub fn spawn_process_heartbeat(
+    pool: Pool,
+    name: String,
+    kind: &'static str,
+    shutdown: CancellationToken,
+) {
+    use diesel_async::RunQueryDsl;
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(10));
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tick.tick() => {}
+            }
+            if let Ok(mut conn) = pool.get().await {
+                let _ = diesel::insert_into(process_heartbeats::table)
+                    .values((
+                        process_heartbeats::name.eq(&name),
+                        process_heartbeats::kind.eq(kind),
+                        process_heartbeats::seen_at.eq(Utc::now()),
+                    ))
+                    .on_conflict(process_heartbeats::name)
+                    .do_update()
+                    .set(process_heartbeats::seen_at.eq(excluded(process_heartbeats::seen_at)))
+                    .execute(&mut conn)
+                    .await;
+            }
+        }
+        if let Ok(mut conn) = pool.get().await {
+            let _ = diesel::delete(process_heartbeats::table)
+                .filter(process_heartbeats::name.eq(&name))
+                .execute(&mut conn)
+                .await;
+        }
+    });
+}
+
+/// Runs a worker until `shutdown` is cancelled, then drains.
+pub async fn run_worker(
+    settings: Arc<Settings>,
+    pool: Pool,
+    registry: Registry,
+    options: WorkerOptions,
+    shutdown: CancellationToken,
+) {
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    tracing::info!(
+        worker.name = %options.name,
+        worker.concurrency = options.concurrency,
+        jobs = ?registry.names(),
+        "worker démarré"
+    );
+    let background = CancellationToken::new();
+    if options.relay {
+        let config = RelayConfig::new(
+            &settings.database_url,
+            &settings.redis_url,
+            &settings.redis_prefix,
+        );
+        tokio::spawn(Relay::new(pool.clone(), config).run(background.clone()));
+    }
+    spawn_process_heartbeat(
+        pool.clone(),
+        options.name.clone(),
+        "worker",
+        background.clone(),
+    );
+    let registry = Arc::new(registry);
+    let mut generation = 0usize;
+    let mut backoff = Duration::from_millis(500);
+    while !shutdown.is_cancelled() {
+        let conn = match connect(&settings.redis_url).await {
+            Ok(conn) => conn,
+            Err(e) => {
+                tracing::warn!(error.cause = %e, "Redis injoignable : nouvel essai dans {} ms", backoff.as_millis());
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+                continue;
+            }
+        };
+        let runner = Runner {
+            pool: pool.clone(),
+            settings: settings.clone(),
+            registry: registry.clone(),
+            worker_name: options.name.clone(),
+            retry_base: options.retry_base,
+            in_flight: in_flight.clone(),
+            redis: Some(conn.clone()),
+        };
+        let storage = RedisStorage::<JobRef>::new(conn)
+            .with_config(apalis_config(&settings.redis_prefix))
+            .poll_with_interval(options.poll_interval);
+        let worker = WorkerBuilder::new(format!("{}-{generation}", options.name))
+            .backend(storage)
+            .data(runner)
+            .concurrency(options.concurrency)
+            .build(handle);
+        let signal = shutdown
+            .clone()
+            .cancelled_owned()
+            .map(|_| Ok::<(), std::io::Error>(()));
+        let started = tokio::time::Instant::now();
+        let result = worker.run_until(signal).await;
+        if shutdown.is_cancelled() {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            backoff = Duration::from_millis(500);
+        }
+        tracing::warn!(error.cause = ?result.err(), "worker interrompu (Redis ?) : redémarrage dans {} ms", backoff.as_millis());
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(30));
+        generation += 1;
+    }
+    let deadline = tokio::time::Instant::now() + options.shutdown_timeout;
+    while in_flight.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let left = in_flight.load(Ordering::SeqCst);
+    background.cancel();
+    if left > 0 {
+        tracing::warn!(
+            jobs.running = left,
+            "arrêt : des jobs tournaient encore (ils seront repris)"
+        );
+    } else {
+        tracing::info!("worker arrêté proprement");
+    }
+}

@@ -1,0 +1,3 @@
+DROP TABLE IF EXISTS process_heartbeats;
+DROP TABLE IF EXISTS jobs;
+DROP FUNCTION IF EXISTS jobs_notify();
