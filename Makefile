@@ -2,13 +2,19 @@
 .DEFAULT_GOAL := help
 SHELL := /usr/bin/env bash
 
-.PHONY: help run test lint fmt migrate createsuperuser check bench schema-check build
+.PHONY: help run test lint fmt migrate createsuperuser check bench schema-check build worker beat
 
 help: ## Affiche cette aide
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36mmake %-16s\033[0m %s\n", $$1, $$2}'
 
-run: ## Installe/démarre PostgreSQL et Redis, migre, crée un admin de démo, lance l'API (Ctrl-C arrête tout)
+run: ## Installe/démarre PostgreSQL et Redis, migre, crée un admin de démo, lance API + worker + beat (Ctrl-C arrête tout)
 	@bash scripts/run.sh
+
+worker: ## Lance un worker seul (jobs), au premier plan
+	@source scripts/env.sh && cargo run -q --release --bin ecole-worker
+
+beat: ## Lance le planificateur seul, au premier plan (`make beat ARGS=--list` pour le planning)
+	@source scripts/env.sh && cargo run -q --release --bin ecole-beat -- $(ARGS)
 
 test: ## Lance toute la suite de tests (PostgreSQL jetable en tmpfs + Redis local)
 	@bash scripts/test.sh

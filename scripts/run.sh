@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make run`: set up everything on a Debian/Ubuntu box, then run École in the foreground.
+# `make run`: set up everything on a Debian/Ubuntu box, then run École (API, worker, beat)
+# in the foreground.
 # Ctrl-C stops every process this script started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +42,10 @@ stop_all() {
 trap stop_all INT TERM EXIT
 
 ./target/release/ecole-api &
+pids+=($!)
+./target/release/ecole-worker &
+pids+=($!)
+./target/release/ecole-beat &
 pids+=($!)
 say "API : http://${HTTP_BIND:-127.0.0.1:8000}/api/v1/ — documentation : http://${HTTP_BIND:-127.0.0.1:8000}/api/v1/docs/"
 say "Ctrl-C pour tout arrêter"

@@ -52,6 +52,15 @@ enum Command {
     /// Vérifie la configuration et la connexion à PostgreSQL et Redis.
     #[command(help_template = HELP_TEMPLATE, next_help_heading = "Options")]
     Check,
+    /// Demande l'exécution d'un job (ex. : ecole enqueue-job core.debug '{"message": "test"}').
+    #[command(name = "enqueue-job", help_template = HELP_TEMPLATE, next_help_heading = "Options")]
+    EnqueueJob {
+        /// Nom de la tâche (core.debug, core.backup_database, finances.envoyer_rappels_paiement, …).
+        name: String,
+        /// Arguments en JSON (objet ; {} par défaut).
+        #[arg(default_value = "{}")]
+        payload: String,
+    },
 }
 
 #[derive(Args)]
@@ -255,6 +264,27 @@ async fn check(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn enqueue_job(settings: &Settings, name: &str, payload: &str) -> anyhow::Result<()> {
+    let payload: serde_json::Value = serde_json::from_str(payload)
+        .map_err(|e| anyhow::anyhow!("arguments JSON invalides : {e}"))?;
+    let mut conn = connect(settings).await?;
+    match ecole_jobs::service::request_job(&mut conn, None, name, payload).await {
+        Ok(id) => {
+            println!("Job {id} demandé ({name}). Suivi : GET /api/v1/jobs/{id}/");
+            Ok(())
+        }
+        Err(ecole_core::DomainError::Validation(errors)) => {
+            for (field, messages) in errors.0 {
+                for m in messages {
+                    eprintln!("  {field} : {m}");
+                }
+            }
+            bail!("job non demandé")
+        }
+        Err(e) => Err(anyhow::anyhow!("{e}")),
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
@@ -273,6 +303,7 @@ async fn main() {
         Command::Createsuperuser(args) => createsuperuser(&settings, args).await,
         Command::Bootstrap => bootstrap(&settings).await,
         Command::Check => check(&settings).await,
+        Command::EnqueueJob { name, payload } => enqueue_job(&settings, &name, &payload).await,
     };
     if let Err(e) = result {
         eprintln!("Erreur : {e:#}");

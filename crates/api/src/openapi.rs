@@ -4,7 +4,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::routes::{auth, health, users};
+use crate::routes::{auth, health, jobs, users};
 
 struct JwtAuth;
 
@@ -30,11 +30,12 @@ Erreurs : 400 `{\"champ\": [\"message\"]}`, sinon `{\"detail\", \"code\"}`. List
         auth::login, auth::refresh, auth::logout, auth::change_password,
         users::list, users::create, users::retrieve, users::update, users::partial_update, users::destroy,
         users::me, users::update_me,
+        jobs::retrieve, jobs::create,
     ),
     components(schemas(auth::TokensOut)),
     modifiers(&JwtAuth),
     tags(
-        (name = "authentification"), (name = "utilisateurs"), (name = "santé"),
+        (name = "authentification"), (name = "utilisateurs"), (name = "jobs"), (name = "santé"),
     )
 )]
 pub struct ApiDoc;

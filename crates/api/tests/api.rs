@@ -1031,3 +1031,104 @@ async fn ready_is_503_when_redis_or_postgres_is_unreachable() {
     assert_eq!((s, b["code"].as_str()), (503, Some("service_unavailable")));
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+// ---------- jobs ----------
+
+#[tokio::test]
+async fn job_status_for_its_requester_and_management_only() {
+    let app = TestApp::new().await;
+    let admin = app.as_admin().await;
+    let res = app
+        .post("/api/v1/jobs/")
+        .bearer_auth(&admin.access)
+        .json(&json!({"name": "core.debug", "payload": {"message": "bonjour"}}))
+        .send()
+        .await
+        .unwrap();
+    let (status, accepted) = json_of(res).await;
+    assert_eq!(status, 202, "{accepted}");
+    let url = accepted["status_url"].as_str().unwrap().to_string();
+    assert_eq!(
+        url,
+        format!("/api/v1/jobs/{}/", accepted["job_id"].as_str().unwrap())
+    );
+    let (status, job) = json_of(
+        app.get(&url)
+            .bearer_auth(&admin.access)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(job["name"], "core.debug");
+    assert_eq!(job["status"], "EN_ATTENTE");
+    assert_eq!(job["progress"], json!({"done": 0, "total": null}));
+    assert_eq!(job["finished_at"], Value::Null);
+    assert!(job["created_at"].as_str().unwrap().ends_with("+00:00"));
+
+    let direction = app.as_role(Role::Direction).await;
+    assert_eq!(
+        app.get(&url)
+            .bearer_auth(&direction.access)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    for role in [Role::Enseignant, Role::Parent, Role::Comptable] {
+        let other = app.as_role(role).await;
+        assert_eq!(
+            app.get(&url)
+                .bearer_auth(&other.access)
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            404,
+            "{role}"
+        );
+        let res = app
+            .post("/api/v1/jobs/")
+            .bearer_auth(&other.access)
+            .json(&json!({"name": "core.debug"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403, "{role}");
+    }
+    assert_eq!(app.get(&url).send().await.unwrap().status(), 401);
+    assert_eq!(
+        app.get("/api/v1/jobs/999999/")
+            .bearer_auth(&admin.access)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+
+    let (s, b) = json_of(
+        app.post("/api/v1/jobs/")
+            .bearer_auth(&admin.access)
+            .json(&json!({"name": "rm -rf"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert!(b.get("name").is_some());
+    let (s, b) = json_of(
+        app.post("/api/v1/jobs/")
+            .bearer_auth(&admin.access)
+            .json(&json!({"name": "pedagogie.generer_bulletin_pdf", "payload": {"bulletin": "x"}}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert!(b.get("payload").is_some());
+}

@@ -15,6 +15,7 @@ pub mod queue;
 pub mod relay;
 pub mod runner;
 pub mod schedule;
+pub mod service;
 pub mod signals;
 pub mod worker;
 

@@ -71,3 +71,162 @@ pub async fn wait_exit(child: &mut Child, timeout: Duration) -> Option<std::proc
         .ok()
         .and_then(Result::ok)
 }
+
+/// A private `redis-server` on a free port, for tests that stop, pause or restart Redis.
+pub struct RedisServer {
+    pub port: u16,
+    dir: PathBuf,
+    appendonly: bool,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    pub async fn start(appendonly: bool) -> RedisServer {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("ecole-redis-{}-{port}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let mut server = RedisServer {
+            port,
+            dir,
+            appendonly,
+            child: None,
+        };
+        server.spawn().await;
+        server
+    }
+
+    async fn spawn(&mut self) {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .args(["--appendonly", if self.appendonly { "yes" } else { "no" }])
+            .arg("--dir")
+            .arg(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn();
+        let child = match child {
+            Ok(c) => c,
+            Err(e) => panic!("redis-server introuvable : {e}"),
+        };
+        self.child = Some(child);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while tokio::time::Instant::now() < deadline {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("redis-server ne répond pas sur le port {}", self.port);
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child
+            .as_ref()
+            .and_then(|c| c.id())
+            .map(|p| p as i32)
+            .unwrap_or(0)
+    }
+
+    /// SIGSTOP: Redis hangs without closing connections.
+    pub fn pause(&self) {
+        signal(self.pid(), "STOP");
+    }
+
+    /// SIGCONT.
+    pub fn resume(&self) {
+        signal(self.pid(), "CONT");
+    }
+
+    /// Kills the server (SIGKILL) and waits for it.
+    pub async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
+        }
+    }
+
+    /// Starts it again on the same port (with its append-only file, if any).
+    pub async fn restart(&mut self) {
+        self.kill().await;
+        self.spawn().await;
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.start_kill();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Sends a signal by name with `kill(1)` (`TERM`, `KILL`, `STOP`, `CONT`).
+pub fn signal(pid: i32, name: &str) {
+    if pid > 0 {
+        let _ = std::process::Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(pid.to_string())
+            .status();
+    }
+}
+
+/// Polls `check` every 50 ms until it returns true, at most `timeout`.
+pub async fn wait_until<F, Fut>(timeout: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Children of `pid` whose command name is `comm` (from /proc).
+pub fn children_named(pid: i32, comm: &str) -> Vec<i32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...
+        let Some(close) = stat.rfind(')') else {
+            continue;
+        };
+        let name = stat
+            .get(stat.find('(').map(|i| i + 1).unwrap_or(0)..close)
+            .unwrap_or("");
+        let ppid = stat[close + 1..]
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse::<i32>().ok());
+        if name == comm && ppid == Some(pid) {
+            found.push(child);
+        }
+    }
+    found
+}

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod health;
+pub mod jobs;
 pub mod users;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -31,6 +32,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::get().to(users::me))
                         .route(web::patch().to(users::update_me)),
                 )
+                .service(web::resource("/jobs").route(web::post().to(jobs::create)))
+                .service(web::resource("/jobs/{id:\\d+}").route(web::get().to(jobs::retrieve)))
                 .service(
                     web::resource("/users/{id:\\d+}")
                         .route(web::get().to(users::retrieve))
