@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# `make bench`: release build, a database of 1,000 users, wrk against the API, and pgbench
-# (select-only, prepared) on the same server as the machine's ceiling for one indexed read.
-# Prints a table and writes bench/out/foundation.md. Traffic goes to loopback only.
+# `make bench`: release build, then each section (BENCH_SECTIONS, default "users jobs"):
+#   users  1,000 users, wrk against the API, and pgbench (select-only, prepared) on the same
+#          server as the machine's ceiling for one indexed read → bench/out/foundation.md
+#   jobs   10,000 no-op jobs through the outbox with 2 workers: throughput and pickup
+#          latency, worker RSS → bench/out/jobs.md
+# Traffic goes to loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -18,13 +21,21 @@ SERVER=${BENCH_DATABASE_SERVER:-postgres://postgres@127.0.0.1:5432}
 DB_URL="$SERVER/ecole_bench"
 PGBENCH_DB=ecole_pgbench
 
+SECTIONS=${BENCH_SECTIONS:-users jobs}
 say "compilation (release)"
 cargo build --release --bins -q
 
-say "base ecole_bench : migrations, 1 000 utilisateurs"
+export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
 psql "$SERVER/postgres" -qc "DROP DATABASE IF EXISTS ecole_bench WITH (FORCE)" >/dev/null
-export DATABASE_URL=$DB_URL REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
+export DATABASE_URL=$DB_URL
 ./target/release/ecole migrate >/dev/null
+mkdir -p bench/out
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+bench_users() {
+say "base ecole_bench : migrations, 1 000 utilisateurs"
 ECOLE_SUPERUSER_PASSWORD=Bench-motdepasse-2026 ./target/release/ecole createsuperuser \
   --username bench --email bench@ecole.test --no-input >/dev/null
 psql "$DB_URL" -q <<'SQL' >/dev/null
@@ -41,7 +52,7 @@ PORT=$(free_port)
 LOG=$(mktemp)
 HTTP_BIND=127.0.0.1:$PORT RUST_LOG=warn ./target/release/ecole-api >"$LOG" 2>&1 &
 API_PID=$!
-trap 'kill $API_PID 2>/dev/null || true; wait $API_PID 2>/dev/null || true' EXIT
+PIDS+=($API_PID)
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/health/live" >/dev/null && break; sleep 0.1; done
 TOKEN=$(curl -sf -H 'content-type: application/json' \
   -d '{"username":"bench","password":"Bench-motdepasse-2026"}' "http://127.0.0.1:$PORT/api/v1/auth/login/" \
@@ -79,7 +90,6 @@ PG_TPS=$(pgbench -S -M prepared -c "$CONNECTIONS" -j 2 -T "$DURATION" "$SERVER/$
 psql "$SERVER/postgres" -qc "DROP DATABASE IF EXISTS $PGBENCH_DB WITH (FORCE)" >/dev/null
 
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
-mkdir -p bench/out
 {
   echo "# Fondation — $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo
@@ -96,3 +106,39 @@ mkdir -p bench/out
   echo
   echo "RSS maximale de l'API sous charge : $((RSS_KB / 1024)) Mo (objectif < 40 Mo)"
 } | tee bench/out/foundation.md
+kill $API_PID 2>/dev/null || true
+}
+
+bench_jobs() {
+  say "jobs : 2 workers, 10 000 jobs vides puis 2 000 jobs cadencés"
+  local prefix="bench$$" w1 w2 rss1 rss2
+  REDIS_PREFIX=$prefix RUST_LOG=warn ./target/release/ecole-worker >/dev/null 2>&1 &
+  w1=$!; PIDS+=($w1)
+  REDIS_PREFIX=$prefix RUST_LOG=warn ./target/release/ecole-worker >/dev/null 2>&1 &
+  w2=$!; PIDS+=($w2)
+  sleep 1
+  local table
+  table=$(./target/release/ecole-bench jobs --total "${BENCH_JOBS:-10000}")
+  rss1=$(awk '/VmHWM/ {print $2}' /proc/$w1/status)
+  rss2=$(awk '/VmHWM/ {print $2}' /proc/$w2/status)
+  kill -TERM $w1 $w2 2>/dev/null || true
+  wait $w1 $w2 2>/dev/null || true
+  redis-cli -u "$REDIS_URL" --scan --pattern "$prefix:*" | xargs -r redis-cli -u "$REDIS_URL" del >/dev/null
+  {
+    echo "# Jobs — $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo
+    echo "Machine : $(nproc) cœurs, charge moyenne : $(cut -d' ' -f1-3 /proc/loadavg) ; 2 workers (WORKER_CONCURRENCY par défaut), relais dans chaque worker"
+    echo
+    echo "$table"
+    echo
+    echo "RSS maximale des workers : $((rss1 / 1024)) Mo et $((rss2 / 1024)) Mo (objectif < 40 Mo)"
+  } | tee bench/out/jobs.md
+}
+
+for section in $SECTIONS; do
+  case $section in
+    users) bench_users ;;
+    jobs) bench_jobs ;;
+    *) die "section inconnue : $section (users, jobs)" ;;
+  esac
+done

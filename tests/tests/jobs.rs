@@ -37,7 +37,7 @@ impl Env {
             ("REDIS_PREFIX", self.prefix.clone()),
             ("JOB_RETRY_BASE_SECONDS", "1".to_string()),
             ("WORKER_SHUTDOWN_TIMEOUT_SECONDS", "20".to_string()),
-            ("BEAT_CATCHUP_SECONDS", "0".to_string()),
+            ("BEAT_CATCHUP", "0".to_string()),
         ];
         for (k, v) in extra {
             let key: &'static str = Box::leak(k.to_string().into_boxed_str());
@@ -424,4 +424,45 @@ async fn beat_lists_the_schedule_with_next_times() {
     }
     assert!(text.contains("09:00:00") && text.contains("17:00:00") && text.contains("02:00:00"));
     assert_eq!(text.lines().filter(|l| l.starts_with("    ")).count(), 15);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missed_occurrences_run_once_at_start_within_the_catchup_window() {
+    let env = Env::new().await;
+    let mut env_vars = env.env(&[("BEAT_CATCHUP", "150s")]);
+    env_vars.push(("RUST_LOG", "warn".into()));
+    let run_beat = || {
+        let mut cmd = command("ecole-beat", &env_vars);
+        cmd.args(["--entry", "core.debug=0 * * * * *"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        cmd.spawn().unwrap()
+    };
+    for _ in 0..2 {
+        let beat = run_beat();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert!(stop(beat).await.success());
+    }
+    let mut conn = env.conn().await;
+    let keys: Vec<Option<String>> = jobs::table
+        .select(jobs::dedupe_key)
+        .load(&mut conn)
+        .await
+        .unwrap();
+    let now = chrono::Utc::now();
+    let times: Vec<chrono::DateTime<chrono::Utc>> = keys
+        .iter()
+        .flatten()
+        .map(|k| k.trim_start_matches("core.debug:").parse().unwrap())
+        .collect();
+    // Minutes within the last 150 s: two or three of them, each once.
+    assert!((2..=3).contains(&times.len()), "{keys:?}");
+    assert!(
+        times.iter().all(|t| (now - *t).num_seconds() <= 155),
+        "{keys:?}"
+    );
+    let mut unique = times.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), times.len());
 }

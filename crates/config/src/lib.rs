@@ -116,6 +116,42 @@ fn parse_bool(vars: &Vars, name: &'static str, default: bool) -> Result<bool, Co
     }
 }
 
+/// A duration: seconds (`90`), or with a unit (`30s`, `15m`, `1h`).
+fn parse_duration(
+    vars: &Vars,
+    name: &'static str,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    let Some(raw) = get(vars, name) else {
+        return Ok(default);
+    };
+    let (number, unit) = match raw.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => (&raw[..i], &raw[i..]),
+        None => (raw, "s"),
+    };
+    let factor = match unit.trim() {
+        "s" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        other => {
+            return Err(ConfigError::Invalid {
+                name,
+                reason: format!("unité « {other} » inconnue (s, m ou h)"),
+            });
+        }
+    };
+    number
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|n| n.is_finite() && *n >= 0.0)
+        .map(|n| Duration::from_secs_f64(n * factor))
+        .ok_or_else(|| ConfigError::Invalid {
+            name,
+            reason: format!("« {raw} » n'est pas une durée (ex. 3600, 30m, 1h)"),
+        })
+}
+
 /// Checks a secret key is fit for production; returns the reason when it is not.
 pub fn secret_key_weakness(key: &str) -> Option<String> {
     if key.is_empty() {
@@ -260,7 +296,7 @@ impl Settings {
                 120,
             )?),
             job_retry_base: Duration::from_secs_f64(parse(&vars, "JOB_RETRY_BASE_SECONDS", 60.0)?),
-            beat_catchup: Duration::from_secs(parse(&vars, "BEAT_CATCHUP_SECONDS", 3600)?),
+            beat_catchup: parse_duration(&vars, "BEAT_CATCHUP", Duration::from_secs(3600))?,
             media_root: PathBuf::from(get(&vars, "MEDIA_ROOT").unwrap_or("var/media")),
             backup_dir: PathBuf::from(get(&vars, "BACKUP_DIR").unwrap_or("var/backups")),
         })
@@ -356,6 +392,17 @@ mod tests {
             s.cors_allowed_origins,
             vec!["https://a.gn", "http://localhost:3000"]
         );
+    }
+
+    #[test]
+    fn durations_with_units() {
+        let s = Settings::from_vars(vars(&[("BEAT_CATCHUP", "30m")])).unwrap();
+        assert_eq!(s.beat_catchup, Duration::from_secs(1800));
+        let s = Settings::from_vars(vars(&[("BEAT_CATCHUP", "0")])).unwrap();
+        assert_eq!(s.beat_catchup, Duration::ZERO);
+        assert!(Settings::from_vars(vars(&[("BEAT_CATCHUP", "1 jour")])).is_err());
+        let s = Settings::from_vars(vars(&[("JOB_RETRY_BASE_SECONDS", "0.5")])).unwrap();
+        assert_eq!(s.job_retry_base, Duration::from_millis(500));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use ecole_config::Settings;
 use ecole_db::Pool;
 use ecole_db::schema::jobs;
@@ -158,6 +158,10 @@ impl Registry {
 #[derive(Clone)]
 pub struct Runner {
     pub pool: Pool,
+    /// Connections for the job rows' own bookkeeping (claim, outcome, heartbeat), with
+    /// `synchronous_commit = off`: losing the last status update in a crash only means
+    /// running an idempotent job again. One round trip per update.
+    pub bookkeeping: Pool,
     pub settings: Arc<Settings>,
     pub registry: Arc<Registry>,
     pub worker_name: String,
@@ -168,13 +172,10 @@ pub struct Runner {
     pub redis: Option<redis::aio::ConnectionManager>,
 }
 
-/// Commit without waiting for the WAL flush: losing the last status update in a crash only
-/// means running an idempotent job again.
-async fn relaxed(conn: &mut AsyncPgConnection) -> Result<(), diesel::result::Error> {
-    diesel::sql_query("SET LOCAL synchronous_commit TO OFF")
-        .execute(conn)
-        .await
-        .map(|_| ())
+/// The database URL of the bookkeeping pool: `synchronous_commit = off` for its sessions.
+pub fn bookkeeping_url(database_url: &str) -> String {
+    let separator = if database_url.contains('?') { '&' } else { '?' };
+    format!("{database_url}{separator}options=-c%20synchronous_commit%3Doff")
 }
 
 enum Outcome {
@@ -185,36 +186,30 @@ enum Outcome {
 impl Runner {
     /// Claims the row: a new run token, one more attempt. `None`: nothing to run.
     async fn claim(&self, id: i64) -> Result<Option<Job>, JobError> {
-        let mut conn = self.pool.get().await?;
+        let mut conn = self.bookkeeping.get().await?;
         let token = Uuid::new_v4();
         let worker = self.worker_name.clone();
-        let claimed = conn
-            .transaction::<_, diesel::result::Error, _>(async move |conn| {
-                relaxed(conn).await?;
-                let now = Utc::now();
-                diesel::update(
-                    jobs::table
-                        .find(id)
-                        .filter(jobs::status.eq_any([JobStatus::EnAttente, JobStatus::EnCours]))
-                        .filter(jobs::attempts.lt(jobs::max_attempts)),
-                )
-                .set((
-                    jobs::status.eq(JobStatus::EnCours),
-                    jobs::attempts.eq(jobs::attempts + 1),
-                    jobs::run_token.eq(token),
-                    jobs::worker.eq(worker),
-                    jobs::started_at.eq(now),
-                    jobs::heartbeat_at.eq(now),
-                ))
-                .returning(Job::as_returning())
-                .get_result(conn)
-                .await
-                .optional()
-            })
-            .await?;
+        let now = Utc::now();
+        let claimed = diesel::update(
+            jobs::table
+                .find(id)
+                .filter(jobs::status.eq_any([JobStatus::EnAttente, JobStatus::EnCours]))
+                .filter(jobs::attempts.lt(jobs::max_attempts)),
+        )
+        .set((
+            jobs::status.eq(JobStatus::EnCours),
+            jobs::attempts.eq(jobs::attempts + 1),
+            jobs::run_token.eq(token),
+            jobs::worker.eq(worker),
+            jobs::started_at.eq(now),
+            jobs::heartbeat_at.eq(now),
+        ))
+        .returning(Job::as_returning())
+        .get_result(&mut conn)
+        .await
+        .optional()?;
         if claimed.is_none() {
             // A row still running with no attempt left: its last worker died with it.
-            let mut conn = self.pool.get().await?;
             diesel::update(
                 jobs::table
                     .find(id)
@@ -234,11 +229,11 @@ impl Runner {
     }
 
     async fn finish(&self, job: &Job, token: Uuid, outcome: Outcome) -> Result<(), JobError> {
-        let mut conn = self.pool.get().await?;
+        let mut conn = self.bookkeeping.get().await?;
+        let conn = &mut *conn;
         let now = Utc::now();
         let target = jobs::table.find(job.id).filter(jobs::run_token.eq(token));
-        conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
-            relaxed(conn).await?;
+        {
             match outcome {
                 Outcome::Success(result) => {
                     diesel::update(target)
@@ -254,8 +249,11 @@ impl Runner {
                 }
                 Outcome::Failure(err) if err.retry && job.attempts < job.max_attempts => {
                     let exponent = (job.attempts - 1).clamp(0, 20) as u32;
-                    let delay = self.retry_base.saturating_mul(2u32.saturating_pow(exponent));
-                    let run_after = now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(1));
+                    let delay = self
+                        .retry_base
+                        .saturating_mul(2u32.saturating_pow(exponent));
+                    let run_after = now
+                        + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(1));
                     tracing::warn!(job.id = job.id, job.name = %job.name, job.attempt = job.attempts, error.cause = %err.message,
                         "échec, nouvelle tentative dans {} s", delay.as_secs());
                     diesel::update(target)
@@ -282,15 +280,13 @@ impl Runner {
                         .await?;
                 }
             }
-            Ok(())
-        })
-        .await?;
+        }
         Ok(())
     }
 
     /// Keeps `heartbeat_at` fresh while the job runs (the relay recovers rows that go stale).
     fn spawn_heartbeat(&self, id: i64, token: Uuid) -> tokio::task::JoinHandle<()> {
-        let pool = self.pool.clone();
+        let pool = self.bookkeeping.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(10));
             tick.tick().await;

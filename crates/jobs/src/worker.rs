@@ -7,7 +7,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use apalis::prelude::{BackendExt, BoxDynError, Data, WorkerBuilder, WorkerBuilderExt};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use apalis::prelude::{
+    BackendExt, BoxDynError, Data, PollSnapshot, PollStrategy, WorkerBuilder, WorkerBuilderExt,
+};
 use apalis_redis::RedisStorage;
 use chrono::Utc;
 use diesel::ExpressionMethods;
@@ -49,6 +54,41 @@ impl WorkerOptions {
             shutdown_timeout: settings.worker_shutdown_timeout,
             retry_base: settings.job_retry_base,
             relay: true,
+        }
+    }
+}
+
+/// Wakes an idle worker every `interval` to ask Redis for a task. apalis-core 1.0's
+/// `IntervalStrategy` re-arms its timer without polling it, so a fetch that completes at once
+/// leaves the worker asleep until its next heartbeat (seconds); this one always ends on a
+/// pending, registered timer.
+struct Tick {
+    interval: Duration,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Tick {
+    fn new(interval: Duration) -> Self {
+        Tick {
+            interval,
+            sleep: Box::pin(tokio::time::sleep(interval)),
+        }
+    }
+}
+
+impl PollStrategy for Tick {
+    fn poll_drive(&mut self, cx: &mut Context<'_>, _: &PollSnapshot) -> Poll<Option<()>> {
+        let mut fired = false;
+        while self.sleep.as_mut().poll(cx).is_ready() {
+            self.sleep
+                .as_mut()
+                .reset(tokio::time::Instant::now() + self.interval);
+            fired = true;
+        }
+        if fired {
+            Poll::Ready(Some(()))
+        } else {
+            Poll::Pending
         }
     }
 }
@@ -126,6 +166,18 @@ pub async fn run_worker(
         background.clone(),
     );
     let registry = Arc::new(registry);
+    let bookkeeping = match ecole_db::build_pool(
+        &crate::runner::bookkeeping_url(&settings.database_url),
+        options.concurrency + 2,
+        settings.database_timeout,
+    ) {
+        Ok(pool) => pool,
+        Err(e) => {
+            tracing::error!(error.cause = %e, "pool de suivi des jobs");
+            background.cancel();
+            return;
+        }
+    };
     let mut generation = 0usize;
     let mut backoff = Duration::from_millis(500);
     while !shutdown.is_cancelled() {
@@ -143,6 +195,7 @@ pub async fn run_worker(
         };
         let runner = Runner {
             pool: pool.clone(),
+            bookkeeping: bookkeeping.clone(),
             settings: settings.clone(),
             registry: registry.clone(),
             worker_name: options.name.clone(),
@@ -152,7 +205,7 @@ pub async fn run_worker(
         };
         let storage = RedisStorage::<JobRef>::new(conn)
             .with_config(apalis_config(&settings.redis_prefix))
-            .poll_with_interval(options.poll_interval);
+            .poll_with_strategy(Tick::new(options.poll_interval));
         let worker = WorkerBuilder::new(format!("{}-{generation}", options.name))
             .backend(storage)
             .data(runner)

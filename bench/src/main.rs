@@ -1,0 +1,174 @@
+//! `ecole-bench`: drives the parts of `make bench` that need the project's own code.
+//!
+//! `ecole-bench jobs`: enqueues no-op `core.debug` jobs through the outbox (workers must be
+//! running) and reports throughput from commit to `SUCCES` and pickup latency (commit →
+//! start) as a Markdown table.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use diesel::QueryableByName;
+use diesel::sql_types::{Double, Nullable};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use ecole_jobs::{NewJob, enqueue, enqueue_many};
+
+#[derive(Parser)]
+#[command(
+    name = "ecole-bench",
+    about = "Mesures de performance d'École (appelé par make bench)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Débit et latence de prise en charge des jobs (les workers doivent tourner).
+    Jobs {
+        #[arg(long, default_value_t = 10_000)]
+        total: usize,
+        #[arg(long, default_value_t = 500)]
+        batch: usize,
+        /// Jobs envoyés un par transaction, à cadence fixe, pour la latence.
+        #[arg(long, default_value_t = 2_000)]
+        paced: usize,
+        /// Cadence (jobs/s) de la phase de latence.
+        #[arg(long, default_value_t = 200)]
+        rate: u64,
+    },
+}
+
+#[derive(QueryableByName, Debug)]
+struct Stats {
+    #[diesel(sql_type = Nullable<Double>)]
+    done: Option<f64>,
+    #[diesel(sql_type = Nullable<Double>)]
+    span_s: Option<f64>,
+    #[diesel(sql_type = Nullable<Double>)]
+    p50_ms: Option<f64>,
+    #[diesel(sql_type = Nullable<Double>)]
+    p99_ms: Option<f64>,
+}
+
+async fn stats(conn: &mut AsyncPgConnection, from_id: i64) -> anyhow::Result<Stats> {
+    Ok(diesel::sql_query(
+        "SELECT count(*) FILTER (WHERE status = 'SUCCES')::float8 AS done,
+                extract(epoch FROM max(finished_at) - min(created_at))::float8 AS span_s,
+                (percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM started_at - created_at)) * 1000)::float8 AS p50_ms,
+                (percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM started_at - created_at)) * 1000)::float8 AS p99_ms
+         FROM jobs WHERE id > $1 AND name = 'core.debug'",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(from_id)
+    .get_result(conn)
+    .await?)
+}
+
+async fn last_id(conn: &mut AsyncPgConnection) -> anyhow::Result<i64> {
+    #[derive(QueryableByName)]
+    struct Max {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        id: i64,
+    }
+    let m: Max = diesel::sql_query("SELECT coalesce(max(id), 0) AS id FROM jobs")
+        .get_result(conn)
+        .await?;
+    Ok(m.id)
+}
+
+async fn wait_done(
+    conn: &mut AsyncPgConnection,
+    from_id: i64,
+    expected: usize,
+) -> anyhow::Result<Stats> {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let s = stats(conn, from_id).await?;
+        if s.done.unwrap_or(0.0) as usize >= expected {
+            return Ok(s);
+        }
+        if Instant::now() > deadline {
+            bail!("délai dépassé : {:?} / {expected}", s.done);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn job() -> anyhow::Result<NewJob> {
+    Ok(NewJob::of(&ecole_jobs::payloads::Debug::default())?)
+}
+
+async fn jobs_bench(
+    url: &str,
+    total: usize,
+    batch: usize,
+    paced: usize,
+    rate: u64,
+) -> anyhow::Result<()> {
+    let mut conn = AsyncPgConnection::establish(url)
+        .await
+        .context("connexion")?;
+
+    // Throughput: everything at once, in batches through the outbox.
+    let start_id = last_id(&mut conn).await?;
+    let started = Instant::now();
+    let mut left = total;
+    while left > 0 {
+        let n = left.min(batch);
+        let rows = (0..n).map(|_| job()).collect::<anyhow::Result<Vec<_>>>()?;
+        enqueue_many(&mut conn, &rows).await?;
+        left -= n;
+    }
+    let enqueue_s = started.elapsed().as_secs_f64();
+    let s = wait_done(&mut conn, start_id, total).await?;
+    let span = s.span_s.unwrap_or(f64::NAN);
+    let throughput = total as f64 / span;
+
+    // Latency: one job per transaction at a steady rate.
+    let start_id = last_id(&mut conn).await?;
+    let period = Duration::from_secs_f64(1.0 / rate.max(1) as f64);
+    let mut tick = tokio::time::interval(period);
+    for _ in 0..paced {
+        tick.tick().await;
+        enqueue(&mut conn, job()?).await?;
+    }
+    let l = wait_done(&mut conn, start_id, paced).await?;
+
+    println!("| jobs | mesure | valeur | objectif |");
+    println!("|---|---|---|---|");
+    println!(
+        "| {total} jobs vides (lots de {batch}) | insertion dans l'outbox | {enqueue_s:.2} s | |"
+    );
+    println!(
+        "| {total} jobs vides | débit, validation → SUCCES | {throughput:.0} jobs/s ({span:.2} s) | ≥ 2 000 jobs/s |"
+    );
+    println!(
+        "| {paced} jobs à {rate}/s | prise en charge p50 (validation → début) | {:.1} ms | < 20 ms |",
+        l.p50_ms.unwrap_or(f64::NAN)
+    );
+    println!(
+        "| {paced} jobs à {rate}/s | prise en charge p99 | {:.1} ms | < 100 ms |",
+        l.p99_ms.unwrap_or(f64::NAN)
+    );
+    println!(
+        "| {total} jobs vides (file pleine) | prise en charge p50 / p99 | {:.0} / {:.0} ms | (file d'attente) |",
+        s.p50_ms.unwrap_or(f64::NAN),
+        s.p99_ms.unwrap_or(f64::NAN)
+    );
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let url = std::env::var("DATABASE_URL").context("DATABASE_URL")?;
+    match cli.command {
+        Command::Jobs {
+            total,
+            batch,
+            paced,
+            rate,
+        } => jobs_bench(&url, total, batch, paced, rate).await,
+    }
+}
