@@ -97,6 +97,113 @@ impl Role {
     }
 }
 
+text_enum! {
+    /// Guinea's school levels (primaire, collège, lycée) and the seed's `SIXIEME`.
+    pub enum Niveau {
+        Cp1 => "CP1",
+        Cp2 => "CP2",
+        Ce1 => "CE1",
+        Ce2 => "CE2",
+        Cm1 => "CM1",
+        Cm2 => "CM2",
+        Sixieme => "SIXIEME",
+        Septieme => "SEPTIEME",
+        Huitieme => "HUITIEME",
+        Neuvieme => "NEUVIEME",
+        Dixieme => "DIXIEME",
+        Onzieme => "ONZIEME",
+        Douzieme => "DOUZIEME",
+        Terminale => "TERMINALE",
+    }
+}
+
+impl Niveau {
+    /// Primary classes grade out of 10 by default.
+    pub fn is_primaire(self) -> bool {
+        matches!(self, Niveau::Cp1 | Niveau::Cp2 | Niveau::Ce1 | Niveau::Ce2 | Niveau::Cm1 | Niveau::Cm2)
+    }
+}
+
+text_enum! {
+    /// Terminale series.
+    pub enum Serie {
+        Sm => "SM",
+        Se => "SE",
+        Ss => "SS",
+    }
+}
+
+text_enum! {
+    /// A period of the school year: three trimesters or two semesters.
+    pub enum CodePeriode {
+        Trimestre1 => "TRIMESTRE_1",
+        Trimestre2 => "TRIMESTRE_2",
+        Trimestre3 => "TRIMESTRE_3",
+        Semestre1 => "SEMESTRE_1",
+        Semestre2 => "SEMESTRE_2",
+    }
+}
+
+impl CodePeriode {
+    pub fn is_trimestre(self) -> bool {
+        matches!(self, CodePeriode::Trimestre1 | CodePeriode::Trimestre2 | CodePeriode::Trimestre3)
+    }
+
+    /// `1er trimestre`, `2e semestre`…
+    pub fn libelle(self) -> &'static str {
+        match self {
+            CodePeriode::Trimestre1 => "1er trimestre",
+            CodePeriode::Trimestre2 => "2e trimestre",
+            CodePeriode::Trimestre3 => "3e trimestre",
+            CodePeriode::Semestre1 => "1er semestre",
+            CodePeriode::Semestre2 => "2e semestre",
+        }
+    }
+}
+
+text_enum! {
+    pub enum TypeNote {
+        Interrogation => "INTERROGATION",
+        Devoir => "DEVOIR",
+        Composition => "COMPOSITION",
+    }
+}
+
+text_enum! {
+    pub enum StatutPresence {
+        Present => "PRESENT",
+        Absent => "ABSENT",
+        Retard => "RETARD",
+        Excuse => "EXCUSE",
+    }
+}
+
+text_enum! {
+    pub enum StatutEleve {
+        Actif => "ACTIF",
+        Transfere => "TRANSFERE",
+        Diplome => "DIPLOME",
+        Exclu => "EXCLU",
+    }
+}
+
+text_enum! {
+    pub enum Sexe {
+        M => "M",
+        F => "F",
+    }
+}
+
+text_enum! {
+    /// How a parent is related to a pupil.
+    pub enum Lien {
+        Pere => "PERE",
+        Mere => "MERE",
+        Tuteur => "TUTEUR",
+        Autre => "AUTRE",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

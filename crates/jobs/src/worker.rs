@@ -203,20 +203,33 @@ pub async fn run_worker(
             in_flight: in_flight.clone(),
             redis: Some(conn.clone()),
         };
-        let storage = RedisStorage::<JobRef>::new(conn)
-            .with_config(apalis_config(&settings.redis_prefix))
-            .poll_with_strategy(Tick::new(options.poll_interval));
-        let worker = WorkerBuilder::new(format!("{}-{generation}", options.name))
-            .backend(storage)
-            .data(runner)
-            .concurrency(options.concurrency)
-            .build(handle);
-        let signal = shutdown
-            .clone()
-            .cancelled_owned()
-            .map(|_| Ok::<(), std::io::Error>(()));
+        // One apalis worker per slot, each taking one task at a time (Celery's prefork
+        // children with prefetch 1): slots fetch in parallel, and a slot busy with a long job
+        // holds nothing else back.
+        let set = shutdown.child_token();
+        let mut running = futures_util::stream::FuturesUnordered::new();
+        for slot in 0..options.concurrency {
+            let storage = RedisStorage::<JobRef>::new(conn.clone())
+                .with_config(apalis_config(&settings.redis_prefix))
+                .poll_with_strategy(Tick::new(options.poll_interval));
+            let worker = WorkerBuilder::new(format!("{}-{generation}-{slot}", options.name))
+                .backend(storage)
+                .data(runner.clone())
+                .concurrency(1)
+                .build(handle);
+            let signal = set.clone().cancelled_owned().map(|_| Ok::<(), std::io::Error>(()));
+            running.push(tokio::spawn(worker.run_until(signal)));
+        }
         let started = tokio::time::Instant::now();
-        let result = worker.run_until(signal).await;
+        // The first slot to stop (Redis gone, or shutdown) stops the set.
+        let first = futures_util::StreamExt::next(&mut running).await;
+        set.cancel();
+        while futures_util::StreamExt::next(&mut running).await.is_some() {}
+        let result = match first {
+            Some(Ok(r)) => r.map_err(|e| e.to_string()),
+            Some(Err(e)) => Err(e.to_string()),
+            None => Ok(()),
+        };
         if shutdown.is_cancelled() {
             break;
         }

@@ -1,0 +1,12 @@
+DROP TABLE IF EXISTS presences;
+DROP TABLE IF EXISTS notes;
+DROP TABLE IF EXISTS eleve_parents;
+DROP TABLE IF EXISTS parents;
+DROP TABLE IF EXISTS eleves;
+DROP TABLE IF EXISTS enseignements;
+ALTER TABLE IF EXISTS classes DROP CONSTRAINT IF EXISTS classes_professeur_principal_fk;
+DROP TABLE IF EXISTS enseignants;
+DROP TABLE IF EXISTS matieres;
+DROP TABLE IF EXISTS classes;
+DROP TABLE IF EXISTS periodes;
+DROP TABLE IF EXISTS annees_scolaires;
