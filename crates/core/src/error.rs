@@ -95,6 +95,22 @@ impl From<DieselError> for DomainError {
                     info.constraint_name().unwrap_or("contrainte d'unicité")
                 ))
             }
+            DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, ref info) => {
+                tracing::debug!(constraint = ?info.constraint_name(), "clé étrangère");
+                DomainError::Conflict(
+                    "Opération impossible : cet élément est lié à d'autres données (ou en référence une inexistante)."
+                        .into(),
+                )
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::CheckViolation, ref info) => {
+                DomainError::Validation(FieldErrors::single(
+                    "non_field_errors",
+                    format!(
+                        "Valeur refusée par la règle « {} ».",
+                        info.constraint_name().unwrap_or("?")
+                    ),
+                ))
+            }
             DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
                 DomainError::Conflict("Opération concurrente, veuillez réessayer.".into())
             }

@@ -5,6 +5,8 @@ pub mod audit;
 pub mod error;
 pub mod page;
 pub mod phone;
+pub mod scope;
+pub mod serde_util;
 pub mod time;
 
 pub use ecole_db::enums::Role;

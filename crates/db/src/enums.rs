@@ -120,7 +120,10 @@ text_enum! {
 impl Niveau {
     /// Primary classes grade out of 10 by default.
     pub fn is_primaire(self) -> bool {
-        matches!(self, Niveau::Cp1 | Niveau::Cp2 | Niveau::Ce1 | Niveau::Ce2 | Niveau::Cm1 | Niveau::Cm2)
+        matches!(
+            self,
+            Niveau::Cp1 | Niveau::Cp2 | Niveau::Ce1 | Niveau::Ce2 | Niveau::Cm1 | Niveau::Cm2
+        )
     }
 }
 
@@ -146,7 +149,10 @@ text_enum! {
 
 impl CodePeriode {
     pub fn is_trimestre(self) -> bool {
-        matches!(self, CodePeriode::Trimestre1 | CodePeriode::Trimestre2 | CodePeriode::Trimestre3)
+        matches!(
+            self,
+            CodePeriode::Trimestre1 | CodePeriode::Trimestre2 | CodePeriode::Trimestre3
+        )
     }
 
     /// `1er trimestre`, `2e semestre`…

@@ -1,6 +1,18 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    annees_scolaires (id) {
+        id -> Int8,
+        nom -> Text,
+        date_debut -> Date,
+        date_fin -> Date,
+        est_active -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     audit_log (id) {
         id -> Int8,
         user_id -> Nullable<Int8>,
@@ -24,6 +36,75 @@ diesel::table! {
         revoked_reason -> Nullable<Text>,
         ip -> Nullable<Text>,
         user_agent -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    classes (id) {
+        id -> Int8,
+        niveau -> Text,
+        serie -> Nullable<Text>,
+        nom -> Text,
+        annee_scolaire_id -> Int8,
+        professeur_principal_id -> Nullable<Int8>,
+        capacite -> Int4,
+        bareme -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    eleve_parents (id) {
+        id -> Int8,
+        eleve_id -> Int8,
+        parent_id -> Int8,
+        lien -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    eleves (id) {
+        id -> Int8,
+        user_id -> Int8,
+        matricule -> Text,
+        classe_actuelle_id -> Nullable<Int8>,
+        date_naissance -> Nullable<Date>,
+        lieu_naissance -> Text,
+        sexe -> Text,
+        adresse -> Text,
+        contact_urgence_nom -> Text,
+        contact_urgence_phone -> Text,
+        contact_urgence_relation -> Text,
+        date_admission -> Date,
+        statut -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    enseignants (id) {
+        id -> Int8,
+        user_id -> Int8,
+        matricule -> Text,
+        specialite -> Text,
+        date_embauche -> Nullable<Date>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    enseignements (id) {
+        id -> Int8,
+        classe_id -> Int8,
+        matiere_id -> Int8,
+        enseignant_id -> Nullable<Int8>,
+        coefficient -> Nullable<Int4>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -82,6 +163,75 @@ diesel::table! {
 }
 
 diesel::table! {
+    matieres (id) {
+        id -> Int8,
+        code -> Text,
+        nom -> Text,
+        coefficient -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    notes (id) {
+        id -> Int8,
+        eleve_id -> Int8,
+        matiere_id -> Int8,
+        classe_id -> Int8,
+        annee_scolaire_id -> Int8,
+        periode -> Text,
+        type_note -> Text,
+        valeur -> Numeric,
+        sur -> Numeric,
+        date_evaluation -> Date,
+        commentaire -> Text,
+        saisie_par -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    parents (id) {
+        id -> Int8,
+        user_id -> Int8,
+        profession -> Text,
+        adresse -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    periodes (id) {
+        id -> Int8,
+        annee_scolaire_id -> Int8,
+        code -> Text,
+        date_debut -> Date,
+        date_fin -> Date,
+        bulletins_generes_le -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    presences (id) {
+        id -> Int8,
+        eleve_id -> Int8,
+        classe_id -> Int8,
+        date -> Date,
+        statut -> Text,
+        motif -> Text,
+        notification_envoyee -> Bool,
+        saisie_par -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     process_heartbeats (name) {
         name -> Text,
         kind -> Text,
@@ -119,15 +269,46 @@ diesel::table! {
 }
 
 diesel::joinable!(auth_sessions -> users (user_id));
+diesel::joinable!(classes -> annees_scolaires (annee_scolaire_id));
+diesel::joinable!(classes -> enseignants (professeur_principal_id));
+diesel::joinable!(eleve_parents -> eleves (eleve_id));
+diesel::joinable!(eleve_parents -> parents (parent_id));
+diesel::joinable!(eleves -> classes (classe_actuelle_id));
+diesel::joinable!(eleves -> users (user_id));
+diesel::joinable!(enseignants -> users (user_id));
+diesel::joinable!(enseignements -> classes (classe_id));
+diesel::joinable!(enseignements -> enseignants (enseignant_id));
+diesel::joinable!(enseignements -> matieres (matiere_id));
 diesel::joinable!(jobs -> users (requested_by));
+diesel::joinable!(notes -> annees_scolaires (annee_scolaire_id));
+diesel::joinable!(notes -> classes (classe_id));
+diesel::joinable!(notes -> eleves (eleve_id));
+diesel::joinable!(notes -> matieres (matiere_id));
+diesel::joinable!(notes -> users (saisie_par));
+diesel::joinable!(parents -> users (user_id));
+diesel::joinable!(periodes -> annees_scolaires (annee_scolaire_id));
+diesel::joinable!(presences -> classes (classe_id));
+diesel::joinable!(presences -> eleves (eleve_id));
+diesel::joinable!(presences -> users (saisie_par));
 diesel::joinable!(refresh_tokens -> auth_sessions (session_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    annees_scolaires,
     audit_log,
     auth_sessions,
+    classes,
+    eleve_parents,
+    eleves,
+    enseignants,
+    enseignements,
     etablissement,
     jobs,
     login_failures,
+    matieres,
+    notes,
+    parents,
+    periodes,
+    presences,
     process_heartbeats,
     refresh_tokens,
     users,

@@ -35,6 +35,7 @@ pub fn apalis_config(prefix: &str) -> Config {
         .missed_heartbeats(MISSED_HEARTBEATS)
         .idempotency_ttl(Some(IDEMPOTENCY_TTL))
         .emit_events(false)
+        .lock_tasks(false)
 }
 
 /// The task for one dispatch of a row: task id and idempotency key `job-<id>-<dispatch>`.

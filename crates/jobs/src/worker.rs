@@ -217,7 +217,10 @@ pub async fn run_worker(
                 .data(runner.clone())
                 .concurrency(1)
                 .build(handle);
-            let signal = set.clone().cancelled_owned().map(|_| Ok::<(), std::io::Error>(()));
+            let signal = set
+                .clone()
+                .cancelled_owned()
+                .map(|_| Ok::<(), std::io::Error>(()));
             running.push(tokio::spawn(worker.run_until(signal)));
         }
         let started = tokio::time::Instant::now();

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use ecole_core::Role;
 use ecole_core::time::serde_conakry;
 use ecole_db::schema::users;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, PartialEq)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
@@ -104,14 +104,7 @@ pub struct NewUserInput {
     pub is_active: Option<bool>,
 }
 
-/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
-pub fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
-}
+pub use ecole_core::serde_util::double_option;
 
 /// Body of `PUT`/`PATCH users/<id>/` (ADMIN).
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]

@@ -1,0 +1,216 @@
+//! Who teaches what where: one teacher per (class, subject), with an optional coefficient
+//! overriding the subject's in that class.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use ecole_core::error::unique_violation;
+use ecole_core::time::serde_conakry;
+use ecole_core::{Actor, DomainError, DomainResult, FieldErrors, Page, PageRequest};
+use ecole_db::schema::{classes, enseignants, enseignements, matieres};
+use serde::{Deserialize, Serialize};
+
+use crate::MANAGEMENT;
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize, utoipa::ToSchema)]
+#[diesel(table_name = enseignements, check_for_backend(diesel::pg::Pg))]
+pub struct Enseignement {
+    pub id: i64,
+    #[serde(rename = "classe")]
+    pub classe_id: i64,
+    #[serde(rename = "matiere")]
+    pub matiere_id: i64,
+    #[serde(rename = "enseignant")]
+    pub enseignant_id: Option<i64>,
+    pub coefficient: Option<i32>,
+    #[serde(serialize_with = "serde_conakry::serialize")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "serde_conakry::serialize")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Deserialize, Insertable, AsChangeset, utoipa::ToSchema)]
+#[diesel(table_name = enseignements, treat_none_as_null = true)]
+#[serde(deny_unknown_fields)]
+pub struct EnseignementInput {
+    #[serde(rename = "classe")]
+    pub classe_id: i64,
+    #[serde(rename = "matiere")]
+    pub matiere_id: i64,
+    #[serde(rename = "enseignant", default)]
+    pub enseignant_id: Option<i64>,
+    #[serde(default)]
+    pub coefficient: Option<i32>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnseignementPatch {
+    #[serde(rename = "classe")]
+    pub classe_id: Option<i64>,
+    #[serde(rename = "matiere")]
+    pub matiere_id: Option<i64>,
+    #[serde(
+        rename = "enseignant",
+        default,
+        deserialize_with = "ecole_core::serde_util::double_option"
+    )]
+    #[schema(value_type = Option<i64>)]
+    pub enseignant_id: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "ecole_core::serde_util::double_option")]
+    #[schema(value_type = Option<i32>)]
+    pub coefficient: Option<Option<i32>>,
+}
+
+impl EnseignementPatch {
+    pub fn merge(self, e: &Enseignement) -> EnseignementInput {
+        EnseignementInput {
+            classe_id: self.classe_id.unwrap_or(e.classe_id),
+            matiere_id: self.matiere_id.unwrap_or(e.matiere_id),
+            enseignant_id: self.enseignant_id.unwrap_or(e.enseignant_id),
+            coefficient: self.coefficient.unwrap_or(e.coefficient),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EnseignementFilter {
+    pub classe: Option<i64>,
+    pub matiere: Option<i64>,
+    pub enseignant: Option<i64>,
+}
+
+async fn validate(conn: &mut AsyncPgConnection, input: &EnseignementInput) -> DomainResult<()> {
+    let mut errors = FieldErrors::new();
+    let n: i64 = classes::table
+        .filter(classes::id.eq(input.classe_id))
+        .count()
+        .get_result(conn)
+        .await?;
+    if n == 0 {
+        errors.add("classe", "Classe introuvable.");
+    }
+    let n: i64 = matieres::table
+        .filter(matieres::id.eq(input.matiere_id))
+        .count()
+        .get_result(conn)
+        .await?;
+    if n == 0 {
+        errors.add("matiere", "Matière introuvable.");
+    }
+    if let Some(e) = input.enseignant_id {
+        let n: i64 = enseignants::table
+            .filter(enseignants::id.eq(e))
+            .count()
+            .get_result(conn)
+            .await?;
+        if n == 0 {
+            errors.add("enseignant", "Enseignant introuvable.");
+        }
+    }
+    if let Some(c) = input.coefficient
+        && !(1..=20).contains(&c)
+    {
+        errors.add("coefficient", "Le coefficient est un entier de 1 à 20.");
+    }
+    errors.into_result()
+}
+
+fn map_unique(e: diesel::result::Error) -> DomainError {
+    match unique_violation(&e) {
+        Some(_) => DomainError::validation(
+            "matiere",
+            "Cette matière a déjà un enseignement dans cette classe.",
+        ),
+        None => e.into(),
+    }
+}
+
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    filter: &EnseignementFilter,
+    page: PageRequest,
+) -> DomainResult<Page<Enseignement>> {
+    let base = || {
+        let mut q = enseignements::table.into_boxed();
+        if let Some(c) = filter.classe {
+            q = q.filter(enseignements::classe_id.eq(c));
+        }
+        if let Some(m) = filter.matiere {
+            q = q.filter(enseignements::matiere_id.eq(m));
+        }
+        if let Some(e) = filter.enseignant {
+            q = q.filter(enseignements::enseignant_id.eq(e));
+        }
+        q
+    };
+    let count: i64 = base().count().get_result(conn).await?;
+    let results = base()
+        .select(Enseignement::as_select())
+        .order((
+            enseignements::classe_id.asc(),
+            enseignements::matiere_id.asc(),
+        ))
+        .limit(page.limit())
+        .offset(page.offset())
+        .load(conn)
+        .await?;
+    Ok(Page {
+        count,
+        results,
+        request: page,
+    })
+}
+
+pub async fn get(conn: &mut AsyncPgConnection, id: i64) -> DomainResult<Enseignement> {
+    enseignements::table
+        .find(id)
+        .select(Enseignement::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(DomainError::NotFound)
+}
+
+pub async fn create(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    input: EnseignementInput,
+) -> DomainResult<Enseignement> {
+    actor.require(MANAGEMENT)?;
+    validate(conn, &input).await?;
+    diesel::insert_into(enseignements::table)
+        .values(&input)
+        .returning(Enseignement::as_returning())
+        .get_result(conn)
+        .await
+        .map_err(map_unique)
+}
+
+pub async fn update(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: i64,
+    input: EnseignementInput,
+) -> DomainResult<Enseignement> {
+    actor.require(MANAGEMENT)?;
+    get(conn, id).await?;
+    validate(conn, &input).await?;
+    diesel::update(enseignements::table.find(id))
+        .set(&input)
+        .returning(Enseignement::as_returning())
+        .get_result(conn)
+        .await
+        .map_err(map_unique)
+}
+
+pub async fn delete(conn: &mut AsyncPgConnection, actor: &Actor, id: i64) -> DomainResult<()> {
+    actor.require(MANAGEMENT)?;
+    get(conn, id).await?;
+    diesel::delete(enseignements::table.find(id))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
