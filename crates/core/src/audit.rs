@@ -65,3 +65,29 @@ pub async fn record(conn: &mut AsyncPgConnection, entry: AuditEntry<'_>) -> Doma
         .await?;
     Ok(())
 }
+
+/// Many entries in one insert (bulk grade entry).
+pub async fn record_many(
+    conn: &mut AsyncPgConnection,
+    entries: Vec<AuditEntry<'_>>,
+) -> DomainResult<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<NewAudit<'_>> = entries
+        .into_iter()
+        .map(|e| NewAudit {
+            user_id: e.actor.map(|a| a.user_id),
+            action: e.action.as_str(),
+            table_name: e.table,
+            row_id: e.row_id,
+            before: e.before,
+            after: e.after,
+        })
+        .collect();
+    diesel::insert_into(audit_log::table)
+        .values(&rows)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

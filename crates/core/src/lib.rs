@@ -2,6 +2,7 @@
 //! ([`DomainError`]), pages of results, Conakry time and the audit journal.
 
 pub mod audit;
+pub mod decimal;
 pub mod error;
 pub mod page;
 pub mod phone;

@@ -599,3 +599,56 @@ pub async fn update_me(
     })
     .await
 }
+
+/// Changes the names, email and phone of a profile's user (pupil, parent, teacher), in the
+/// caller's transaction, with its audit row.
+pub async fn update_profile_user_in_tx(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    user_id: i64,
+    input: &UserUpdate,
+) -> DomainResult<User> {
+    let mut errors = FieldErrors::new();
+    let mut changes = UserChanges::default();
+    if let Some(first) = &input.first_name {
+        check_name("first_name", first, &mut errors);
+        changes.first_name = Some(first.trim().to_string());
+    }
+    if let Some(last) = &input.last_name {
+        check_name("last_name", last, &mut errors);
+        changes.last_name = Some(last.trim().to_string());
+    }
+    if let Some(email) = &input.email {
+        changes.email = Some(clean_email(email.as_deref(), &mut errors));
+    }
+    if let Some(phone) = &input.telephone {
+        changes.telephone = Some(clean_phone(phone.as_deref(), &mut errors));
+    }
+    errors.into_result()?;
+    let before = repo::get_for_update(conn, user_id)
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    if changes.first_name.is_none()
+        && changes.last_name.is_none()
+        && changes.email.is_none()
+        && changes.telephone.is_none()
+    {
+        return Ok(before);
+    }
+    let after = repo::update(conn, user_id, &changes)
+        .await
+        .map_err(map_unique)?;
+    audit::record(
+        conn,
+        AuditEntry {
+            actor: Some(actor),
+            action: AuditAction::Update,
+            table: "users",
+            row_id: Some(user_id),
+            before: Some(user_json(&before)),
+            after: Some(user_json(&after)),
+        },
+    )
+    .await?;
+    Ok(after)
+}
