@@ -4,7 +4,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::routes::{auth, health, jobs, users};
+use crate::routes::{auth, health, jobs, pedagogie, structure, users};
 
 struct JwtAuth;
 
@@ -31,11 +31,32 @@ Erreurs : 400 `{\"champ\": [\"message\"]}`, sinon `{\"detail\", \"code\"}`. List
         users::list, users::create, users::retrieve, users::update, users::partial_update, users::destroy,
         users::me, users::update_me,
         jobs::retrieve, jobs::create,
+        structure::etablissement_get, structure::etablissement_put,
+        structure::annees_list, structure::annees_create, structure::annees_get, structure::annees_put,
+        structure::annees_patch, structure::annees_delete, structure::annees_activer,
+        structure::periodes_list, structure::periodes_create, structure::periodes_get, structure::periodes_put,
+        structure::periodes_patch, structure::periodes_delete,
+        structure::classes_list, structure::classes_create, structure::classes_get, structure::classes_put,
+        structure::classes_patch, structure::classes_delete,
+        structure::matieres_list, structure::matieres_create, structure::matieres_get, structure::matieres_put,
+        structure::matieres_patch, structure::matieres_delete,
+        structure::enseignements_list, structure::enseignements_create, structure::enseignements_get,
+        structure::enseignements_put, structure::enseignements_patch, structure::enseignements_delete,
+        pedagogie::eleves_list, pedagogie::eleves_create, pedagogie::eleves_get, pedagogie::eleves_update,
+        pedagogie::eleves_delete, pedagogie::eleves_parents, pedagogie::eleves_parents_link, pedagogie::classe_eleves,
+        pedagogie::parents_list, pedagogie::parents_create, pedagogie::parents_get, pedagogie::parents_update,
+        pedagogie::parents_delete,
+        pedagogie::enseignants_list, pedagogie::enseignants_create, pedagogie::enseignants_get,
+        pedagogie::enseignants_update, pedagogie::enseignants_delete,
+        pedagogie::notes_list, pedagogie::notes_create, pedagogie::notes_get, pedagogie::notes_put,
+        pedagogie::notes_patch, pedagogie::notes_delete, pedagogie::notes_saisie,
+        pedagogie::presences_list, pedagogie::presences_create, pedagogie::presences_get, pedagogie::presences_put,
+        pedagogie::presences_patch, pedagogie::presences_delete, pedagogie::presences_appel,
     ),
     components(schemas(auth::TokensOut)),
     modifiers(&JwtAuth),
     tags(
-        (name = "authentification"), (name = "utilisateurs"), (name = "jobs"), (name = "santé"),
+        (name = "authentification"), (name = "utilisateurs"), (name = "structure"), (name = "pédagogie"), (name = "jobs"), (name = "santé"),
     )
 )]
 pub struct ApiDoc;

@@ -1132,3 +1132,6 @@ async fn job_status_for_its_requester_and_management_only() {
     assert_eq!(s, 400);
     assert!(b.get("payload").is_some());
 }
+
+#[path = "api/pedagogie.rs"]
+mod pedagogie;

@@ -315,7 +315,7 @@ pub async fn list(
     })
 }
 
-async fn get_row(conn: &mut AsyncPgConnection, actor: &Actor, id: i64) -> DomainResult<Note> {
+pub async fn get_row(conn: &mut AsyncPgConnection, actor: &Actor, id: i64) -> DomainResult<Note> {
     if !can_read(actor) {
         return Err(DomainError::NotFound);
     }
@@ -371,16 +371,30 @@ struct Context {
     sur: BigDecimal,
 }
 
-async fn check_context(
-    conn: &mut AsyncPgConnection,
+/// The evaluation a grade belongs to.
+struct Evaluation {
     classe: i64,
     matiere: i64,
     annee_given: Option<i64>,
     periode: CodePeriode,
     date: NaiveDate,
     sur: f64,
+}
+
+async fn check_context(
+    conn: &mut AsyncPgConnection,
+    evaluation: Evaluation,
     errors: &mut FieldErrors,
 ) -> DomainResult<Option<Context>> {
+    let Evaluation {
+        classe,
+        matiere,
+        annee_given,
+        periode,
+        date,
+        sur,
+    } = evaluation;
+    let (zero, max) = (BigDecimal::from(0), BigDecimal::from(999));
     let class_year: Option<(i64, NaiveDate, NaiveDate)> = classes::table
         .inner_join(annees_scolaires::table)
         .filter(classes::id.eq(classe))
@@ -401,7 +415,7 @@ async fn check_context(
         errors.add("matiere", "Matière introuvable.");
     }
     let sur = match from_json_number(sur, 2) {
-        Ok(s) if s > BigDecimal::from(0) && s <= BigDecimal::from(999) => Some(s),
+        Ok(s) if s > zero && s <= max => Some(s),
         Ok(_) => {
             errors.add(
                 "sur",
@@ -456,8 +470,9 @@ fn check_valeur(
     sur: &BigDecimal,
     errors: &mut FieldErrors,
 ) -> Option<BigDecimal> {
+    let zero = BigDecimal::from(0);
     match from_json_number(valeur, 2) {
-        Ok(v) if v >= BigDecimal::from(0) && &v <= sur => Some(v),
+        Ok(v) if v >= zero && &v <= sur => Some(v),
         Ok(_) => {
             errors.add(
                 field,
@@ -498,17 +513,15 @@ async fn validate(
 ) -> DomainResult<NoteValues> {
     ensure_can_grade(conn, actor, input.classe, input.matiere).await?;
     let mut errors = FieldErrors::new();
-    let ctx = check_context(
-        conn,
-        input.classe,
-        input.matiere,
-        input.annee_scolaire,
-        input.periode,
-        input.date_evaluation,
-        input.sur,
-        &mut errors,
-    )
-    .await?;
+    let evaluation = Evaluation {
+        classe: input.classe,
+        matiere: input.matiere,
+        annee_given: input.annee_scolaire,
+        periode: input.periode,
+        date: input.date_evaluation,
+        sur: input.sur,
+    };
+    let ctx = check_context(conn, evaluation, &mut errors).await?;
     let in_class: i64 = eleves::table
         .filter(eleves::id.eq(input.eleve))
         .filter(eleves::classe_actuelle_id.eq(input.classe))
@@ -648,17 +661,15 @@ pub async fn saisie(
     if input.notes.len() > 200 {
         errors.add("notes", "Au plus 200 notes par saisie.");
     }
-    let ctx = check_context(
-        conn,
-        input.classe,
-        input.matiere,
-        None,
-        input.periode,
-        input.date_evaluation,
-        input.sur,
-        &mut errors,
-    )
-    .await?;
+    let evaluation = Evaluation {
+        classe: input.classe,
+        matiere: input.matiere,
+        annee_given: None,
+        periode: input.periode,
+        date: input.date_evaluation,
+        sur: input.sur,
+    };
+    let ctx = check_context(conn, evaluation, &mut errors).await?;
     let class_pupils: HashSet<i64> = eleves::table
         .filter(eleves::classe_actuelle_id.eq(input.classe))
         .select(eleves::id)

@@ -12,6 +12,7 @@
 
 pub mod builders;
 pub mod process;
+pub mod school;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

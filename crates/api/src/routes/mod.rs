@@ -3,6 +3,8 @@
 pub mod auth;
 pub mod health;
 pub mod jobs;
+pub mod pedagogie;
+pub mod structure;
 pub mod users;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -32,6 +34,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::get().to(users::me))
                         .route(web::patch().to(users::update_me)),
                 )
+                .configure(configure_structure)
+                .configure(configure_pedagogie)
                 .service(web::resource("/jobs").route(web::post().to(jobs::create)))
                 .service(web::resource("/jobs/{id:\\d+}").route(web::get().to(jobs::retrieve)))
                 .service(
@@ -42,6 +46,156 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::delete().to(users::destroy)),
                 ),
         );
+}
+
+const ID: &str = "{id:\\d+}";
+
+fn configure_structure(cfg: &mut web::ServiceConfig) {
+    use structure as s;
+    cfg.service(
+        web::resource("/etablissement")
+            .route(web::get().to(s::etablissement_get))
+            .route(web::put().to(s::etablissement_put)),
+    )
+    .service(
+        web::resource("/annees-scolaires")
+            .route(web::get().to(s::annees_list))
+            .route(web::post().to(s::annees_create)),
+    )
+    .service(
+        web::resource(format!("/annees-scolaires/{ID}/activer"))
+            .route(web::post().to(s::annees_activer)),
+    )
+    .service(
+        web::resource(format!("/annees-scolaires/{ID}"))
+            .route(web::get().to(s::annees_get))
+            .route(web::put().to(s::annees_put))
+            .route(web::patch().to(s::annees_patch))
+            .route(web::delete().to(s::annees_delete)),
+    )
+    .service(
+        web::resource("/periodes")
+            .route(web::get().to(s::periodes_list))
+            .route(web::post().to(s::periodes_create)),
+    )
+    .service(
+        web::resource(format!("/periodes/{ID}"))
+            .route(web::get().to(s::periodes_get))
+            .route(web::put().to(s::periodes_put))
+            .route(web::patch().to(s::periodes_patch))
+            .route(web::delete().to(s::periodes_delete)),
+    )
+    .service(
+        web::resource("/classes")
+            .route(web::get().to(s::classes_list))
+            .route(web::post().to(s::classes_create)),
+    )
+    .service(
+        web::resource(format!("/classes/{ID}/eleves"))
+            .route(web::get().to(pedagogie::classe_eleves)),
+    )
+    .service(
+        web::resource(format!("/classes/{ID}"))
+            .route(web::get().to(s::classes_get))
+            .route(web::put().to(s::classes_put))
+            .route(web::patch().to(s::classes_patch))
+            .route(web::delete().to(s::classes_delete)),
+    )
+    .service(
+        web::resource("/matieres")
+            .route(web::get().to(s::matieres_list))
+            .route(web::post().to(s::matieres_create)),
+    )
+    .service(
+        web::resource(format!("/matieres/{ID}"))
+            .route(web::get().to(s::matieres_get))
+            .route(web::put().to(s::matieres_put))
+            .route(web::patch().to(s::matieres_patch))
+            .route(web::delete().to(s::matieres_delete)),
+    )
+    .service(
+        web::resource("/enseignements")
+            .route(web::get().to(s::enseignements_list))
+            .route(web::post().to(s::enseignements_create)),
+    )
+    .service(
+        web::resource(format!("/enseignements/{ID}"))
+            .route(web::get().to(s::enseignements_get))
+            .route(web::put().to(s::enseignements_put))
+            .route(web::patch().to(s::enseignements_patch))
+            .route(web::delete().to(s::enseignements_delete)),
+    );
+}
+
+fn configure_pedagogie(cfg: &mut web::ServiceConfig) {
+    use pedagogie as p;
+    cfg.service(
+        web::resource("/eleves")
+            .route(web::get().to(p::eleves_list))
+            .route(web::post().to(p::eleves_create)),
+    )
+    .service(
+        web::resource(format!("/eleves/{ID}/parents"))
+            .route(web::get().to(p::eleves_parents))
+            .route(web::post().to(p::eleves_parents_link)),
+    )
+    .service(
+        web::resource(format!("/eleves/{ID}"))
+            .route(web::get().to(p::eleves_get))
+            .route(web::put().to(p::eleves_update))
+            .route(web::patch().to(p::eleves_update))
+            .route(web::delete().to(p::eleves_delete)),
+    )
+    .service(
+        web::resource("/parents")
+            .route(web::get().to(p::parents_list))
+            .route(web::post().to(p::parents_create)),
+    )
+    .service(
+        web::resource(format!("/parents/{ID}"))
+            .route(web::get().to(p::parents_get))
+            .route(web::put().to(p::parents_update))
+            .route(web::patch().to(p::parents_update))
+            .route(web::delete().to(p::parents_delete)),
+    )
+    .service(
+        web::resource("/enseignants")
+            .route(web::get().to(p::enseignants_list))
+            .route(web::post().to(p::enseignants_create)),
+    )
+    .service(
+        web::resource(format!("/enseignants/{ID}"))
+            .route(web::get().to(p::enseignants_get))
+            .route(web::put().to(p::enseignants_update))
+            .route(web::patch().to(p::enseignants_update))
+            .route(web::delete().to(p::enseignants_delete)),
+    )
+    .service(web::resource("/notes/saisie").route(web::post().to(p::notes_saisie)))
+    .service(
+        web::resource("/notes")
+            .route(web::get().to(p::notes_list))
+            .route(web::post().to(p::notes_create)),
+    )
+    .service(
+        web::resource(format!("/notes/{ID}"))
+            .route(web::get().to(p::notes_get))
+            .route(web::put().to(p::notes_put))
+            .route(web::patch().to(p::notes_patch))
+            .route(web::delete().to(p::notes_delete)),
+    )
+    .service(web::resource("/presences/appel").route(web::post().to(p::presences_appel)))
+    .service(
+        web::resource("/presences")
+            .route(web::get().to(p::presences_list))
+            .route(web::post().to(p::presences_create)),
+    )
+    .service(
+        web::resource(format!("/presences/{ID}"))
+            .route(web::get().to(p::presences_get))
+            .route(web::put().to(p::presences_put))
+            .route(web::patch().to(p::presences_patch))
+            .route(web::delete().to(p::presences_delete)),
+    );
 }
 
 /// Unknown routes answer 404 in the contract's JSON.

@@ -1,0 +1,702 @@
+//! School structure and daily pedagogy through the API.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use ecole_core::Role;
+use ecole_db::schema::{audit_log, jobs, notes, presences};
+use ecole_test_support::school::School;
+use ecole_test_support::{TestApp, json_of};
+use serde_json::{Value, json};
+
+async fn call(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = app.client.request(method, app.url(path)).bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    json_of(req.send().await.unwrap()).await
+}
+
+async fn get(app: &TestApp, path: &str, token: &str) -> (u16, Value) {
+    call(app, reqwest::Method::GET, path, token, None).await
+}
+
+async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> (u16, Value) {
+    call(app, reqwest::Method::POST, path, token, Some(body)).await
+}
+
+#[tokio::test]
+async fn structure_years_periods_classes_subjects() {
+    let app = TestApp::new().await;
+    let admin = app.as_admin().await;
+    let t = &admin.access;
+    let (s, y1) = post(
+        &app,
+        "/api/v1/annees-scolaires/",
+        t,
+        json!({"nom": "2025-2026", "date_debut": "2025-09-01", "date_fin": "2026-07-15"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{y1}");
+    let (s, y2) = post(
+        &app,
+        "/api/v1/annees-scolaires/",
+        t,
+        json!({"nom": "2026-2027", "date_debut": "2026-09-01", "date_fin": "2027-07-15"}),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let (s, e) = post(
+        &app,
+        "/api/v1/annees-scolaires/",
+        t,
+        json!({"nom": "2025-2026", "date_debut": "2025-09-01", "date_fin": "2025-08-01"}),
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert!(e.get("nom").is_some() || e.get("date_fin").is_some(), "{e}");
+    let (s, e) = post(
+        &app,
+        "/api/v1/annees-scolaires/",
+        t,
+        json!({"nom": "2025-2027", "date_debut": "2025-09-01", "date_fin": "2026-08-01"}),
+    )
+    .await;
+    assert_eq!((s, e.get("nom").is_some()), (400, true));
+
+    // Activation switches atomically: one active year.
+    let id1 = y1["id"].as_i64().unwrap();
+    let id2 = y2["id"].as_i64().unwrap();
+    let (s, a) = post(
+        &app,
+        &format!("/api/v1/annees-scolaires/{id1}/activer/"),
+        t,
+        json!({}),
+    )
+    .await;
+    assert_eq!((s, a["est_active"].as_bool()), (200, Some(true)));
+    post(
+        &app,
+        &format!("/api/v1/annees-scolaires/{id2}/activer/"),
+        t,
+        json!({}),
+    )
+    .await;
+    let (_, list) = get(&app, "/api/v1/annees-scolaires/?est_active=true", t).await;
+    assert_eq!(list["count"], 1);
+    assert_eq!(list["results"][0]["id"], id2);
+
+    // Periods: inside the year, no overlap, one system.
+    let p = |code: &str, a: &str, b: &str| json!({"annee_scolaire": id1, "code": code, "date_debut": a, "date_fin": b});
+    let (s, t1) = post(
+        &app,
+        "/api/v1/periodes/",
+        t,
+        p("TRIMESTRE_1", "2025-09-01", "2025-12-20"),
+    )
+    .await;
+    assert_eq!(s, 201, "{t1}");
+    assert_eq!(t1["annee_scolaire"], id1);
+    let (s, e) = post(
+        &app,
+        "/api/v1/periodes/",
+        t,
+        p("TRIMESTRE_2", "2025-12-01", "2026-03-31"),
+    )
+    .await;
+    assert_eq!(s, 400, "chevauchement : {e}");
+    let (s, e) = post(
+        &app,
+        "/api/v1/periodes/",
+        t,
+        p("SEMESTRE_2", "2026-01-05", "2026-07-01"),
+    )
+    .await;
+    assert_eq!((s, e.get("code").is_some()), (400, true), "{e}");
+    let (s, _) = post(
+        &app,
+        "/api/v1/periodes/",
+        t,
+        p("TRIMESTRE_2", "2026-01-05", "2026-08-31"),
+    )
+    .await;
+    assert_eq!(s, 400, "hors de l'année");
+    let (s, _) = post(
+        &app,
+        "/api/v1/periodes/",
+        t,
+        p("TRIMESTRE_1", "2026-01-05", "2026-03-31"),
+    )
+    .await;
+    assert_eq!(s, 400, "doublon");
+
+    // Subjects and classes.
+    let (s, m) = post(
+        &app,
+        "/api/v1/matieres/",
+        t,
+        json!({"code": "math", "nom": "Mathématiques", "coefficient": 4}),
+    )
+    .await;
+    assert_eq!((s, m["code"].as_str()), (201, Some("MATH")));
+    let (s, _) = post(
+        &app,
+        "/api/v1/matieres/",
+        t,
+        json!({"code": "MATH", "nom": "Autre"}),
+    )
+    .await;
+    assert_eq!(s, 400);
+    let (s, c) = post(
+        &app,
+        "/api/v1/classes/",
+        t,
+        json!({"niveau": "CM2", "nom": "CM2 A", "annee_scolaire": id1}),
+    )
+    .await;
+    assert_eq!(s, 201, "{c}");
+    assert_eq!(c["bareme"], 10, "primaire : barème 10 par défaut");
+    let (s, e) = post(
+        &app,
+        "/api/v1/classes/",
+        t,
+        json!({"niveau": "SIXIEME", "nom": "6ème A", "annee_scolaire": id1, "serie": "SM"}),
+    )
+    .await;
+    assert_eq!((s, e.get("serie").is_some()), (400, true));
+    let (s, c2) = post(
+        &app,
+        "/api/v1/classes/",
+        t,
+        json!({"niveau": "TERMINALE", "serie": "SM", "nom": "Tle SM", "annee_scolaire": id1}),
+    )
+    .await;
+    assert_eq!((s, c2["bareme"].as_i64()), (201, Some(20)));
+    let (s, _) = post(
+        &app,
+        "/api/v1/classes/",
+        t,
+        json!({"niveau": "CM2", "nom": "CM2 A", "annee_scolaire": id1}),
+    )
+    .await;
+    assert_eq!(s, 400, "nom unique par année");
+    let cid = c["id"].as_i64().unwrap();
+    let (s, patched) = call(
+        &app,
+        reqwest::Method::PATCH,
+        &format!("/api/v1/classes/{cid}/"),
+        t,
+        Some(json!({"capacite": 45})),
+    )
+    .await;
+    assert_eq!((s, patched["capacite"].as_i64()), (200, Some(45)));
+
+    // A year in use cannot be deleted.
+    let (s, e) = call(
+        &app,
+        reqwest::Method::DELETE,
+        &format!("/api/v1/annees-scolaires/{id1}/"),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!((s, e["code"].as_str()), (409, Some("conflict")));
+
+    // Others read, do not write.
+    let parent = app.as_role(Role::Parent).await;
+    let (s, _) = get(&app, "/api/v1/matieres/", &parent.access).await;
+    assert_eq!(s, 200);
+    let (s, _) = post(
+        &app,
+        "/api/v1/matieres/",
+        &parent.access,
+        json!({"code": "X", "nom": "X"}),
+    )
+    .await;
+    assert_eq!(s, 403);
+    let (s, _) = call(
+        &app,
+        reqwest::Method::PUT,
+        "/api/v1/etablissement/",
+        &parent.access,
+        Some(json!({"nom": "X"})),
+    )
+    .await;
+    assert_eq!(s, 403);
+    let (s, etab) = call(&app, reqwest::Method::PUT, "/api/v1/etablissement/", t, Some(json!({"nom": "Groupe scolaire Kaloum", "devise": "Travail, Justice, Solidarité", "ville": "Conakry"}))).await;
+    assert_eq!(
+        (s, etab["nom"].as_str()),
+        (200, Some("Groupe scolaire Kaloum"))
+    );
+}
+
+#[tokio::test]
+async fn creating_a_pupil_creates_the_account_and_deleting_is_refused_once_graded() {
+    let app = TestApp::new().await;
+    let school = School::create(&app, 1).await;
+    let admin = app.as_admin().await;
+    let t = &admin.access;
+    let (s, e) = post(&app, "/api/v1/eleves/", t, json!({
+        "username": "fatoumata.bah", "email": "fatoumata@ecole.gn", "password": "Conakry-2026!",
+        "first_name": "Fatoumata", "last_name": "Bah", "matricule": "2026/101", "sexe": "F",
+        "classe_actuelle": school.classe_a, "date_naissance": "2013-04-02", "lieu_naissance": "Kindia",
+        "contact_urgence_nom": "Ibrahima Bah", "contact_urgence_phone": "622 00 00 01", "contact_urgence_relation": "Père"
+    })).await;
+    assert_eq!(s, 201, "{e}");
+    assert_eq!(e["user"]["role"], "ELEVE");
+    assert_eq!(e["user"]["username"], "fatoumata.bah");
+    assert!(e["user"].get("password_hash").is_none());
+    assert_eq!(e["classe_actuelle"], school.classe_a);
+    assert_eq!(e["contact_urgence_phone"], "+224622000001");
+    assert_eq!(e["nom_complet"], "Fatoumata Bah");
+    // The pupil can sign in.
+    let res = app
+        .post("/api/v1/auth/login/")
+        .json(&json!({"username": "fatoumata.bah", "password": "Conakry-2026!"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    // Bad input: nothing is created, not even the user.
+    let (s, err) = post(
+        &app,
+        "/api/v1/eleves/",
+        t,
+        json!({
+            "username": "x.y", "password": "Conakry-2026!", "first_name": "X", "last_name": "Y",
+            "matricule": "2026/101", "sexe": "F", "classe_actuelle": 999999
+        }),
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert!(err.get("classe_actuelle").is_some(), "{err}");
+    let (s, err) = post(&app, "/api/v1/eleves/", t, json!({
+        "username": "x.z", "password": "Conakry-2026!", "first_name": "X", "last_name": "Z", "matricule": "2026/101", "sexe": "M"
+    })).await;
+    assert_eq!((s, err.get("matricule").is_some()), (400, true), "{err}");
+    let (_, users) = get(&app, "/api/v1/users/?search=x.", t).await;
+    assert_eq!(users["count"], 0);
+
+    // Delete: fine without grades; refused with grades.
+    let id = e["id"].as_i64().unwrap();
+    let graded = school.a[0].id;
+    let (s, _) = post(&app, "/api/v1/notes/", t, json!({
+        "eleve": graded, "matiere": school.math, "classe": school.classe_a, "periode": "TRIMESTRE_1",
+        "type_note": "DEVOIR", "valeur": 12, "date_evaluation": "2025-10-15"
+    })).await;
+    assert_eq!(s, 201);
+    let (s, body) = call(
+        &app,
+        reqwest::Method::DELETE,
+        &format!("/api/v1/eleves/{graded}/"),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!((s, body["code"].as_str()), (409, Some("conflict")));
+    let (s, _) = call(
+        &app,
+        reqwest::Method::DELETE,
+        &format!("/api/v1/eleves/{id}/"),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(s, 204);
+    let (s, _) = get(&app, &format!("/api/v1/eleves/{id}/"), t).await;
+    assert_eq!(s, 404);
+}
+
+fn note(school: &School, eleve: i64, valeur: f64, sur: f64) -> Value {
+    json!({"eleve": eleve, "matiere": school.math, "classe": school.classe_a, "periode": "TRIMESTRE_1",
+           "type_note": "DEVOIR", "valeur": valeur, "sur": sur, "date_evaluation": "2025-10-15"})
+}
+
+#[tokio::test]
+async fn grades_exact_checked_scoped_and_audited() {
+    let app = TestApp::new().await;
+    let school = School::create(&app, 2).await;
+    let teacher = &school.teacher.access;
+    // The seed's note_sur_20: 15.5/20 → 15.5; 8/10 → 16.0.
+    let (s, n1) = post(
+        &app,
+        "/api/v1/notes/",
+        teacher,
+        note(&school, school.a[0].id, 15.5, 20.0),
+    )
+    .await;
+    assert_eq!(s, 201, "{n1}");
+    assert_eq!(n1["note_sur_20"], 15.5);
+    assert_eq!(n1["valeur"], 15.5);
+    assert_eq!(n1["annee_scolaire"], school.annee);
+    assert_eq!(n1["saisie_par"], school.teacher.id());
+    let (s, n2) = post(
+        &app,
+        "/api/v1/notes/",
+        teacher,
+        note(&school, school.a[1].id, 8.0, 10.0),
+    )
+    .await;
+    assert_eq!((s, n2["note_sur_20"].as_f64()), (201, Some(16.0)));
+
+    // Validation.
+    let (s, e) = post(
+        &app,
+        "/api/v1/notes/",
+        teacher,
+        note(&school, school.a[0].id, 21.0, 20.0),
+    )
+    .await;
+    assert_eq!((s, e.get("valeur").is_some()), (400, true));
+    let (s, e) = post(
+        &app,
+        "/api/v1/notes/",
+        teacher,
+        note(&school, school.a[0].id, 5.0, 0.0),
+    )
+    .await;
+    assert_eq!((s, e.get("sur").is_some()), (400, true));
+    let (s, e) = post(
+        &app,
+        "/api/v1/notes/",
+        teacher,
+        note(&school, school.a[0].id, 12.345, 20.0),
+    )
+    .await;
+    assert_eq!((s, e.get("valeur").is_some()), (400, true));
+    let (s, e) = post(
+        &app,
+        "/api/v1/notes/",
+        teacher,
+        note(&school, school.b[0].id, 12.0, 20.0),
+    )
+    .await;
+    assert_eq!(
+        (s, e.get("eleve").is_some()),
+        (400, true),
+        "élève d'une autre classe : {e}"
+    );
+    let mut out_of_period = note(&school, school.a[0].id, 12.0, 20.0);
+    out_of_period["date_evaluation"] = json!("2026-02-01");
+    let (s, e) = post(&app, "/api/v1/notes/", teacher, out_of_period).await;
+    assert_eq!((s, e.get("date_evaluation").is_some()), (400, true));
+
+    // A teacher grades only their own (class, subject).
+    let mut other_subject = note(&school, school.a[0].id, 12.0, 20.0);
+    other_subject["matiere"] = json!(school.francais);
+    let (s, _) = post(&app, "/api/v1/notes/", teacher, other_subject).await;
+    assert_eq!(s, 403);
+    let parent = &school.a[0].parent.access;
+    let (s, _) = post(
+        &app,
+        "/api/v1/notes/",
+        parent,
+        note(&school, school.a[0].id, 12.0, 20.0),
+    )
+    .await;
+    assert_eq!(s, 403);
+
+    // Update and delete are audited; the parent sees only their child's grades.
+    let id = n1["id"].as_i64().unwrap();
+    let (s, patched) = call(
+        &app,
+        reqwest::Method::PATCH,
+        &format!("/api/v1/notes/{id}/"),
+        teacher,
+        Some(json!({"valeur": 16.25})),
+    )
+    .await;
+    assert_eq!((s, patched["note_sur_20"].as_f64()), (200, Some(16.25)));
+    let (s, list) = get(&app, "/api/v1/notes/", parent).await;
+    assert_eq!((s, list["count"].as_i64()), (200, Some(1)));
+    let other = n2["id"].as_i64().unwrap();
+    let (s, _) = get(&app, &format!("/api/v1/notes/{other}/"), parent).await;
+    assert_eq!(s, 404, "la note d'un autre enfant est introuvable");
+    let (_, filtered) = get(
+        &app,
+        &format!("/api/v1/notes/?eleve={}", school.a[1].id),
+        parent,
+    )
+    .await;
+    assert_eq!(filtered["count"], 0);
+    let (s, _) = call(
+        &app,
+        reqwest::Method::DELETE,
+        &format!("/api/v1/notes/{other}/"),
+        teacher,
+        None,
+    )
+    .await;
+    assert_eq!(s, 204);
+    let comptable = app.as_role(Role::Comptable).await;
+    let (s, _) = get(&app, "/api/v1/notes/", &comptable.access).await;
+    assert_eq!(s, 403);
+
+    let mut conn = app.conn().await;
+    let actions: Vec<String> = audit_log::table
+        .filter(audit_log::table_name.eq("notes"))
+        .order(audit_log::id)
+        .select(audit_log::action)
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(actions, ["CREATE", "CREATE", "UPDATE", "DELETE"]);
+}
+
+#[tokio::test]
+async fn bulk_entry_is_all_or_nothing() {
+    let app = TestApp::new().await;
+    let school = School::create(&app, 3).await;
+    let teacher = &school.teacher.access;
+    let lines: Vec<Value> = school
+        .a
+        .iter()
+        .enumerate()
+        .map(|(i, p)| json!({"eleve": p.id, "valeur": 10 + i}))
+        .collect();
+    let body = |lines: Vec<Value>| {
+        json!({"classe": school.classe_a, "matiere": school.math, "periode": "TRIMESTRE_1",
+        "type_note": "COMPOSITION", "date_evaluation": "2025-12-10", "sur": 20, "notes": lines})
+    };
+    let mut bad = lines.clone();
+    bad.push(json!({"eleve": school.b[0].id, "valeur": 12}));
+    let (s, e) = post(&app, "/api/v1/notes/saisie/", teacher, body(bad)).await;
+    assert_eq!(s, 400);
+    assert!(e.get("notes.3").is_some(), "{e}");
+    let mut conn = app.conn().await;
+    let n: i64 = notes::table.count().get_result(&mut conn).await.unwrap();
+    assert_eq!(n, 0);
+    let (s, ok) = post(&app, "/api/v1/notes/saisie/", teacher, body(lines)).await;
+    assert_eq!(s, 201, "{ok}");
+    assert_eq!(ok["count"], 3);
+    let n: i64 = notes::table.count().get_result(&mut conn).await.unwrap();
+    assert_eq!(n, 3);
+    let audits: i64 = audit_log::table
+        .filter(audit_log::table_name.eq("notes"))
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(audits, 3);
+}
+
+#[tokio::test]
+async fn roll_call_upserts_and_absence_alerts_are_asked_once() {
+    let app = TestApp::new().await;
+    let school = School::create(&app, 3).await;
+    let teacher = &school.teacher.access;
+    let appel = |statuts: [&str; 3]| json!({"classe": school.classe_a, "date": "2025-10-20", "presences": school.a.iter().zip(statuts).map(|(p, s)| json!({"eleve": p.id, "statut": s})).collect::<Vec<_>>()});
+    let (s, rows) = post(
+        &app,
+        "/api/v1/presences/appel/",
+        teacher,
+        appel(["PRESENT", "ABSENT", "RETARD"]),
+    )
+    .await;
+    assert_eq!(s, 200, "{rows}");
+    // Again, then concurrently: still one row per pupil, one alert per absence.
+    post(
+        &app,
+        "/api/v1/presences/appel/",
+        teacher,
+        appel(["PRESENT", "ABSENT", "PRESENT"]),
+    )
+    .await;
+    let concurrent = (0..4).map(|_| {
+        post(
+            &app,
+            "/api/v1/presences/appel/",
+            teacher,
+            appel(["ABSENT", "ABSENT", "PRESENT"]),
+        )
+    });
+    for (s, body) in futures_util::future::join_all(concurrent).await {
+        assert_eq!(s, 200, "{body}");
+    }
+    let mut conn = app.conn().await;
+    let n: i64 = presences::table
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(n, 3);
+    let alerts: Vec<Option<String>> = jobs::table
+        .filter(jobs::name.eq("communication.envoyer_notification_absence"))
+        .select(jobs::dedupe_key)
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+
+    // Not the teacher's class: 403. A pupil of another class: 400.
+    let other = json!({"classe": school.classe_b, "date": "2025-10-20", "presences": [{"eleve": school.b[0].id, "statut": "ABSENT"}]});
+    let (s, _) = post(&app, "/api/v1/presences/appel/", teacher, other).await;
+    assert_eq!(s, 403);
+    let wrong = json!({"classe": school.classe_a, "date": "2025-10-20", "presences": [{"eleve": school.b[0].id, "statut": "ABSENT"}]});
+    let (s, _) = post(&app, "/api/v1/presences/appel/", teacher, wrong).await;
+    assert_eq!(s, 400);
+
+    // Scopes: a parent sees their child's days only.
+    let parent = &school.a[1].parent.access;
+    let (_, list) = get(&app, "/api/v1/presences/", parent).await;
+    assert_eq!(list["count"], 1);
+    assert_eq!(list["results"][0]["eleve"], school.a[1].id);
+    let (_, list) = get(
+        &app,
+        &format!(
+            "/api/v1/presences/?classe={}&date=2025-10-20",
+            school.classe_a
+        ),
+        teacher,
+    )
+    .await;
+    assert_eq!(list["count"], 3);
+}
+
+#[tokio::test]
+async fn scopes_hide_what_is_not_yours() {
+    let app = TestApp::new().await;
+    let school = School::create(&app, 2).await;
+    let mine = &school.a[0];
+    let theirs = &school.b[0];
+    let parent = &mine.parent.access;
+    // A parent: their child only, by list, id, filter and nested route.
+    let (_, list) = get(&app, "/api/v1/eleves/", parent).await;
+    assert_eq!(list["count"], 1);
+    assert_eq!(list["results"][0]["id"], mine.id);
+    assert_eq!(
+        get(&app, &format!("/api/v1/eleves/{}/", theirs.id), parent)
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        get(
+            &app,
+            &format!("/api/v1/eleves/?classe={}", school.classe_b),
+            parent
+        )
+        .await
+        .1["count"],
+        0
+    );
+    assert_eq!(
+        get(
+            &app,
+            &format!("/api/v1/eleves/{}/parents/", theirs.id),
+            parent
+        )
+        .await
+        .0,
+        404
+    );
+    let (s, links) = get(
+        &app,
+        &format!("/api/v1/eleves/{}/parents/", mine.id),
+        parent,
+    )
+    .await;
+    assert_eq!((s, links[0]["lien"].as_str()), (200, Some("MERE")));
+    assert_eq!(
+        get(
+            &app,
+            &format!("/api/v1/parents/{}/", theirs.parent_id),
+            parent
+        )
+        .await
+        .0,
+        404
+    );
+    let (_, ps) = get(&app, "/api/v1/parents/", parent).await;
+    assert_eq!(ps["count"], 1);
+    // A pupil: themself.
+    let (_, me) = get(&app, "/api/v1/eleves/", &mine.user.access).await;
+    assert_eq!(
+        (me["count"].as_i64(), me["results"][0]["id"].as_i64()),
+        (Some(1), Some(mine.id))
+    );
+    assert_eq!(
+        get(
+            &app,
+            &format!("/api/v1/eleves/{}/", theirs.id),
+            &mine.user.access
+        )
+        .await
+        .0,
+        404
+    );
+    // A teacher: the classes they teach.
+    let (_, list) = get(&app, "/api/v1/eleves/", &school.teacher.access).await;
+    assert_eq!(list["count"], 2);
+    assert_eq!(
+        get(
+            &app,
+            &format!("/api/v1/eleves/{}/", theirs.id),
+            &school.teacher.access
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        get(
+            &app,
+            &format!("/api/v1/classes/{}/eleves/", school.classe_a),
+            &school.teacher.access
+        )
+        .await
+        .1["count"],
+        2
+    );
+    // Families do not list a class; the library does not read pupils.
+    assert_eq!(
+        get(
+            &app,
+            &format!("/api/v1/classes/{}/eleves/", school.classe_a),
+            parent
+        )
+        .await
+        .0,
+        403
+    );
+    let librarian = app.as_role(Role::Bibliothecaire).await;
+    assert_eq!(get(&app, "/api/v1/eleves/", &librarian.access).await.0, 403);
+    // The accountant reads every pupil; search by name and matricule.
+    let comptable = app.as_role(Role::Comptable).await;
+    assert_eq!(
+        get(&app, "/api/v1/eleves/", &comptable.access).await.1["count"],
+        4
+    );
+    assert_eq!(
+        get(&app, "/api/v1/eleves/?search=CamaraB1", &comptable.access)
+            .await
+            .1["count"],
+        1
+    );
+    assert_eq!(
+        get(
+            &app,
+            "/api/v1/eleves/?search=2026%2FA000",
+            &comptable.access
+        )
+        .await
+        .1["count"],
+        1
+    );
+    // Writing needs management.
+    let (s, _) = call(
+        &app,
+        reqwest::Method::PATCH,
+        &format!("/api/v1/eleves/{}/", mine.id),
+        parent,
+        Some(json!({"adresse": "Ratoma"})),
+    )
+    .await;
+    assert_eq!(s, 403);
+}
