@@ -52,6 +52,19 @@ enum Command {
     /// Vérifie la configuration et la connexion à PostgreSQL et Redis.
     #[command(help_template = HELP_TEMPLATE, next_help_heading = "Options")]
     Check,
+    /// Crée des données de démonstration réalistes (base sans élèves uniquement).
+    #[command(help_template = HELP_TEMPLATE, next_help_heading = "Options")]
+    Seed {
+        /// Nombre d'élèves (≈ un élève sur 38 donne une classe).
+        #[arg(long, default_value_t = 300)]
+        eleves: usize,
+        /// Graine : la même graine donne les mêmes données.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        /// Sans barre de progression.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Demande l'exécution d'un job (ex. : ecole enqueue-job core.debug '{"message": "test"}').
     #[command(name = "enqueue-job", help_template = HELP_TEMPLATE, next_help_heading = "Options")]
     EnqueueJob {
@@ -191,6 +204,8 @@ async fn bootstrap(settings: &Settings) -> anyhow::Result<()> {
         println!("{count} compte(s) existant(s) : aucun compte de démonstration créé.");
         return Ok(());
     }
+    // A first start: a small school, so that a new user sees real data.
+    seed_demo(settings, 150, 2026, false).await?;
     let bytes: [u8; 9] = rand::random();
     let password = format!("Demo-{}", hex_string(&bytes));
     create_admin(
@@ -264,6 +279,41 @@ async fn check(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn seed_demo(
+    settings: &Settings,
+    eleves: usize,
+    seed: u64,
+    progress: bool,
+) -> anyhow::Result<()> {
+    let mut conn = connect(settings).await?;
+    let started = std::time::Instant::now();
+    let options = ecole_seed::SeedOptions {
+        eleves,
+        seed,
+        today: ecole_core::time::today(),
+        progress,
+    };
+    let report = ecole_seed::seed(&mut conn, &options)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "Année {} : {} classes, {} enseignants, {} élèves, {} parents, {} notes, {} présences ({:.1} s).",
+        report.annee_scolaire,
+        report.classes,
+        report.enseignants,
+        report.eleves,
+        report.parents,
+        report.notes,
+        report.presences,
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "Mot de passe commun des comptes de démonstration : {}",
+        ecole_seed::DEMO_PASSWORD
+    );
+    Ok(())
+}
+
 async fn enqueue_job(settings: &Settings, name: &str, payload: &str) -> anyhow::Result<()> {
     let payload: serde_json::Value = serde_json::from_str(payload)
         .map_err(|e| anyhow::anyhow!("arguments JSON invalides : {e}"))?;
@@ -304,6 +354,11 @@ async fn main() {
         Command::Bootstrap => bootstrap(&settings).await,
         Command::Check => check(&settings).await,
         Command::EnqueueJob { name, payload } => enqueue_job(&settings, &name, &payload).await,
+        Command::Seed {
+            eleves,
+            seed,
+            quiet,
+        } => seed_demo(&settings, eleves, seed, !quiet).await,
     };
     if let Err(e) = result {
         eprintln!("Erreur : {e:#}");
