@@ -4,6 +4,7 @@
 
 pub mod eleves;
 pub mod enseignants;
+pub mod import;
 pub mod notes;
 pub mod parents;
 pub mod presences;

@@ -134,6 +134,7 @@ fn configure_pedagogie(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(p::eleves_list))
             .route(web::post().to(p::eleves_create)),
     )
+    .service(web::resource("/eleves/import").route(web::post().to(p::eleves_import)))
     .service(
         web::resource(format!("/eleves/{ID}/parents"))
             .route(web::get().to(p::eleves_parents))

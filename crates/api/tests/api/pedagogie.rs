@@ -700,3 +700,219 @@ async fn scopes_hide_what_is_not_yours() {
     .await;
     assert_eq!(s, 403);
 }
+
+const CSV_OK: &str = "matricule;nom;prénom;sexe;date_naissance;classe;parent_nom;parent_prenom;parent_telephone;parent_lien\n\
+2026/501;Diallo;Mariama;F;12/03/2013;6ème A;Diallo;Ibrahima;621 11 22 33;PERE\n\
+2026/502;Diallo;Alpha;M;2014-05-01;6ème A;Diallo;Ibrahima;+224621112233;PERE\n\
+2026/503;Sylla;Hawa;F;;6ème B;Sylla;Fanta;622 00 11 22;MERE\n";
+
+async fn import(
+    app: &TestApp,
+    token: &str,
+    body: Vec<u8>,
+    content_type: &str,
+    dry_run: bool,
+) -> (u16, Value) {
+    let url = format!("/api/v1/eleves/import/?dry_run={dry_run}");
+    json_of(
+        app.post(&url)
+            .bearer_auth(token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn import_reports_bad_rows_then_imports_once() {
+    let app = TestApp::new().await;
+    let _school = School::create(&app, 0).await;
+    let admin = app.as_admin().await;
+    let t = &admin.access;
+    let bad = "matricule,nom,prenom,sexe,classe,parent_telephone,parent_nom\n\
+               2026/601,Bah,Oumar,M,6ème A,,\n\
+               ,Bah,Sans matricule,F,6ème A,,\n\
+               2026/603,Bah,Kadi,X,6ème Z,12,Bah\n\
+               2026/601,Bah,Doublon,M,6ème A,,\n";
+    let (s, report) = import(&app, t, bad.as_bytes().to_vec(), "text/csv", true).await;
+    assert_eq!(s, 400, "{report}");
+    let lines: Vec<(i64, &str)> = report["erreurs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["ligne"].as_i64().unwrap(), e["champ"].as_str().unwrap()))
+        .collect();
+    for expected in [
+        (3, "matricule"),
+        (4, "sexe"),
+        (4, "classe"),
+        (4, "parent_telephone"),
+        (5, "matricule"),
+    ] {
+        assert!(
+            lines.contains(&expected),
+            "{expected:?} absent de {lines:?}"
+        );
+    }
+    let (_, list) = get(&app, "/api/v1/eleves/", t).await;
+    assert_eq!(list["count"], 0, "rien n'est écrit");
+
+    // Dry run of a good file: counts, nothing written.
+    let (s, report) = import(
+        &app,
+        t,
+        CSV_OK.as_bytes().to_vec(),
+        "text/csv; charset=utf-8",
+        true,
+    )
+    .await;
+    assert_eq!(s, 200, "{report}");
+    assert_eq!(
+        (report["crees"].as_i64(), report["parents_crees"].as_i64()),
+        (Some(3), Some(2))
+    );
+    assert_eq!(get(&app, "/api/v1/eleves/", t).await.1["count"], 0);
+
+    // The real import, then the same file again: nothing changes.
+    let (s, report) = import(&app, t, CSV_OK.as_bytes().to_vec(), "text/csv", false).await;
+    assert_eq!(s, 200, "{report}");
+    assert_eq!(
+        (
+            report["crees"].as_i64(),
+            report["parents_crees"].as_i64(),
+            report["liens_crees"].as_i64()
+        ),
+        (Some(3), Some(2), Some(3))
+    );
+    let (s, again) = import(&app, t, CSV_OK.as_bytes().to_vec(), "text/csv", false).await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        (
+            again["crees"].as_i64(),
+            again["inchanges"].as_i64(),
+            again["parents_crees"].as_i64(),
+            again["liens_crees"].as_i64()
+        ),
+        (Some(0), Some(3), Some(0), Some(0))
+    );
+    let (_, list) = get(&app, "/api/v1/eleves/?ordering=matricule", t).await;
+    assert_eq!(list["count"], 3);
+    assert_eq!(list["results"][0]["user"]["first_name"], "Mariama");
+    assert_eq!(list["results"][0]["date_naissance"], "2013-03-12");
+    // Siblings share their parent, found by phone number.
+    let id = list["results"][0]["id"].as_i64().unwrap();
+    let (_, ps) = get(&app, &format!("/api/v1/eleves/{id}/parents/"), t).await;
+    assert_eq!(ps[0]["parent"]["user"]["telephone"], "+224621112233");
+    assert_eq!(get(&app, "/api/v1/parents/", t).await.1["count"], 2);
+    // A changed row is updated.
+    let changed = CSV_OK.replace("2026/503;Sylla;Hawa", "2026/503;Sylla;Hawa Binta");
+    let (_, report) = import(&app, t, changed.into_bytes(), "text/csv", false).await;
+    assert_eq!(
+        (report["modifies"].as_i64(), report["inchanges"].as_i64()),
+        (Some(1), Some(2))
+    );
+    // Imported accounts cannot sign in until a password is set.
+    let (_, list) = get(&app, "/api/v1/users/?role=ELEVE", t).await;
+    let username = list["results"][0]["username"].as_str().unwrap().to_string();
+    let res = app
+        .post("/api/v1/auth/login/")
+        .json(&json!({"username": username, "password": "!import"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    // Only management imports; other files are refused.
+    let teacher = app.as_role(Role::Enseignant).await;
+    assert_eq!(
+        import(
+            &app,
+            &teacher.access,
+            CSV_OK.as_bytes().to_vec(),
+            "text/csv",
+            true
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(
+        import(&app, t, b"\x89PNG\r\n".to_vec(), "image/png", true)
+            .await
+            .0,
+        415
+    );
+}
+
+#[tokio::test]
+async fn import_xlsx_through_a_multipart_form() {
+    let app = TestApp::new().await;
+    let _school = School::create(&app, 0).await;
+    let admin = app.as_admin().await;
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    let rows = [
+        [
+            "Matricule",
+            "Nom",
+            "Prénom",
+            "Sexe",
+            "Classe",
+            "Parent_Nom",
+            "Parent_Telephone",
+            "Parent_Lien",
+        ],
+        [
+            "2026/701",
+            "Keïta",
+            "Sékou",
+            "M",
+            "6ème B",
+            "Keïta",
+            "624 55 66 77",
+            "MERE",
+        ],
+        ["2026/702", "Touré", "Néné", "F", "6ème A", "", "", ""],
+    ];
+    for (r, row) in rows.iter().enumerate() {
+        for (c, value) in row.iter().enumerate() {
+            sheet.write_string(r as u32, c as u16, *value).unwrap();
+        }
+    }
+    let date_format = rust_xlsxwriter::Format::new().set_num_format("dd/mm/yyyy");
+    sheet
+        .write_datetime_with_format(
+            1,
+            8,
+            &rust_xlsxwriter::ExcelDateTime::from_ymd(2013, 1, 31).unwrap(),
+            &date_format,
+        )
+        .unwrap();
+    sheet.write_string(0, 8, "date_naissance").unwrap();
+    let bytes = book.save_to_buffer().unwrap();
+    let form = reqwest::multipart::Form::new().part(
+        "fichier",
+        reqwest::multipart::Part::bytes(bytes)
+            .file_name("eleves.xlsx")
+            .mime_str("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+            .unwrap(),
+    );
+    let res = app
+        .post("/api/v1/eleves/import/")
+        .bearer_auth(&admin.access)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let (s, report) = json_of(res).await;
+    assert_eq!(s, 200, "{report}");
+    assert_eq!(
+        (report["crees"].as_i64(), report["parents_crees"].as_i64()),
+        (Some(2), Some(1))
+    );
+    let (_, list) = get(&app, "/api/v1/eleves/?search=2026%2F701", &admin.access).await;
+    assert_eq!(list["results"][0]["nom_complet"], "Sékou Keïta");
+    assert_eq!(list["results"][0]["date_naissance"], "2013-01-31");
+}

@@ -1,0 +1,761 @@
+//! `eleves/import/`: pupils (and their parents) from a CSV or XLSX file with French headers.
+//! Rows are keyed by `matricule`: importing the same file twice changes nothing. A dry run
+//! reports every bad row and writes nothing; a real import is one transaction, all or nothing.
+//! Imported accounts have no usable password until an administrator sets one.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Cursor;
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use ecole_core::audit::{self, AuditAction, AuditEntry};
+use ecole_core::phone::normalize_phone;
+use ecole_core::{Actor, DomainError, DomainResult};
+use ecole_db::enums::{Lien, Sexe};
+use ecole_db::schema::{annees_scolaires, classes, eleve_parents, eleves, parents, users};
+use serde::Serialize;
+
+use crate::MANAGEMENT;
+
+pub const MAX_BYTES: usize = 5 * 1024 * 1024;
+pub const MAX_ROWS: usize = 5000;
+/// Never matches a password: the account waits for an administrator to set one.
+const UNUSABLE_PASSWORD: &str = "!import";
+
+/// The columns, as documented in the README (accents and case are ignored).
+pub const COLUMNS: &[(&str, bool, &str)] = &[
+    (
+        "matricule",
+        true,
+        "identifiant unique de l'élève, ex. 2026/0001",
+    ),
+    ("nom", true, "nom de famille"),
+    ("prenom", true, "prénom(s)"),
+    ("sexe", true, "M ou F"),
+    ("date_naissance", false, "JJ/MM/AAAA ou AAAA-MM-JJ"),
+    ("lieu_naissance", false, ""),
+    (
+        "classe",
+        false,
+        "nom d'une classe de l'année active, ex. 6ème A",
+    ),
+    ("adresse", false, ""),
+    (
+        "date_admission",
+        false,
+        "JJ/MM/AAAA ou AAAA-MM-JJ (aujourd'hui par défaut)",
+    ),
+    ("contact_urgence_nom", false, ""),
+    ("contact_urgence_telephone", false, ""),
+    ("contact_urgence_relation", false, ""),
+    (
+        "parent_nom",
+        false,
+        "nom du parent (avec parent_telephone : parent créé ou retrouvé)",
+    ),
+    ("parent_prenom", false, ""),
+    (
+        "parent_telephone",
+        false,
+        "identifie le parent : un même numéro, un même parent",
+    ),
+    ("parent_email", false, ""),
+    ("parent_lien", false, "PERE, MERE, TUTEUR ou AUTRE"),
+];
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RowError {
+    /// Line in the file (the header is line 1).
+    pub ligne: usize,
+    pub champ: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct ImportReport {
+    pub dry_run: bool,
+    pub lignes: usize,
+    pub crees: usize,
+    pub modifies: usize,
+    pub inchanges: usize,
+    pub parents_crees: usize,
+    pub liens_crees: usize,
+    pub erreurs: Vec<RowError>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Xlsx,
+}
+
+impl Format {
+    /// From a content type or a file name; XLSX files are recognised by content (ZIP).
+    pub fn detect(content_type: &str, bytes: &[u8]) -> Option<Format> {
+        if bytes.starts_with(b"PK\x03\x04") {
+            return Some(Format::Xlsx);
+        }
+        let ct = content_type.to_ascii_lowercase();
+        if ct.contains("csv")
+            || ct.starts_with("text/")
+            || ct.is_empty()
+            || ct.contains("octet-stream")
+        {
+            Some(Format::Csv)
+        } else {
+            None
+        }
+    }
+}
+
+fn fold(s: &str) -> String {
+    s.trim()
+        .to_lowercase()
+        .chars()
+        .map(|c| match c {
+            'é' | 'è' | 'ê' | 'ë' => 'e',
+            'à' | 'â' => 'a',
+            'î' | 'ï' => 'i',
+            'ô' => 'o',
+            'ù' | 'û' => 'u',
+            'ç' => 'c',
+            ' ' | '-' => '_',
+            c => c,
+        })
+        .collect()
+}
+
+/// Rows of text cells, the header first.
+fn read_table(format: Format, bytes: &[u8]) -> Result<Vec<Vec<String>>, String> {
+    match format {
+        Format::Csv => {
+            let text = std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))
+                .map_err(|_| {
+                    "Le fichier n'est pas en UTF-8 : enregistrez-le en « CSV UTF-8 ».".to_string()
+                })?;
+            let first_line = text.lines().next().unwrap_or("");
+            let delimiter = if first_line.matches(';').count() > first_line.matches(',').count() {
+                b';'
+            } else {
+                b','
+            };
+            let mut reader = csv::ReaderBuilder::new()
+                .delimiter(delimiter)
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(text.as_bytes());
+            let mut rows = Vec::new();
+            for record in reader.records() {
+                let record = record.map_err(|e| format!("CSV illisible : {e}"))?;
+                rows.push(record.iter().map(|c| c.trim().to_string()).collect());
+                if rows.len() > MAX_ROWS + 1 {
+                    break;
+                }
+            }
+            Ok(rows)
+        }
+        Format::Xlsx => {
+            use calamine::{Data, Reader, Xlsx};
+            let mut book: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes.to_vec()))
+                .map_err(|e| format!("Fichier XLSX illisible : {e}"))?;
+            let range = book
+                .worksheet_range_at(0)
+                .ok_or("Le classeur n'a aucune feuille.")?
+                .map_err(|e| format!("Feuille illisible : {e}"))?;
+            let cell = |d: &Data| match d {
+                Data::Empty => String::new(),
+                Data::String(s) => s.trim().to_string(),
+                Data::Int(i) => i.to_string(),
+                Data::Float(f) if f.fract() == 0.0 => format!("{f:.0}"),
+                Data::Float(f) => f.to_string(),
+                Data::Bool(b) => b.to_string(),
+                Data::DateTime(dt) => {
+                    let base = NaiveDate::from_ymd_opt(1899, 12, 30).unwrap_or_default();
+                    (base + chrono::Duration::days(dt.as_f64().floor() as i64))
+                        .format("%Y-%m-%d")
+                        .to_string()
+                }
+                Data::DateTimeIso(s) => s.chars().take(10).collect(),
+                other => other.to_string(),
+            };
+            Ok(range
+                .rows()
+                .take(MAX_ROWS + 2)
+                .map(|r| r.iter().map(cell).collect())
+                .collect())
+        }
+    }
+}
+
+fn parse_date(raw: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(raw, "%d/%m/%Y")
+        .or_else(|_| NaiveDate::parse_from_str(raw, "%Y-%m-%d"))
+        .ok()
+}
+
+/// One checked row.
+#[derive(Debug, Clone)]
+struct Row {
+    ligne: usize,
+    matricule: String,
+    nom: String,
+    prenom: String,
+    sexe: Sexe,
+    date_naissance: Option<NaiveDate>,
+    lieu_naissance: String,
+    classe: Option<i64>,
+    adresse: String,
+    date_admission: NaiveDate,
+    contact_nom: String,
+    contact_tel: String,
+    contact_relation: String,
+    parent: Option<ParentRow>,
+}
+
+#[derive(Debug, Clone)]
+struct ParentRow {
+    nom: String,
+    prenom: String,
+    telephone: String,
+    email: Option<String>,
+    lien: Lien,
+}
+
+fn username_base(prenom: &str, nom: &str) -> String {
+    let clean = |s: &str| {
+        fold(s)
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+    };
+    format!("{}.{}", clean(prenom), clean(nom))
+        .chars()
+        .take(60)
+        .collect()
+}
+
+/// Parses and checks the file against the database (classes of the active year, phones).
+async fn parse_rows(
+    conn: &mut AsyncPgConnection,
+    format: Format,
+    bytes: &[u8],
+    report: &mut ImportReport,
+) -> DomainResult<Vec<Row>> {
+    let mut error = |ligne: usize, champ: &str, message: String| {
+        report.erreurs.push(RowError {
+            ligne,
+            champ: champ.to_string(),
+            message,
+        });
+    };
+    let table = match read_table(format, bytes) {
+        Ok(t) => t,
+        Err(m) => {
+            error(1, "fichier", m);
+            return Ok(Vec::new());
+        }
+    };
+    let Some((header, data)) = table.split_first() else {
+        error(1, "fichier", "Le fichier est vide.".into());
+        return Ok(Vec::new());
+    };
+    let index: HashMap<String, usize> = header
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (fold(h), i))
+        .collect();
+    for (name, required, _) in COLUMNS {
+        if *required && !index.contains_key(*name) {
+            error(1, name, format!("Colonne obligatoire « {name} » absente."));
+        }
+    }
+    if data.len() > MAX_ROWS {
+        error(
+            1,
+            "fichier",
+            format!("Au plus {MAX_ROWS} lignes par import."),
+        );
+    }
+    if !report.erreurs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let active: Option<i64> = annees_scolaires::table
+        .filter(annees_scolaires::est_active.eq(true))
+        .select(annees_scolaires::id)
+        .first(conn)
+        .await
+        .optional()?;
+    let class_by_name: HashMap<String, i64> = match active {
+        Some(a) => classes::table
+            .filter(classes::annee_scolaire_id.eq(a))
+            .select((classes::nom, classes::id))
+            .load::<(String, i64)>(conn)
+            .await?
+            .into_iter()
+            .map(|(n, id)| (fold(&n), id))
+            .collect(),
+        None => HashMap::new(),
+    };
+    let today = ecole_core::time::today();
+    let mut rows = Vec::new();
+    let mut seen = HashMap::new();
+    for (i, cells) in data.iter().enumerate() {
+        let ligne = i + 2;
+        let get = |name: &str| {
+            index
+                .get(name)
+                .and_then(|i| cells.get(*i))
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default()
+        };
+        if cells.iter().all(|c| c.trim().is_empty()) {
+            continue;
+        }
+        let before = report.erreurs.len();
+        let mut err = |champ: &str, message: String| {
+            report.erreurs.push(RowError {
+                ligne,
+                champ: champ.to_string(),
+                message,
+            })
+        };
+        let matricule = get("matricule");
+        if matricule.is_empty() || matricule.chars().count() > 30 {
+            err(
+                "matricule",
+                "Matricule obligatoire (30 caractères au plus).".into(),
+            );
+        } else if let Some(first) = seen.insert(matricule.clone(), ligne) {
+            err(
+                "matricule",
+                format!("Matricule déjà présent à la ligne {first}."),
+            );
+        }
+        let (nom, prenom) = (get("nom"), get("prenom"));
+        if nom.is_empty() {
+            err("nom", "Nom obligatoire.".into());
+        }
+        if prenom.is_empty() {
+            err("prenom", "Prénom obligatoire.".into());
+        }
+        let sexe = match get("sexe").to_uppercase().as_str() {
+            "M" | "G" | "MASCULIN" | "GARCON" | "GARÇON" => Some(Sexe::M),
+            "F" | "FEMININ" | "FÉMININ" | "FILLE" => Some(Sexe::F),
+            other => {
+                err("sexe", format!("« {other} » : M ou F attendu."));
+                None
+            }
+        };
+        let mut date = |name: &str| -> Option<NaiveDate> {
+            let raw = get(name);
+            if raw.is_empty() {
+                return None;
+            }
+            let parsed = parse_date(&raw);
+            if parsed.is_none() {
+                err(name, format!("« {raw} » n'est pas une date (JJ/MM/AAAA)."));
+            }
+            parsed
+        };
+        let date_naissance = date("date_naissance");
+        let date_admission = date("date_admission").unwrap_or(today);
+        let classe_name = get("classe");
+        let classe = if classe_name.is_empty() {
+            None
+        } else {
+            let found = class_by_name.get(&fold(&classe_name)).copied();
+            if found.is_none() {
+                err(
+                    "classe",
+                    format!("Classe « {classe_name} » inconnue pour l'année active."),
+                );
+            }
+            found
+        };
+        let mut phone = |name: &str| -> String {
+            let raw = get(name);
+            if raw.is_empty() {
+                return raw;
+            }
+            normalize_phone(&raw).unwrap_or_else(|m| {
+                err(name, m);
+                String::new()
+            })
+        };
+        let contact_tel = phone("contact_urgence_telephone");
+        let parent_tel = phone("parent_telephone");
+        let parent = if parent_tel.is_empty() && get("parent_nom").is_empty() {
+            None
+        } else {
+            let lien = match get("parent_lien").to_uppercase().as_str() {
+                "" => Lien::Autre,
+                raw => raw.parse::<Lien>().unwrap_or_else(|m| {
+                    err("parent_lien", m);
+                    Lien::Autre
+                }),
+            };
+            if parent_tel.is_empty() {
+                err(
+                    "parent_telephone",
+                    "Le téléphone du parent l'identifie : il est obligatoire.".into(),
+                );
+            }
+            if get("parent_nom").is_empty() {
+                err("parent_nom", "Nom du parent obligatoire.".into());
+            }
+            let email = Some(get("parent_email")).filter(|e| !e.is_empty());
+            Some(ParentRow {
+                nom: get("parent_nom"),
+                prenom: get("parent_prenom"),
+                telephone: parent_tel,
+                email,
+                lien,
+            })
+        };
+        if report.erreurs.len() == before
+            && let Some(sexe) = sexe
+        {
+            rows.push(Row {
+                ligne,
+                matricule,
+                nom,
+                prenom,
+                sexe,
+                date_naissance,
+                lieu_naissance: get("lieu_naissance"),
+                classe,
+                adresse: get("adresse"),
+                date_admission,
+                contact_nom: get("contact_urgence_nom"),
+                contact_tel,
+                contact_relation: get("contact_urgence_relation"),
+                parent,
+            });
+        }
+    }
+    Ok(rows)
+}
+
+#[derive(Queryable)]
+struct Existing {
+    id: i64,
+    user_id: i64,
+    first_name: String,
+    last_name: String,
+    sexe: Sexe,
+    date_naissance: Option<NaiveDate>,
+    lieu_naissance: String,
+    classe: Option<i64>,
+    adresse: String,
+    contact_nom: String,
+    contact_tel: String,
+    contact_relation: String,
+}
+
+/// Imports (or, with `dry_run`, checks) a file. With errors nothing is written.
+pub async fn import(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    format: Format,
+    bytes: &[u8],
+    dry_run: bool,
+) -> DomainResult<ImportReport> {
+    actor.require(MANAGEMENT)?;
+    let mut report = ImportReport {
+        dry_run,
+        ..Default::default()
+    };
+    if bytes.len() > MAX_BYTES {
+        report.erreurs.push(RowError {
+            ligne: 0,
+            champ: "fichier".into(),
+            message: "Fichier de 5 Mo au plus.".into(),
+        });
+        return Ok(report);
+    }
+    let rows = parse_rows(conn, format, bytes, &mut report).await?;
+    report.lignes = rows.len()
+        + report
+            .erreurs
+            .iter()
+            .map(|e| e.ligne)
+            .collect::<HashSet<_>>()
+            .len();
+    if !report.erreurs.is_empty() {
+        return Ok(report);
+    }
+    let actor = *actor;
+    let outcome = conn
+        .transaction::<_, TxError, _>(async move |conn| {
+            apply(conn, &actor, &rows, &mut report).await?;
+            if report.dry_run {
+                // Everything was checked against the database; nothing is kept.
+                return Err(TxError::DryRun(Box::new(report)));
+            }
+            Ok(report)
+        })
+        .await;
+    match outcome {
+        Ok(report) => Ok(report),
+        Err(TxError::DryRun(report)) => Ok(*report),
+        Err(TxError::Domain(e)) => Err(e),
+    }
+}
+
+/// Ends the transaction: an error, or the dry run's report (rolled back on purpose).
+enum TxError {
+    Domain(DomainError),
+    DryRun(Box<ImportReport>),
+}
+
+impl From<DomainError> for TxError {
+    fn from(e: DomainError) -> Self {
+        TxError::Domain(e)
+    }
+}
+
+impl From<diesel::result::Error> for TxError {
+    fn from(e: diesel::result::Error) -> Self {
+        TxError::Domain(e.into())
+    }
+}
+
+async fn unique_username(
+    conn: &mut AsyncPgConnection,
+    base: &str,
+    taken: &mut HashSet<String>,
+) -> DomainResult<String> {
+    let base = if base.len() < 3 {
+        format!("eleve.{base}")
+    } else {
+        base.to_string()
+    };
+    for n in 0..1000 {
+        let candidate = if n == 0 {
+            base.clone()
+        } else {
+            format!("{base}{n}")
+        };
+        if taken.contains(&candidate) {
+            continue;
+        }
+        let exists: i64 = users::table
+            .filter(ecole_db::lower(users::username).eq(candidate.to_lowercase()))
+            .count()
+            .get_result(conn)
+            .await?;
+        if exists == 0 {
+            taken.insert(candidate.clone());
+            return Ok(candidate);
+        }
+    }
+    Err(DomainError::internal("aucun nom d'utilisateur libre"))
+}
+
+async fn apply(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    rows: &[Row],
+    report: &mut ImportReport,
+) -> DomainResult<()> {
+    let matricules: Vec<&str> = rows.iter().map(|r| r.matricule.as_str()).collect();
+    let existing: HashMap<String, Existing> = eleves::table
+        .inner_join(users::table)
+        .filter(eleves::matricule.eq_any(&matricules))
+        .select((
+            eleves::matricule,
+            (
+                eleves::id,
+                eleves::user_id,
+                users::first_name,
+                users::last_name,
+                eleves::sexe,
+                eleves::date_naissance,
+                eleves::lieu_naissance,
+                eleves::classe_actuelle_id,
+                eleves::adresse,
+                eleves::contact_urgence_nom,
+                eleves::contact_urgence_phone,
+                eleves::contact_urgence_relation,
+            ),
+        ))
+        .load::<(String, Existing)>(conn)
+        .await?
+        .into_iter()
+        .collect();
+    let phones: Vec<&str> = rows
+        .iter()
+        .filter_map(|r| r.parent.as_ref())
+        .map(|p| p.telephone.as_str())
+        .collect();
+    let mut parent_by_phone: HashMap<String, i64> = parents::table
+        .inner_join(users::table)
+        .filter(users::telephone.eq_any(&phones))
+        .select((users::telephone, parents::id))
+        .load::<(Option<String>, i64)>(conn)
+        .await?
+        .into_iter()
+        .filter_map(|(t, id)| t.map(|t| (t, id)))
+        .collect();
+    let mut taken = HashSet::new();
+    for row in rows {
+        let eleve_id = match existing.get(&row.matricule) {
+            Some(e) => {
+                let same = e.first_name == row.prenom
+                    && e.last_name == row.nom
+                    && e.sexe == row.sexe
+                    && e.date_naissance == row.date_naissance
+                    && e.lieu_naissance == row.lieu_naissance
+                    && (row.classe.is_none() || e.classe == row.classe)
+                    && e.adresse == row.adresse
+                    && e.contact_nom == row.contact_nom
+                    && e.contact_tel == row.contact_tel
+                    && e.contact_relation == row.contact_relation;
+                if same {
+                    report.inchanges += 1;
+                } else {
+                    diesel::update(users::table.find(e.user_id))
+                        .set((
+                            users::first_name.eq(&row.prenom),
+                            users::last_name.eq(&row.nom),
+                        ))
+                        .execute(conn)
+                        .await?;
+                    diesel::update(eleves::table.find(e.id))
+                        .set((
+                            eleves::sexe.eq(row.sexe),
+                            eleves::date_naissance.eq(row.date_naissance),
+                            eleves::lieu_naissance.eq(&row.lieu_naissance),
+                            eleves::classe_actuelle_id.eq(row.classe.or(e.classe)),
+                            eleves::adresse.eq(&row.adresse),
+                            eleves::contact_urgence_nom.eq(&row.contact_nom),
+                            eleves::contact_urgence_phone.eq(&row.contact_tel),
+                            eleves::contact_urgence_relation.eq(&row.contact_relation),
+                        ))
+                        .execute(conn)
+                        .await?;
+                    report.modifies += 1;
+                }
+                e.id
+            }
+            None => {
+                let username =
+                    unique_username(conn, &username_base(&row.prenom, &row.nom), &mut taken)
+                        .await?;
+                let user_id: i64 = diesel::insert_into(users::table)
+                    .values((
+                        users::username.eq(&username),
+                        users::password_hash.eq(UNUSABLE_PASSWORD),
+                        users::first_name.eq(&row.prenom),
+                        users::last_name.eq(&row.nom),
+                        users::role.eq(ecole_core::Role::Eleve),
+                    ))
+                    .returning(users::id)
+                    .get_result(conn)
+                    .await?;
+                let id: i64 = diesel::insert_into(eleves::table)
+                    .values((
+                        eleves::user_id.eq(user_id),
+                        eleves::matricule.eq(&row.matricule),
+                        eleves::classe_actuelle_id.eq(row.classe),
+                        eleves::date_naissance.eq(row.date_naissance),
+                        eleves::lieu_naissance.eq(&row.lieu_naissance),
+                        eleves::sexe.eq(row.sexe),
+                        eleves::adresse.eq(&row.adresse),
+                        eleves::contact_urgence_nom.eq(&row.contact_nom),
+                        eleves::contact_urgence_phone.eq(&row.contact_tel),
+                        eleves::contact_urgence_relation.eq(&row.contact_relation),
+                        eleves::date_admission.eq(row.date_admission),
+                    ))
+                    .returning(eleves::id)
+                    .get_result(conn)
+                    .await?;
+                audit::record(
+                    conn,
+                    AuditEntry {
+                        actor: Some(actor),
+                        action: AuditAction::Create,
+                        table: "eleves",
+                        row_id: Some(id),
+                        before: None,
+                        after: Some(serde_json::json!({"matricule": row.matricule, "import_ligne": row.ligne})),
+                    },
+                )
+                .await?;
+                report.crees += 1;
+                id
+            }
+        };
+        if let Some(p) = &row.parent {
+            let parent_id = match parent_by_phone.get(&p.telephone) {
+                Some(id) => *id,
+                None => {
+                    let username =
+                        unique_username(conn, &username_base(&p.prenom, &p.nom), &mut taken)
+                            .await?;
+                    let user_id: i64 = diesel::insert_into(users::table)
+                        .values((
+                            users::username.eq(&username),
+                            users::email.eq(p.email.as_deref()),
+                            users::password_hash.eq(UNUSABLE_PASSWORD),
+                            users::first_name.eq(&p.prenom),
+                            users::last_name.eq(&p.nom),
+                            users::role.eq(ecole_core::Role::Parent),
+                            users::telephone.eq(&p.telephone),
+                        ))
+                        .returning(users::id)
+                        .get_result(conn)
+                        .await
+                        .map_err(|e| match ecole_core::error::unique_violation(&e) {
+                            Some(_) => DomainError::validation(
+                                "non_field_errors",
+                                format!("Ligne {} : l'e-mail du parent est déjà utilisé par un autre compte.", row.ligne),
+                            ),
+                            None => e.into(),
+                        })?;
+                    let id: i64 = diesel::insert_into(parents::table)
+                        .values(parents::user_id.eq(user_id))
+                        .returning(parents::id)
+                        .get_result(conn)
+                        .await?;
+                    parent_by_phone.insert(p.telephone.clone(), id);
+                    report.parents_crees += 1;
+                    id
+                }
+            };
+            let linked = diesel::insert_into(eleve_parents::table)
+                .values((
+                    eleve_parents::eleve_id.eq(eleve_id),
+                    eleve_parents::parent_id.eq(parent_id),
+                    eleve_parents::lien.eq(p.lien),
+                ))
+                .on_conflict_do_nothing()
+                .execute(conn)
+                .await?;
+            report.liens_crees += linked;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_with_semicolons_bom_and_french_headers() {
+        let bytes = "\u{feff}Matricule;Nom;Prénom;Sexe\n2026/001;Diallo;Mamadou;M\n".as_bytes();
+        let t = read_table(Format::Csv, bytes).unwrap();
+        assert_eq!(fold(&t[0][2]), "prenom");
+        assert_eq!(t[1], ["2026/001", "Diallo", "Mamadou", "M"]);
+        assert_eq!(Format::detect("text/csv", bytes), Some(Format::Csv));
+        assert_eq!(Format::detect("", b"PK\x03\x04rest"), Some(Format::Xlsx));
+        assert_eq!(Format::detect("image/png", b"\x89PNG"), None);
+        assert_eq!(
+            parse_date("02/04/2013"),
+            NaiveDate::from_ymd_opt(2013, 4, 2)
+        );
+        assert_eq!(username_base("Aïssatou", "Condé"), "aissatou.conde");
+    }
+}
