@@ -886,7 +886,7 @@ async fn import_xlsx_through_a_multipart_form() {
         .write_datetime_with_format(
             1,
             8,
-            &rust_xlsxwriter::ExcelDateTime::from_ymd(2013, 1, 31).unwrap(),
+            rust_xlsxwriter::ExcelDateTime::from_ymd(2013, 1, 31).unwrap(),
             &date_format,
         )
         .unwrap();
