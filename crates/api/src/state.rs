@@ -17,6 +17,8 @@ pub struct AppState {
     pub keys: AuthKeys,
     pub throttle: ThrottleConfig,
     pub metrics: Metrics,
+    /// Statements run by this process (exported in `/metrics`).
+    pub queries: ecole_db::QueryCounter,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -32,10 +34,12 @@ pub enum StateError {
 impl AppState {
     /// Builds the state; connects lazily, so the API starts even when a service is down.
     pub fn new(settings: Settings) -> Result<Self, StateError> {
-        let pool = ecole_db::build_pool(
+        let queries = ecole_db::QueryCounter::default();
+        let pool = ecole_db::build_counted_pool(
             &settings.database_url,
             settings.database_pool_size,
             settings.database_timeout,
+            Some(queries.clone()),
         )?;
         let redis = redis::Client::open(settings.redis_url.as_str())?;
         ecole_users::password::warm_up();
@@ -43,6 +47,7 @@ impl AppState {
             keys: AuthKeys::from_settings(&settings),
             throttle: ThrottleConfig::from_settings(&settings),
             metrics: Metrics::new()?,
+            queries,
             pool,
             redis,
             settings,

@@ -4,6 +4,8 @@
 pub mod enums;
 pub mod schema;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use diesel::{Connection, QueryableByName};
@@ -37,11 +39,54 @@ pub enum DbSetupError {
     Migration(String),
 }
 
+/// Counts the SQL statements run on a pool's connections (metrics; tests assert that a
+/// list costs a constant number of queries whatever its page size).
+#[derive(Debug, Clone, Default)]
+pub struct QueryCounter(Arc<AtomicU64>);
+
+impl QueryCounter {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+struct CountQueries(Arc<AtomicU64>);
+
+impl diesel::connection::Instrumentation for CountQueries {
+    fn on_connection_event(&mut self, event: diesel::connection::InstrumentationEvent<'_>) {
+        if let diesel::connection::InstrumentationEvent::StartQuery { .. } = event {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 /// Builds the pool. Checkout waits at most `timeout`, so an unreachable database fails fast.
 pub fn build_pool(url: &str, max_size: usize, timeout: Duration) -> Result<Pool, DbSetupError> {
+    build_counted_pool(url, max_size, timeout, None)
+}
+
+/// Like [`build_pool`], counting every statement in `counter`.
+pub fn build_counted_pool(
+    url: &str,
+    max_size: usize,
+    timeout: Duration,
+    counter: Option<QueryCounter>,
+) -> Result<Pool, DbSetupError> {
     let mut config = ManagerConfig::default();
     // A broken connection is detected by the driver; no extra round trip per checkout.
     config.recycling_method = RecyclingMethod::Fast;
+    if let Some(counter) = counter {
+        config.custom_setup = Box::new(move |url| {
+            let counter = counter.0.clone();
+            let url = url.to_string();
+            Box::pin(async move {
+                use diesel_async::AsyncConnection;
+                let mut conn = AsyncPgConnection::establish(&url).await?;
+                conn.set_instrumentation(CountQueries(counter));
+                Ok(conn)
+            })
+        });
+    }
     let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
     Pool::builder(manager)
         .max_size(max_size)

@@ -64,7 +64,12 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
 /// Prometheus text exposition.
 #[utoipa::path(get, path = "/metrics", tag = "santé", responses((status = 200, description = "Métriques Prometheus", content_type = "text/plain")))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let mut text = state.metrics.render();
+    text.push_str(&format!(
+        "# HELP ecole_db_queries_total Requêtes SQL exécutées par ce processus\n# TYPE ecole_db_queries_total counter\necole_db_queries_total {}\n",
+        state.queries.get()
+    ));
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.render())
+        .body(text)
 }

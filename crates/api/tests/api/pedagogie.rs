@@ -916,3 +916,232 @@ async fn import_xlsx_through_a_multipart_form() {
     assert_eq!(list["results"][0]["nom_complet"], "Sékou Keïta");
     assert_eq!(list["results"][0]["date_naissance"], "2013-01-31");
 }
+
+/// Every endpoint × every role (and anonymous) against one expected table.
+#[tokio::test]
+async fn every_endpoint_for_every_role() {
+    let app = TestApp::new().await;
+    let school = School::create(&app, 2).await;
+    let admin = app.as_admin().await;
+    let direction = app.as_role(Role::Direction).await;
+    let comptable = app.as_role(Role::Comptable).await;
+    let biblio = app.as_role(Role::Bibliothecaire).await;
+    // (label, token); the teacher teaches MATH in class A; the family is pupil a[0]'s.
+    let roles: Vec<(&str, String)> = vec![
+        ("anonyme", String::new()),
+        ("ADMIN", admin.access.clone()),
+        ("DIRECTION", direction.access.clone()),
+        ("ENSEIGNANT", school.teacher.access.clone()),
+        ("COMPTABLE", comptable.access.clone()),
+        ("BIBLIOTHECAIRE", biblio.access.clone()),
+        ("PARENT", school.a[0].parent.access.clone()),
+        ("ELEVE", school.a[0].user.access.clone()),
+    ];
+    let (a0, b0, ca) = (school.a[0].id, school.b[0].id, school.classe_a);
+    let note = json!({"eleve": a0, "matiere": school.math, "classe": ca, "periode": "TRIMESTRE_1", "type_note": "DEVOIR", "valeur": 11, "date_evaluation": "2025-10-01"});
+    let appel = json!({"classe": ca, "date": "2025-10-02", "presences": [{"eleve": a0, "statut": "PRESENT"}]});
+    //          anon  ADM  DIR  ENS  CPT  BIB  PAR  ELV
+    let table: Vec<(&str, String, Option<Value>, [u16; 8])> = vec![
+        (
+            "GET",
+            "/api/v1/etablissement/".into(),
+            None,
+            [401, 200, 200, 200, 200, 200, 200, 200],
+        ),
+        (
+            "GET",
+            "/api/v1/annees-scolaires/".into(),
+            None,
+            [401, 200, 200, 200, 200, 200, 200, 200],
+        ),
+        (
+            "GET",
+            "/api/v1/periodes/".into(),
+            None,
+            [401, 200, 200, 200, 200, 200, 200, 200],
+        ),
+        (
+            "GET",
+            "/api/v1/classes/".into(),
+            None,
+            [401, 200, 200, 200, 200, 200, 200, 200],
+        ),
+        (
+            "GET",
+            format!("/api/v1/classes/{}/", school.classe_b),
+            None,
+            [401, 200, 200, 200, 200, 200, 404, 404],
+        ),
+        (
+            "GET",
+            "/api/v1/matieres/".into(),
+            None,
+            [401, 200, 200, 200, 200, 200, 200, 200],
+        ),
+        (
+            "GET",
+            "/api/v1/enseignements/".into(),
+            None,
+            [401, 200, 200, 200, 200, 200, 403, 403],
+        ),
+        (
+            "GET",
+            "/api/v1/eleves/".into(),
+            None,
+            [401, 200, 200, 200, 200, 403, 200, 200],
+        ),
+        (
+            "GET",
+            format!("/api/v1/eleves/{a0}/"),
+            None,
+            [401, 200, 200, 200, 200, 404, 200, 200],
+        ),
+        (
+            "GET",
+            format!("/api/v1/eleves/{b0}/"),
+            None,
+            [401, 200, 200, 404, 200, 404, 404, 404],
+        ),
+        (
+            "GET",
+            format!("/api/v1/eleves/{a0}/parents/"),
+            None,
+            [401, 200, 200, 200, 200, 404, 200, 200],
+        ),
+        (
+            "GET",
+            format!("/api/v1/classes/{ca}/eleves/"),
+            None,
+            [401, 200, 200, 200, 200, 403, 403, 403],
+        ),
+        (
+            "GET",
+            "/api/v1/parents/".into(),
+            None,
+            [401, 200, 200, 403, 200, 403, 200, 403],
+        ),
+        (
+            "GET",
+            "/api/v1/enseignants/".into(),
+            None,
+            [401, 200, 200, 200, 200, 200, 403, 403],
+        ),
+        (
+            "GET",
+            "/api/v1/notes/".into(),
+            None,
+            [401, 200, 200, 200, 403, 403, 200, 200],
+        ),
+        (
+            "GET",
+            "/api/v1/presences/".into(),
+            None,
+            [401, 200, 200, 200, 403, 403, 200, 200],
+        ),
+        (
+            "GET",
+            "/api/v1/users/".into(),
+            None,
+            [401, 200, 200, 403, 403, 200, 403, 403],
+        ),
+        (
+            "POST",
+            "/api/v1/notes/".into(),
+            Some(note),
+            [401, 201, 201, 201, 403, 403, 403, 403],
+        ),
+        (
+            "POST",
+            "/api/v1/presences/appel/".into(),
+            Some(appel),
+            [401, 200, 200, 200, 403, 403, 403, 403],
+        ),
+        (
+            "PUT",
+            "/api/v1/etablissement/".into(),
+            Some(json!({"nom": "École test"})),
+            [401, 200, 403, 403, 403, 403, 403, 403],
+        ),
+        (
+            "POST",
+            "/api/v1/annees-scolaires/".into(),
+            Some(json!({"nom": "2030-2031", "date_debut": "2030-09-01", "date_fin": "2031-07-01"})),
+            [401, 201, 400, 403, 403, 403, 403, 403],
+        ),
+        (
+            "PATCH",
+            format!("/api/v1/eleves/{a0}/"),
+            Some(json!({"adresse": "Kaloum"})),
+            [401, 200, 200, 403, 403, 404, 403, 403],
+        ),
+        (
+            "POST",
+            "/api/v1/enseignements/".into(),
+            Some(json!({"classe": ca, "matiere": school.francais})),
+            [401, 201, 400, 403, 403, 403, 403, 403],
+        ),
+    ];
+    let mut deviations = Vec::new();
+    for (method, path, body, expected) in &table {
+        for (i, (role, token)) in roles.iter().enumerate() {
+            let mut req = app.client.request(method.parse().unwrap(), app.url(path));
+            if !token.is_empty() {
+                req = req.bearer_auth(token);
+            }
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            let status = req.send().await.unwrap().status().as_u16();
+            if status != expected[i] {
+                deviations.push(format!(
+                    "{method} {path} en {role} : {status} (attendu {})",
+                    expected[i]
+                ));
+            }
+        }
+    }
+    assert!(
+        deviations.is_empty(),
+        "{} écart(s) :\n{}",
+        deviations.len(),
+        deviations.join("\n")
+    );
+}
+
+/// A list costs the same number of queries whatever its page size.
+#[tokio::test]
+async fn list_query_count_does_not_grow_with_page_size() {
+    let app = TestApp::new().await;
+    let school = School::create(&app, 6).await;
+    let admin = app.as_admin().await;
+    let lines: Vec<Value> = school
+        .a
+        .iter()
+        .map(|p| json!({"eleve": p.id, "valeur": 12}))
+        .collect();
+    let (s, _) = post(&app, "/api/v1/notes/saisie/", &admin.access, json!({"classe": school.classe_a, "matiere": school.math,
+        "periode": "TRIMESTRE_1", "type_note": "DEVOIR", "date_evaluation": "2025-10-10", "notes": lines})).await;
+    assert_eq!(s, 201);
+    let parent = &school.a[0].parent.access;
+    for (token, path) in [
+        (&admin.access, "/api/v1/eleves/"),
+        (&admin.access, "/api/v1/notes/"),
+        (&admin.access, "/api/v1/presences/"),
+        (&admin.access, "/api/v1/parents/"),
+        (&admin.access, "/api/v1/users/"),
+        (&admin.access, "/api/v1/classes/"),
+        (parent, "/api/v1/eleves/"),
+        (parent, "/api/v1/notes/"),
+        (&school.teacher.access, "/api/v1/eleves/"),
+    ] {
+        let mut costs = Vec::new();
+        for size in [1, 50] {
+            let before = app.state.queries.get();
+            let (s, body) = get(&app, &format!("{path}?page_size={size}"), token).await;
+            assert_eq!(s, 200, "{path}: {body}");
+            costs.push(app.state.queries.get() - before);
+        }
+        assert_eq!(costs[0], costs[1], "{path} : {costs:?} requêtes");
+        assert!(costs[0] <= 4, "{path} : {} requêtes", costs[0]);
+    }
+}
