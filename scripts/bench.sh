@@ -4,6 +4,9 @@
 #          server as the machine's ceiling for one indexed read → bench/out/foundation.md
 #   jobs   10,000 no-op jobs through the outbox with 2 workers: throughput and pickup
 #          latency, worker RSS → bench/out/jobs.md
+#   pedagogie  `ecole seed --eleves 1500`, wrk (BENCH_LIST_DURATION, default 10 s) on the
+#          pupils, grades and attendance lists as ADMIN and as a PARENT, and the time of
+#          `notes/saisie/` for a 60-pupil class → bench/out/pedagogie.md
 # Traffic goes to loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +24,7 @@ SERVER=${BENCH_DATABASE_SERVER:-postgres://postgres@127.0.0.1:5432}
 DB_URL="$SERVER/ecole_bench"
 PGBENCH_DB=ecole_pgbench
 
-SECTIONS=${BENCH_SECTIONS:-users jobs}
+SECTIONS=${BENCH_SECTIONS:-users jobs pedagogie}
 say "compilation (release)"
 cargo build --release --bins -q
 
@@ -33,6 +36,10 @@ mkdir -p bench/out
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
+
+to_ms() { # wrk latency (e.g. 812.00us, 1.20ms, 2.01s) -> ms
+  python3 -c "import sys,re; v=sys.argv[1]; m=re.match(r'([0-9.]+)(us|ms|s)',v); n=float(m.group(1)); print(round(n/1000 if m.group(2)=='us' else n*1000 if m.group(2)=='s' else n,2))" "$1"
+}
 
 bench_users() {
 say "base ecole_bench : migrations, 1 000 utilisateurs"
@@ -59,9 +66,6 @@ TOKEN=$(curl -sf -H 'content-type: application/json' \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["access"])')
 [ -n "$TOKEN" ] || die "connexion impossible"
 
-to_ms() { # wrk latency (e.g. 812.00us, 1.20ms, 2.01s) -> ms
-  python3 -c "import sys,re; v=sys.argv[1]; m=re.match(r'([0-9.]+)(us|ms|s)',v); n=float(m.group(1)); print(round(n/1000 if m.group(2)=='us' else n*1000 if m.group(2)=='s' else n,2))" "$1"
-}
 
 declare -A RESULT
 run_wrk() { # name path
@@ -135,10 +139,94 @@ bench_jobs() {
   } | tee bench/out/jobs.md
 }
 
+bench_pedagogie() {
+  say "pédagogie : ecole seed --eleves 1500"
+  local db="$SERVER/ecole_bench_peda" port log pid seed_out
+  psql "$SERVER/postgres" -qc "DROP DATABASE IF EXISTS ecole_bench_peda WITH (FORCE)" >/dev/null
+  DATABASE_URL=$db ./target/release/ecole migrate >/dev/null
+  seed_out=$(DATABASE_URL=$db ./target/release/ecole seed --eleves 1500 --quiet)
+  seed_out=${seed_out%%$'\n'*}
+  DATABASE_URL=$db ECOLE_SUPERUSER_PASSWORD=Bench-motdepasse-2026 ./target/release/ecole createsuperuser \
+    --username bench --email bench@ecole.test --no-input >/dev/null
+  psql "$db" -qc "ANALYZE" >/dev/null
+  port=$(free_port)
+  log=$(mktemp)
+  DATABASE_URL=$db HTTP_BIND=127.0.0.1:$port RUST_LOG=warn ./target/release/ecole-api >"$log" 2>&1 &
+  pid=$!
+  PIDS+=($pid)
+  for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$port/health/live" >/dev/null && break; sleep 0.1; done
+  login() {
+    curl -sf -H 'content-type: application/json' -d "{\"username\":\"$1\",\"password\":\"$2\"}" \
+      "http://127.0.0.1:$port/api/v1/auth/login/" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access"])'
+  }
+  local admin_token parent_user parent_token eleve classe jour
+  admin_token=$(login bench Bench-motdepasse-2026)
+  read -r parent_user eleve classe <<<"$(psql "$db" -Atc "SELECT u.username, e.id, e.classe_actuelle_id FROM eleve_parents ep JOIN parents p ON p.id = ep.parent_id JOIN users u ON u.id = p.user_id JOIN eleves e ON e.id = ep.eleve_id ORDER BY ep.id LIMIT 1" | tr '|' ' ')"
+  parent_token=$(login "$parent_user" Ecole-demo-2026)
+  jour=$(psql "$db" -Atc "SELECT max(date) FROM presences")
+  local d=${BENCH_LIST_DURATION:-10} rows=""
+  list_wrk() { # label token path
+    local out rps p50 p99 non2xx sockerr
+    out=$(wrk -t2 -c"$CONNECTIONS" -d"${d}s" --latency -H "Authorization: Bearer $2" "http://127.0.0.1:$port$3")
+    rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+    p50=$(to_ms "$(echo "$out" | awk '$1=="50%" {print $2}')")
+    p99=$(to_ms "$(echo "$out" | awk '$1=="99%" {print $2}')")
+    non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
+    sockerr=$(echo "$out" | awk -F'[ ,]+' '/Socket errors/ {print $4+$6+$8+$10}')
+    rows+="| $1 | \`$3\` | $rps | $p50 | $p99 | $(( ${non2xx:-0} + ${sockerr:-0} )) |"$'\n'
+  }
+  say "wrk ${d}s par liste, $CONNECTIONS connexions"
+  list_wrk ADMIN "$admin_token" "/api/v1/eleves/?page_size=50"
+  list_wrk PARENT "$parent_token" "/api/v1/eleves/?page_size=50"
+  list_wrk ADMIN "$admin_token" "/api/v1/notes/?eleve=$eleve"
+  list_wrk PARENT "$parent_token" "/api/v1/notes/?eleve=$eleve"
+  list_wrk ADMIN "$admin_token" "/api/v1/notes/?classe=$classe&periode=TRIMESTRE_1&page_size=50"
+  list_wrk PARENT "$parent_token" "/api/v1/notes/?classe=$classe&periode=TRIMESTRE_1&page_size=50"
+  list_wrk ADMIN "$admin_token" "/api/v1/presences/?classe=$classe&date=$jour"
+  list_wrk PARENT "$parent_token" "/api/v1/presences/?classe=$classe&date=$jour"
+
+  say "notes/saisie/ pour une classe de 60 élèves (médiane de 20)"
+  local annee classe60 matiere body times
+  annee=$(psql "$db" -Atc "SELECT id FROM annees_scolaires WHERE est_active")
+  classe60=$(psql "$db" -Atc "INSERT INTO classes (niveau, nom, annee_scolaire_id) VALUES ('DIXIEME', 'Bench 60', $annee) RETURNING id" | head -1)
+  psql "$db" -qc "UPDATE eleves SET classe_actuelle_id = $classe60 WHERE id IN (SELECT id FROM eleves ORDER BY id DESC LIMIT 60)" >/dev/null
+  matiere=$(psql "$db" -Atc "SELECT id FROM matieres WHERE code = 'MATH'")
+  local debut
+  debut=$(psql "$db" -Atc "SELECT date_debut FROM periodes WHERE annee_scolaire_id = $annee AND code = 'TRIMESTRE_1'")
+  body=$(psql "$db" -Atc "SELECT json_build_object('classe', $classe60, 'matiere', $matiere, 'periode', 'TRIMESTRE_1', 'type_note', 'DEVOIR', 'date_evaluation', '$debut', 'notes', json_agg(json_build_object('eleve', id, 'valeur', 12.5))) FROM eleves WHERE classe_actuelle_id = $classe60")
+  times=""
+  for _ in $(seq 1 20); do
+    times+="$(curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -H "Authorization: Bearer $admin_token" -H 'content-type: application/json' \
+      -d "$body" "http://127.0.0.1:$port/api/v1/notes/saisie/")"$'\n'
+  done
+  local statuses median
+  statuses=$(echo "$times" | awk 'NF {print $1}' | sort -u | tr '\n' ' ')
+  median=$(echo "$times" | awk 'NF {print $2*1000}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  local rss
+  rss=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
+  kill $pid 2>/dev/null || true
+  {
+    echo "# Pédagogie — $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo
+    echo "Machine : $(nproc) cœurs, charge moyenne : $(cut -d' ' -f1-3 /proc/loadavg) ; données : $seed_out"
+    echo
+    echo "wrk ${d} s, $CONNECTIONS connexions ; objectif de chaque liste : ≥ 3 000 req/s, p99 < 25 ms, 0 erreur."
+    echo
+    echo "| rôle | requête | req/s | p50 (ms) | p99 (ms) | erreurs |"
+    echo "|---|---|---|---|---|---|"
+    printf '%s' "$rows"
+    echo
+    echo "\`notes/saisie/\` pour 60 élèves : médiane ${median} ms sur 20 saisies (statuts : $statuses; objectif < 50 ms)"
+    echo
+    echo "RSS maximale de l'API : $((rss / 1024)) Mo"
+  } | tee bench/out/pedagogie.md
+}
+
 for section in $SECTIONS; do
   case $section in
     users) bench_users ;;
     jobs) bench_jobs ;;
-    *) die "section inconnue : $section (users, jobs)" ;;
+    pedagogie) bench_pedagogie ;;
+    *) die "section inconnue : $section (users, jobs, pedagogie)" ;;
   esac
 done

@@ -103,7 +103,7 @@ CREATE TABLE eleves (
     created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
-CREATE INDEX eleves_classe_idx ON eleves (classe_actuelle_id);
+CREATE INDEX eleves_classe_idx ON eleves (classe_actuelle_id, matricule);
 CREATE TRIGGER eleves_updated_at BEFORE UPDATE ON eleves
     FOR EACH ROW EXECUTE FUNCTION set_updated_at();
 
@@ -148,6 +148,8 @@ CREATE TABLE notes (
 );
 CREATE INDEX notes_eleve_idx ON notes (eleve_id, periode, date_evaluation);
 CREATE INDEX notes_classe_periode_idx ON notes (classe_id, periode, matiere_id);
+-- Class lists by period, newest first (`notes/?classe=&periode=`).
+CREATE INDEX notes_classe_periode_date_idx ON notes (classe_id, periode, date_evaluation DESC, id DESC);
 CREATE TRIGGER notes_updated_at BEFORE UPDATE ON notes
     FOR EACH ROW EXECUTE FUNCTION set_updated_at();
 

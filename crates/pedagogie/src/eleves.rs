@@ -423,7 +423,8 @@ pub async fn list(
         };
     }
     if filter.ordering.is_empty() {
-        q = q.then_order_by((users::last_name.asc(), users::first_name.asc()));
+        // The register's order (and an index scan, not a sort).
+        q = q.then_order_by(eleves::matricule.asc());
     }
     let rows: Vec<(Eleve, User)> = q
         .then_order_by(eleves::id.asc())
