@@ -111,7 +111,10 @@ pub struct ClasseFilter {
     pub annee_scolaire: Option<i64>,
     pub niveau: Option<Niveau>,
     pub search: Option<String>,
+    pub ordering: Vec<(&'static str, bool)>,
 }
+
+pub const CLASSE_ORDERING: &[&str] = &["nom", "niveau"];
 
 async fn validate(
     conn: &mut AsyncPgConnection,
@@ -211,9 +214,17 @@ pub async fn list(
         q
     };
     let count: i64 = base().count().get_result(conn).await?;
-    let results = base()
-        .select(Classe::as_select())
-        .order((
+    let mut q = base().select(Classe::as_select());
+    for (field, desc) in &filter.ordering {
+        q = match (*field, desc) {
+            ("nom", false) => q.then_order_by(classes::nom.asc()),
+            ("nom", true) => q.then_order_by(classes::nom.desc()),
+            ("niveau", false) => q.then_order_by(classes::niveau.asc()),
+            (_, _) => q.then_order_by(classes::niveau.desc()),
+        };
+    }
+    let results = q
+        .then_order_by((
             classes::annee_scolaire_id.desc(),
             classes::nom.asc(),
             classes::id.asc(),

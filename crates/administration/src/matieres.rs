@@ -61,7 +61,10 @@ impl MatierePatch {
 #[derive(Debug, Clone, Default)]
 pub struct MatiereFilter {
     pub search: Option<String>,
+    pub ordering: Vec<(&'static str, bool)>,
 }
+
+pub const MATIERE_ORDERING: &[&str] = &["code", "nom", "coefficient"];
 
 fn validate(input: &mut MatiereInput) -> DomainResult<()> {
     let mut errors = FieldErrors::new();
@@ -115,9 +118,19 @@ pub async fn list(
         q
     };
     let count: i64 = base().count().get_result(conn).await?;
-    let results = base()
-        .select(Matiere::as_select())
-        .order((matieres::nom.asc(), matieres::id.asc()))
+    let mut q = base().select(Matiere::as_select());
+    for (field, desc) in &filter.ordering {
+        q = match (*field, desc) {
+            ("code", false) => q.then_order_by(matieres::code.asc()),
+            ("code", true) => q.then_order_by(matieres::code.desc()),
+            ("nom", false) => q.then_order_by(matieres::nom.asc()),
+            ("nom", true) => q.then_order_by(matieres::nom.desc()),
+            ("coefficient", false) => q.then_order_by(matieres::coefficient.asc()),
+            (_, _) => q.then_order_by(matieres::coefficient.desc()),
+        };
+    }
+    let results = q
+        .then_order_by((matieres::nom.asc(), matieres::id.asc()))
         .limit(page.limit())
         .offset(page.offset())
         .load(conn)

@@ -97,7 +97,10 @@ pub struct EnseignantUpdate {
 #[derive(Debug, Clone, Default)]
 pub struct EnseignantFilter {
     pub search: Option<String>,
+    pub ordering: Vec<(&'static str, bool)>,
 }
+
+pub const ENSEIGNANT_ORDERING: &[&str] = &["nom", "matricule"];
 
 fn map_unique(e: diesel::result::Error) -> DomainError {
     match unique_violation(&e) {
@@ -161,10 +164,19 @@ pub async fn list(
         q
     };
     let count: i64 = base().count().get_result(conn).await?;
-    let rows: Vec<(Enseignant, User)> = base()
+    let mut q = base()
         .inner_join(users::table)
-        .select((Enseignant::as_select(), User::as_select()))
-        .order((
+        .select((Enseignant::as_select(), User::as_select()));
+    for (field, desc) in &filter.ordering {
+        q = match (*field, desc) {
+            ("matricule", false) => q.then_order_by(enseignants::matricule.asc()),
+            ("matricule", true) => q.then_order_by(enseignants::matricule.desc()),
+            ("nom", false) => q.then_order_by((users::last_name.asc(), users::first_name.asc())),
+            (_, _) => q.then_order_by((users::last_name.desc(), users::first_name.desc())),
+        };
+    }
+    let rows: Vec<(Enseignant, User)> = q
+        .then_order_by((
             users::last_name.asc(),
             users::first_name.asc(),
             enseignants::id.asc(),

@@ -112,7 +112,11 @@ fn default_lien() -> Lien {
 pub struct ParentFilter {
     pub search: Option<String>,
     pub eleve: Option<i64>,
+    /// `nom` only: descending when true.
+    pub ordering: Vec<(&'static str, bool)>,
 }
+
+pub const PARENT_ORDERING: &[&str] = &["nom"];
 
 const PARENT_READERS: &[Role] = &[Role::Admin, Role::Direction, Role::Comptable];
 
@@ -173,14 +177,16 @@ pub async fn list(
         q
     };
     let count: i64 = base().count().get_result(conn).await?;
-    let rows: Vec<(Parent, User)> = base()
+    let q = base()
         .inner_join(users::table)
-        .select((Parent::as_select(), User::as_select()))
-        .order((
-            users::last_name.asc(),
-            users::first_name.asc(),
-            parents::id.asc(),
-        ))
+        .select((Parent::as_select(), User::as_select()));
+    let q = if matches!(filter.ordering.as_slice(), [(_, true), ..]) {
+        q.order((users::last_name.desc(), users::first_name.desc()))
+    } else {
+        q.order((users::last_name.asc(), users::first_name.asc()))
+    };
+    let rows: Vec<(Parent, User)> = q
+        .then_order_by(parents::id.asc())
         .limit(page.limit())
         .offset(page.offset())
         .load(conn)

@@ -99,7 +99,11 @@ pub struct PresenceFilter {
     pub statut: Option<StatutPresence>,
     pub date_min: Option<NaiveDate>,
     pub date_max: Option<NaiveDate>,
+    /// (field, descending) among [`PRESENCE_ORDERING`].
+    pub ordering: Vec<(&'static str, bool)>,
 }
+
+pub const PRESENCE_ORDERING: &[&str] = &["date", "statut", "eleve"];
 
 fn can_read(actor: &Actor) -> bool {
     matches!(
@@ -202,9 +206,22 @@ pub async fn list(
             request: page,
         });
     }
-    let results = base()
-        .select(Presence::as_select())
-        .order((presences::date.desc(), presences::id.asc()))
+    let mut q = base().select(Presence::as_select());
+    for (field, desc) in &filter.ordering {
+        q = match (*field, desc) {
+            ("date", false) => q.then_order_by(presences::date.asc()),
+            ("date", true) => q.then_order_by(presences::date.desc()),
+            ("statut", false) => q.then_order_by(presences::statut.asc()),
+            ("statut", true) => q.then_order_by(presences::statut.desc()),
+            ("eleve", false) => q.then_order_by(presences::eleve_id.asc()),
+            (_, _) => q.then_order_by(presences::eleve_id.desc()),
+        };
+    }
+    if filter.ordering.is_empty() {
+        q = q.then_order_by(presences::date.desc());
+    }
+    let results = q
+        .then_order_by(presences::id.asc())
         .limit(page.limit())
         .offset(page.offset())
         .load(conn)

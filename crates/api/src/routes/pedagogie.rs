@@ -13,6 +13,19 @@ use crate::pagination::{Paginated, page_request, paginated};
 use crate::routes::path_id;
 use crate::state::AppState;
 
+/// `?ordering=` against a list of field names.
+pub fn named_ordering(
+    params: &QueryParams,
+    fields: &'static [&'static str],
+    errors: &mut FieldErrors,
+) -> Vec<(&'static str, bool)> {
+    params.ordering(
+        |name| fields.iter().find(|f| **f == name).copied(),
+        fields,
+        errors,
+    )
+}
+
 fn parse_date(
     params: &QueryParams,
     key: &str,
@@ -195,6 +208,7 @@ pub async fn parents_list(
     let filter = parents::ParentFilter {
         eleve: params.parse_id("eleve", &mut errors),
         search: params.get("search").map(|s| s.chars().take(100).collect()),
+        ordering: named_ordering(&params, parents::PARENT_ORDERING, &mut errors),
     };
     errors.into_result()?;
     let page = page_request(&params)?;
@@ -264,9 +278,12 @@ pub async fn enseignants_list(
     user: CurrentUser,
 ) -> ApiResult<HttpResponse> {
     let params = QueryParams::from_request(&req);
+    let mut errors = FieldErrors::new();
     let filter = enseignants::EnseignantFilter {
         search: params.get("search").map(|s| s.chars().take(100).collect()),
+        ordering: named_ordering(&params, enseignants::ENSEIGNANT_ORDERING, &mut errors),
     };
+    errors.into_result()?;
     let page = page_request(&params)?;
     let mut conn = state.conn().await?;
     paginated(
@@ -467,6 +484,7 @@ pub async fn presences_list(
         date_min: parse_date(&params, "date_min", &mut errors),
         date_max: parse_date(&params, "date_max", &mut errors),
         statut: params.parse::<StatutPresence>("statut", &mut errors),
+        ordering: named_ordering(&params, presences::PRESENCE_ORDERING, &mut errors),
     };
     errors.into_result()?;
     let page = page_request(&params)?;

@@ -244,6 +244,11 @@ pub async fn classes_list(
         annee_scolaire: params.parse_id("annee_scolaire", &mut errors),
         niveau: params.parse::<Niveau>("niveau", &mut errors),
         search: params.get("search").map(|s| s.chars().take(100).collect()),
+        ordering: crate::routes::pedagogie::named_ordering(
+            &params,
+            classes::CLASSE_ORDERING,
+            &mut errors,
+        ),
     };
     errors.into_result()?;
     let page = page_request(&params)?;
@@ -331,9 +336,16 @@ pub async fn matieres_list(
     _user: CurrentUser,
 ) -> ApiResult<HttpResponse> {
     let params = QueryParams::from_request(&req);
+    let mut errors = FieldErrors::new();
     let filter = matieres::MatiereFilter {
         search: params.get("search").map(|s| s.chars().take(100).collect()),
+        ordering: crate::routes::pedagogie::named_ordering(
+            &params,
+            matieres::MATIERE_ORDERING,
+            &mut errors,
+        ),
     };
+    errors.into_result()?;
     let page = page_request(&params)?;
     let mut conn = state.conn().await?;
     paginated(

@@ -1145,3 +1145,34 @@ async fn list_query_count_does_not_grow_with_page_size() {
         assert!(costs[0] <= 4, "{path} : {} requêtes", costs[0]);
     }
 }
+
+#[tokio::test]
+async fn every_list_orders_and_refuses_unknown_fields() {
+    let app = TestApp::new().await;
+    let school = School::create(&app, 2).await;
+    let admin = app.as_admin().await;
+    let t = &admin.access;
+    let (_, m) = get(&app, "/api/v1/matieres/?ordering=-coefficient", t).await;
+    assert_eq!(m["results"][0]["code"], "MATH");
+    let (_, m) = get(&app, "/api/v1/matieres/?ordering=coefficient", t).await;
+    assert_eq!(m["results"][0]["code"], "FRANCAIS");
+    let (_, c) = get(&app, "/api/v1/classes/?ordering=-nom", t).await;
+    assert_eq!(c["results"][0]["nom"], "6ème B");
+    let (_, e) = get(&app, "/api/v1/eleves/?ordering=-matricule", t).await;
+    assert_eq!(e["results"][0]["id"], school.b[1].id);
+    for path in [
+        "matieres",
+        "classes",
+        "eleves",
+        "notes",
+        "presences",
+        "parents",
+        "enseignants",
+        "users",
+        "annees-scolaires",
+    ] {
+        let (s, body) = get(&app, &format!("/api/v1/{path}/?ordering=password_hash"), t).await;
+        assert_eq!(s, 400, "{path}: {body}");
+        assert!(body.get("ordering").is_some(), "{path}: {body}");
+    }
+}
