@@ -502,6 +502,9 @@ pub async fn enseignements_patch(
     path: web::Path<String>,
     body: ApiJson<enseignements::EnseignementPatch>,
 ) -> ApiResult<HttpResponse> {
+    if !user.actor.role.is_staff() {
+        return Err(crate::error::ApiError::not_found());
+    }
     let id = path_id(&path)?;
     let mut conn = state.conn().await?;
     let current = enseignements::get(&mut conn, id).await?;

@@ -939,6 +939,36 @@ async fn every_endpoint_for_every_role() {
     ];
     let (a0, b0, ca) = (school.a[0].id, school.b[0].id, school.classe_a);
     let note = json!({"eleve": a0, "matiere": school.math, "classe": ca, "periode": "TRIMESTRE_1", "type_note": "DEVOIR", "valeur": 11, "date_evaluation": "2025-10-01"});
+    let (_, n) = post(&app, "/api/v1/notes/", &admin.access, note.clone()).await;
+    let note_id = n["id"].as_i64().unwrap();
+    let presence = json!({"eleve": a0, "classe": ca, "date": "2025-10-03", "statut": "PRESENT"});
+    let (_, p) = post(&app, "/api/v1/presences/", &admin.access, presence.clone()).await;
+    let presence_id = p["id"].as_i64().unwrap();
+    let (_, ps) = get(&app, "/api/v1/periodes/?code=TRIMESTRE_1", &admin.access).await;
+    let periode_id = ps["results"][0]["id"].as_i64().unwrap();
+    let (_, es) = get(
+        &app,
+        &format!("/api/v1/enseignements/?classe={ca}"),
+        &admin.access,
+    )
+    .await;
+    let ens_id = es["results"][0]["id"].as_i64().unwrap();
+    let (annee, math, pid, tid) = (
+        school.annee,
+        school.math,
+        school.a[0].parent_id,
+        school.enseignant_id,
+    );
+    let new_user = |prefix: &str| json!({"username": format!("{prefix}.matrice"), "password": "Conakry-2026!", "first_name": "Test", "last_name": "Matrice"});
+    let mut eleve_body = new_user("eleve");
+    eleve_body["matricule"] = json!("2026/999");
+    eleve_body["sexe"] = json!("F");
+    let mut parent_body = new_user("parent");
+    parent_body["profession"] = json!("Commerçante");
+    let mut ens_body = new_user("prof");
+    ens_body["matricule"] = json!("ENS-999");
+    let full_note = json!({"eleve": a0, "matiere": math, "classe": ca, "periode": "TRIMESTRE_1", "type_note": "DEVOIR", "valeur": 13, "date_evaluation": "2025-10-01"});
+    let csv = "matricule,nom,prenom,sexe\n2026/998,Bah,Test,M\n";
     let appel = json!({"classe": ca, "date": "2025-10-02", "presences": [{"eleve": a0, "statut": "PRESENT"}]});
     //          anon  ADM  DIR  ENS  CPT  BIB  PAR  ELV
     let table: Vec<(&str, String, Option<Value>, [u16; 8])> = vec![
@@ -1080,6 +1110,259 @@ async fn every_endpoint_for_every_role() {
             Some(json!({"classe": ca, "matiere": school.francais})),
             [401, 201, 400, 403, 403, 403, 403, 403],
         ),
+        // Every other route, read and write, for every role.
+        (
+            "GET",
+            format!("/api/v1/annees-scolaires/{annee}/"),
+            None,
+            [401, 200, 200, 200, 200, 200, 200, 200],
+        ),
+        (
+            "PUT",
+            format!("/api/v1/annees-scolaires/{annee}/"),
+            Some(json!({"nom": "2025-2026", "date_debut": "2025-09-01", "date_fin": "2026-07-15"})),
+            [401, 200, 200, 403, 403, 403, 403, 403],
+        ),
+        (
+            "PATCH",
+            format!("/api/v1/annees-scolaires/{annee}/"),
+            Some(json!({})),
+            [401, 200, 200, 403, 403, 403, 403, 403],
+        ),
+        (
+            "DELETE",
+            format!("/api/v1/annees-scolaires/{annee}/"),
+            None,
+            [401, 409, 409, 403, 403, 403, 403, 403],
+        ),
+        (
+            "POST",
+            format!("/api/v1/annees-scolaires/{annee}/activer/"),
+            Some(json!({})),
+            [401, 200, 200, 403, 403, 403, 403, 403],
+        ),
+        (
+            "POST",
+            "/api/v1/periodes/".into(),
+            Some(
+                json!({"annee_scolaire": annee, "code": "TRIMESTRE_1", "date_debut": "2025-09-01", "date_fin": "2025-12-20"}),
+            ),
+            [401, 400, 400, 403, 403, 403, 403, 403],
+        ),
+        (
+            "GET",
+            format!("/api/v1/periodes/{periode_id}/"),
+            None,
+            [401, 200, 200, 200, 200, 200, 200, 200],
+        ),
+        (
+            "PUT",
+            format!("/api/v1/periodes/{periode_id}/"),
+            Some(
+                json!({"annee_scolaire": annee, "code": "TRIMESTRE_1", "date_debut": "2025-09-01", "date_fin": "2025-12-20"}),
+            ),
+            [401, 200, 200, 403, 403, 403, 403, 403],
+        ),
+        (
+            "PATCH",
+            format!("/api/v1/periodes/{periode_id}/"),
+            Some(json!({})),
+            [401, 200, 200, 403, 403, 403, 403, 403],
+        ),
+        (
+            "POST",
+            "/api/v1/classes/".into(),
+            Some(json!({"niveau": "SIXIEME", "nom": "6ème C", "annee_scolaire": annee})),
+            [401, 201, 400, 403, 403, 403, 403, 403],
+        ),
+        (
+            "GET",
+            format!("/api/v1/classes/{ca}/"),
+            None,
+            [401, 200, 200, 200, 200, 200, 200, 200],
+        ),
+        (
+            "PUT",
+            format!("/api/v1/classes/{ca}/"),
+            Some(json!({"niveau": "SIXIEME", "nom": "6ème A", "annee_scolaire": annee})),
+            [401, 200, 200, 403, 403, 403, 403, 403],
+        ),
+        (
+            "PATCH",
+            format!("/api/v1/classes/{ca}/"),
+            Some(json!({})),
+            [401, 200, 200, 403, 403, 403, 403, 403],
+        ),
+        (
+            "DELETE",
+            format!("/api/v1/classes/{ca}/"),
+            None,
+            [401, 409, 409, 403, 403, 403, 403, 403],
+        ),
+        (
+            "POST",
+            "/api/v1/matieres/".into(),
+            Some(json!({"code": "TEST", "nom": "Test"})),
+            [401, 201, 400, 403, 403, 403, 403, 403],
+        ),
+        (
+            "GET",
+            format!("/api/v1/matieres/{math}/"),
+            None,
+            [401, 200, 200, 200, 200, 200, 200, 200],
+        ),
+        (
+            "PUT",
+            format!("/api/v1/matieres/{math}/"),
+            Some(json!({"code": "MATH", "nom": "Mathématiques", "coefficient": 4})),
+            [401, 200, 200, 403, 403, 403, 403, 403],
+        ),
+        (
+            "PATCH",
+            format!("/api/v1/matieres/{math}/"),
+            Some(json!({})),
+            [401, 200, 200, 403, 403, 403, 403, 403],
+        ),
+        (
+            "DELETE",
+            format!("/api/v1/matieres/{math}/"),
+            None,
+            [401, 409, 409, 403, 403, 403, 403, 403],
+        ),
+        (
+            "GET",
+            format!("/api/v1/enseignements/{ens_id}/"),
+            None,
+            [401, 200, 200, 200, 200, 200, 404, 404],
+        ),
+        (
+            "PUT",
+            format!("/api/v1/enseignements/{ens_id}/"),
+            Some(json!({"classe": ca, "matiere": math, "enseignant": tid})),
+            [401, 200, 200, 403, 403, 403, 403, 403],
+        ),
+        (
+            "PATCH",
+            format!("/api/v1/enseignements/{ens_id}/"),
+            Some(json!({})),
+            [401, 200, 200, 403, 403, 403, 404, 404],
+        ),
+        (
+            "POST",
+            "/api/v1/eleves/".into(),
+            Some(eleve_body),
+            [401, 201, 400, 403, 403, 403, 403, 403],
+        ),
+        (
+            "PUT",
+            format!("/api/v1/eleves/{a0}/"),
+            Some(json!({"adresse": "Dixinn"})),
+            [401, 200, 200, 403, 403, 404, 403, 403],
+        ),
+        (
+            "DELETE",
+            format!("/api/v1/eleves/{a0}/"),
+            None,
+            [401, 409, 409, 403, 403, 404, 403, 403],
+        ),
+        (
+            "POST",
+            format!("/api/v1/eleves/{a0}/parents/"),
+            Some(json!({"parent": pid, "lien": "MERE"})),
+            [401, 201, 201, 403, 403, 404, 403, 403],
+        ),
+        (
+            "POST",
+            "/api/v1/parents/".into(),
+            Some(parent_body),
+            [401, 201, 400, 403, 403, 403, 403, 403],
+        ),
+        (
+            "GET",
+            format!("/api/v1/parents/{pid}/"),
+            None,
+            [401, 200, 200, 404, 200, 404, 200, 404],
+        ),
+        (
+            "PATCH",
+            format!("/api/v1/parents/{pid}/"),
+            Some(json!({"profession": "Commerçante"})),
+            [401, 200, 200, 404, 403, 404, 403, 404],
+        ),
+        (
+            "POST",
+            "/api/v1/enseignants/".into(),
+            Some(ens_body),
+            [401, 201, 400, 403, 403, 403, 403, 403],
+        ),
+        (
+            "GET",
+            format!("/api/v1/enseignants/{tid}/"),
+            None,
+            [401, 200, 200, 200, 200, 200, 404, 404],
+        ),
+        (
+            "PATCH",
+            format!("/api/v1/enseignants/{tid}/"),
+            Some(json!({"specialite": "Mathématiques"})),
+            [401, 200, 200, 403, 403, 403, 404, 404],
+        ),
+        (
+            "GET",
+            format!("/api/v1/notes/{note_id}/"),
+            None,
+            [401, 200, 200, 200, 404, 404, 200, 200],
+        ),
+        (
+            "PUT",
+            format!("/api/v1/notes/{note_id}/"),
+            Some(full_note),
+            [401, 200, 200, 200, 404, 404, 403, 403],
+        ),
+        (
+            "PATCH",
+            format!("/api/v1/notes/{note_id}/"),
+            Some(json!({"valeur": 14})),
+            [401, 200, 200, 200, 404, 404, 403, 403],
+        ),
+        (
+            "POST",
+            "/api/v1/notes/saisie/".into(),
+            Some(
+                json!({"classe": ca, "matiere": math, "periode": "TRIMESTRE_1", "type_note": "INTERROGATION", "date_evaluation": "2025-10-06", "notes": [{"eleve": a0, "valeur": 9}]}),
+            ),
+            [401, 201, 201, 201, 403, 403, 403, 403],
+        ),
+        (
+            "POST",
+            "/api/v1/presences/".into(),
+            Some(json!({"eleve": a0, "classe": ca, "date": "2025-10-07", "statut": "RETARD"})),
+            [401, 201, 400, 400, 403, 403, 403, 403],
+        ),
+        (
+            "GET",
+            format!("/api/v1/presences/{presence_id}/"),
+            None,
+            [401, 200, 200, 200, 404, 404, 200, 200],
+        ),
+        (
+            "PUT",
+            format!("/api/v1/presences/{presence_id}/"),
+            Some(presence),
+            [401, 200, 200, 200, 404, 404, 403, 403],
+        ),
+        (
+            "PATCH",
+            format!("/api/v1/presences/{presence_id}/"),
+            Some(json!({"motif": "Pluie"})),
+            [401, 200, 200, 200, 404, 404, 403, 403],
+        ),
+        (
+            "POST",
+            "/api/v1/eleves/import/?dry_run=true".into(),
+            None,
+            [401, 200, 200, 403, 403, 403, 403, 403],
+        ),
     ];
     let mut deviations = Vec::new();
     for (method, path, body, expected) in &table {
@@ -1090,6 +1373,8 @@ async fn every_endpoint_for_every_role() {
             }
             if let Some(b) = body {
                 req = req.json(b);
+            } else if path.contains("/import/") {
+                req = req.header("content-type", "text/csv").body(csv);
             }
             let status = req.send().await.unwrap().status().as_u16();
             if status != expected[i] {
