@@ -466,3 +466,38 @@ async fn missed_occurrences_run_once_at_start_within_the_catchup_window() {
     unique.dedup();
     assert_eq!(unique.len(), times.len());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_keeps_nothing_of_finished_jobs_after_vacuum() {
+    let env = Env::new().await;
+    let worker = env.worker(&[]);
+    let mut ids = Vec::new();
+    for _ in 0..20 {
+        ids.push(env.enqueue(NewJob::of(&Debug::default()).unwrap()).await);
+    }
+    for id in &ids {
+        assert!(
+            env.wait_status(*id, JobStatus::Succes, Duration::from_secs(20))
+                .await
+        );
+    }
+    let conn = ecole_jobs::queue::connect(&env.redis.url()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let vacuumed = ecole_jobs::queue::vacuum(conn.clone(), &env.prefix, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(vacuumed, 20);
+    let mut conn = conn;
+    let data: i64 = redis::cmd("HLEN")
+        .arg(format!("{}:jobs:data", env.prefix))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let done: i64 = redis::cmd("EXISTS")
+        .arg(format!("{}:jobs:done", env.prefix))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!((data, done), (0, 0));
+    assert!(stop(worker).await.success());
+}

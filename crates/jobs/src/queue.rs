@@ -58,3 +58,27 @@ pub async fn connect(url: &str) -> Result<ConnectionManager, redis::RedisError> 
         .set_number_of_retries(2);
     client.get_connection_manager_with_config(config).await
 }
+
+/// Removes what apalis keeps of finished tasks (data, metadata, the `done` set): the job rows
+/// in PostgreSQL are the record, so Redis memory stays flat. Returns the tasks vacuumed.
+pub async fn vacuum(
+    conn: ConnectionManager,
+    prefix: &str,
+    older_than: Duration,
+) -> Result<usize, String> {
+    use apalis_core::backend::Vacuum;
+    let config = apalis_config(prefix);
+    let mut storage =
+        apalis_redis::RedisStorage::<JobRef>::new(conn.clone()).with_config(config.clone());
+    let vacuumed = storage
+        .vacuum_before(older_than)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut conn = conn;
+    redis::cmd("DEL")
+        .arg(config.done_jobs_set())
+        .query_async::<()>(&mut conn)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(vacuumed)
+}

@@ -135,6 +135,31 @@ pub fn spawn_process_heartbeat(
     });
 }
 
+/// Every 10 minutes, vacuums what apalis keeps of finished tasks (any worker may do it).
+fn spawn_redis_maintenance(settings: Arc<Settings>, shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tick.tick() => {}
+            }
+            let Ok(conn) = connect(&settings.redis_url).await else {
+                continue;
+            };
+            match crate::queue::vacuum(conn, &settings.redis_prefix, Duration::from_secs(300)).await
+            {
+                Ok(n) if n > 0 => {
+                    tracing::debug!(redis.vacuumed = n, "Redis : tâches terminées nettoyées")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error.cause = %e, "nettoyage Redis"),
+            }
+        }
+    });
+}
+
 /// Runs a worker until `shutdown` is cancelled, then drains.
 pub async fn run_worker(
     settings: Arc<Settings>,
@@ -165,6 +190,7 @@ pub async fn run_worker(
         "worker",
         background.clone(),
     );
+    spawn_redis_maintenance(settings.clone(), background.clone());
     let registry = Arc::new(registry);
     let bookkeeping = match ecole_db::build_pool(
         &crate::runner::bookkeeping_url(&settings.database_url),
