@@ -188,7 +188,7 @@ bench_pedagogie() {
   say "notes/saisie/ pour une classe de 60 élèves (médiane de 20)"
   local annee classe60 matiere body times
   annee=$(psql "$db" -Atc "SELECT id FROM annees_scolaires WHERE est_active")
-  classe60=$(psql "$db" -Atc "INSERT INTO classes (niveau, nom, annee_scolaire_id) VALUES ('DIXIEME', 'Bench 60', $annee) RETURNING id" | head -1)
+  classe60=$(psql "$db" -qAtc "INSERT INTO classes (niveau, nom, annee_scolaire_id) VALUES ('DIXIEME', 'Bench 60', $annee) RETURNING id")
   psql "$db" -qc "UPDATE eleves SET classe_actuelle_id = $classe60 WHERE id IN (SELECT id FROM eleves ORDER BY id DESC LIMIT 60)" >/dev/null
   matiere=$(psql "$db" -Atc "SELECT id FROM matieres WHERE code = 'MATH'")
   local debut
