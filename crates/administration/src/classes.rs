@@ -202,13 +202,7 @@ pub async fn list(
             q = q.filter(classes::niveau.eq(n));
         }
         if let Some(search) = &filter.search {
-            let p = format!(
-                "%{}%",
-                search
-                    .replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_")
-            );
+            let p = ecole_core::contains_pattern(search);
             q = q.filter(classes::nom.ilike(p));
         }
         q

@@ -95,15 +95,6 @@ fn map_unique(e: diesel::result::Error) -> DomainError {
     }
 }
 
-fn pattern(term: &str) -> String {
-    format!(
-        "%{}%",
-        term.replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_")
-    )
-}
-
 pub async fn list(
     conn: &mut AsyncPgConnection,
     filter: &MatiereFilter,
@@ -112,7 +103,7 @@ pub async fn list(
     let base = || {
         let mut q = matieres::table.into_boxed();
         if let Some(search) = &filter.search {
-            let p = pattern(search);
+            let p = ecole_core::contains_pattern(search);
             q = q.filter(matieres::code.ilike(p.clone()).or(matieres::nom.ilike(p)));
         }
         q

@@ -39,3 +39,13 @@ impl Actor {
         }
     }
 }
+
+/// A `LIKE`/`ILIKE` pattern matching `term` anywhere, with `\`, `%` and `_` taken literally.
+pub fn contains_pattern(term: &str) -> String {
+    format!(
+        "%{}%",
+        term.replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    )
+}

@@ -340,15 +340,6 @@ pub fn scoped(scope: &Scope) -> eleves::BoxedQuery<'static, diesel::pg::Pg> {
     }
 }
 
-fn like(term: &str) -> String {
-    format!(
-        "%{}%",
-        term.replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_")
-    )
-}
-
 pub async fn list(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
@@ -379,7 +370,7 @@ pub async fn list(
         }
         if let Some(search) = &filter.search {
             for term in search.split_whitespace().take(6) {
-                let p = like(term);
+                let p = ecole_core::contains_pattern(term);
                 q = q.filter(
                     eleves::matricule
                         .ilike(p.clone())

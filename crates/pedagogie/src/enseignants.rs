@@ -139,12 +139,7 @@ pub async fn list(
         let mut q = enseignants::table.into_boxed();
         if let Some(search) = &filter.search {
             for term in search.split_whitespace().take(6) {
-                let p = format!(
-                    "%{}%",
-                    term.replace('\\', "\\\\")
-                        .replace('%', "\\%")
-                        .replace('_', "\\_")
-                );
+                let p = ecole_core::contains_pattern(term);
                 q = q.filter(
                     enseignants::matricule
                         .ilike(p.clone())

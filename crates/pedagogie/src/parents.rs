@@ -154,12 +154,7 @@ pub async fn list(
         }
         if let Some(search) = &filter.search {
             for term in search.split_whitespace().take(6) {
-                let p = format!(
-                    "%{}%",
-                    term.replace('\\', "\\\\")
-                        .replace('%', "\\%")
-                        .replace('_', "\\_")
-                );
+                let p = ecole_core::contains_pattern(term);
                 q = q.filter(
                     parents::user_id.eq_any(
                         users::table

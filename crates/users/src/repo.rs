@@ -60,14 +60,6 @@ pub async fn authenticate_session(
         .optional()?)
 }
 
-fn like_pattern(term: &str) -> String {
-    let escaped = term
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
-}
-
 fn filtered(filter: &UserFilter) -> users::BoxedQuery<'static, diesel::pg::Pg> {
     let mut query = users::table.into_boxed();
     if let Some(role) = filter.role {
@@ -78,7 +70,7 @@ fn filtered(filter: &UserFilter) -> users::BoxedQuery<'static, diesel::pg::Pg> {
     }
     if let Some(search) = &filter.search {
         for term in search.split_whitespace().take(8) {
-            let pattern = like_pattern(term);
+            let pattern = ecole_core::contains_pattern(term);
             query = query.filter(
                 users::username
                     .ilike(pattern.clone())
