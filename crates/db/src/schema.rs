@@ -40,6 +40,48 @@ diesel::table! {
 }
 
 diesel::table! {
+    bulletin_lignes (id) {
+        id -> Int8,
+        bulletin_id -> Int8,
+        matiere_id -> Int8,
+        coefficient -> Int4,
+        moyenne -> Nullable<Numeric>,
+        points -> Nullable<Numeric>,
+        rang_matiere -> Nullable<Int4>,
+        ex_aequo -> Bool,
+        moyenne_classe_matiere -> Nullable<Numeric>,
+        appreciation -> Text,
+        enseignant -> Text,
+    }
+}
+
+diesel::table! {
+    bulletins (id) {
+        id -> Int8,
+        eleve_id -> Int8,
+        classe_id -> Int8,
+        annee_scolaire_id -> Int8,
+        periode -> Text,
+        moyenne_generale -> Nullable<Numeric>,
+        rang -> Nullable<Int4>,
+        ex_aequo -> Bool,
+        effectif -> Int4,
+        moyenne_classe -> Nullable<Numeric>,
+        moyenne_max -> Nullable<Numeric>,
+        moyenne_min -> Nullable<Numeric>,
+        mention -> Nullable<Text>,
+        tableau_honneur -> Bool,
+        absences -> Int4,
+        retards -> Int4,
+        statut -> Text,
+        fichier_pdf -> Nullable<Text>,
+        genere_le -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     classes (id) {
         id -> Int8,
         niveau -> Text,
@@ -252,6 +294,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    regles_bulletin (id) {
+        id -> Int8,
+        poids_cours -> Int4,
+        poids_composition -> Int4,
+        seuil_excellent -> Numeric,
+        seuil_tres_bien -> Numeric,
+        seuil_bien -> Numeric,
+        seuil_assez_bien -> Numeric,
+        seuil_passable -> Numeric,
+        seuil_insuffisant -> Numeric,
+        seuil_tableau_honneur -> Numeric,
+        seuil_admission -> Numeric,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Int8,
         username -> Text,
@@ -269,6 +328,11 @@ diesel::table! {
 }
 
 diesel::joinable!(auth_sessions -> users (user_id));
+diesel::joinable!(bulletin_lignes -> bulletins (bulletin_id));
+diesel::joinable!(bulletin_lignes -> matieres (matiere_id));
+diesel::joinable!(bulletins -> annees_scolaires (annee_scolaire_id));
+diesel::joinable!(bulletins -> classes (classe_id));
+diesel::joinable!(bulletins -> eleves (eleve_id));
 diesel::joinable!(classes -> annees_scolaires (annee_scolaire_id));
 diesel::joinable!(classes -> enseignants (professeur_principal_id));
 diesel::joinable!(eleve_parents -> eleves (eleve_id));
@@ -296,6 +360,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     annees_scolaires,
     audit_log,
     auth_sessions,
+    bulletin_lignes,
+    bulletins,
     classes,
     eleve_parents,
     eleves,
@@ -311,5 +377,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     presences,
     process_heartbeats,
     refresh_tokens,
+    regles_bulletin,
     users,
 );

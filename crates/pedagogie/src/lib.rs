@@ -2,6 +2,7 @@
 //! attendance. Every read is scoped in SQL by [`ecole_core::scope::Scope`]: a parent sees
 //! their children, a pupil themself, a teacher the classes they teach.
 
+pub mod bulletins;
 pub mod calcul;
 pub mod eleves;
 pub mod enseignants;

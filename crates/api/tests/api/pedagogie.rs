@@ -1461,3 +1461,140 @@ async fn every_list_orders_and_refuses_unknown_fields() {
         assert!(body.get("ordering").is_some(), "{path}: {body}");
     }
 }
+
+#[tokio::test]
+async fn bulletins_of_a_class_are_computed_in_place_and_respect_publication() {
+    use ecole_db::enums::CodePeriode;
+    use ecole_db::schema::{bulletin_lignes, bulletins};
+    let app = TestApp::new().await;
+    let school = School::create(&app, 3).await;
+    let admin = app.as_admin().await;
+    let saisie = |matiere: i64, type_note: &str, values: [f64; 3]| {
+        json!({"classe": school.classe_a, "matiere": matiere, "periode": "TRIMESTRE_1", "type_note": type_note,
+               "date_evaluation": "2025-11-10", "notes": school.a.iter().zip(values).map(|(p, v)| json!({"eleve": p.id, "valeur": v})).collect::<Vec<_>>()})
+    };
+    // MATH (coef 4): devoirs 12, 16, 12 ; compositions 12, 10, 12 → 12, 12, 12 ; FRANCAIS not taught in A.
+    assert_eq!(
+        post(
+            &app,
+            "/api/v1/notes/saisie/",
+            &admin.access,
+            saisie(school.math, "DEVOIR", [12.0, 16.0, 12.0])
+        )
+        .await
+        .0,
+        201
+    );
+    assert_eq!(
+        post(
+            &app,
+            "/api/v1/notes/saisie/",
+            &admin.access,
+            saisie(school.math, "COMPOSITION", [12.0, 10.0, 13.5])
+        )
+        .await
+        .0,
+        201
+    );
+    let appel = json!({"classe": school.classe_a, "date": "2025-11-12", "presences": [
+        {"eleve": school.a[0].id, "statut": "ABSENT"}, {"eleve": school.a[1].id, "statut": "RETARD"}, {"eleve": school.a[2].id, "statut": "PRESENT"}]});
+    assert_eq!(
+        post(&app, "/api/v1/presences/appel/", &admin.access, appel)
+            .await
+            .0,
+        200
+    );
+
+    let mut conn = app.conn().await;
+    let first = ecole_pedagogie::bulletins::generer_classe(
+        &mut conn,
+        school.classe_a,
+        CodePeriode::Trimestre1,
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(first.bulletins.len(), 3);
+    let again = ecole_pedagogie::bulletins::generer_classe(
+        &mut conn,
+        school.classe_a,
+        CodePeriode::Trimestre1,
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.bulletins, first.bulletins, "recalculés sur place");
+    let n: i64 = bulletins::table
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(n, 3);
+    let lines: i64 = bulletin_lignes::table
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(lines, 3, "une ligne (MATH) par bulletin");
+
+    type Row = (
+        i64,
+        Option<bigdecimal::BigDecimal>,
+        Option<i32>,
+        bool,
+        i32,
+        i32,
+        Option<String>,
+    );
+    let rows: Vec<Row> = bulletins::table
+        .order(bulletins::eleve_id)
+        .select((
+            bulletins::eleve_id,
+            bulletins::moyenne_generale,
+            bulletins::rang,
+            bulletins::ex_aequo,
+            bulletins::absences,
+            bulletins::retards,
+            bulletins::mention,
+        ))
+        .load(&mut conn)
+        .await
+        .unwrap();
+    let d = |s: &str| Some(s.parse::<bigdecimal::BigDecimal>().unwrap());
+    // (12 + 2×12)/3 = 12 ; (16 + 2×10)/3 = 12 ; (12 + 2×13.5)/3 = 13
+    assert_eq!(rows[0].1, d("12.00"));
+    assert_eq!(rows[1].1, d("12.00"));
+    assert_eq!(rows[2].1, d("13.00"));
+    assert_eq!((rows[2].2, rows[2].3), (Some(1), false));
+    assert_eq!(
+        (rows[0].2, rows[0].3, rows[1].2, rows[1].3),
+        (Some(2), true, Some(2), true)
+    );
+    assert_eq!((rows[0].4, rows[0].5, rows[1].4, rows[1].5), (1, 0, 0, 1));
+    assert_eq!(rows[2].6.as_deref(), Some("Assez bien"));
+
+    // A published bulletin is recomputed only when forced.
+    diesel::update(bulletins::table.filter(bulletins::eleve_id.eq(school.a[2].id)))
+        .set(bulletins::statut.eq("PUBLIE"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let skipped = ecole_pedagogie::bulletins::generer_classe(
+        &mut conn,
+        school.classe_a,
+        CodePeriode::Trimestre1,
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!((skipped.bulletins.len(), skipped.publies_ignores), (2, 1));
+    let forced = ecole_pedagogie::bulletins::generer_classe(
+        &mut conn,
+        school.classe_a,
+        CodePeriode::Trimestre1,
+        true,
+    )
+    .await
+    .unwrap();
+    assert_eq!((forced.bulletins.len(), forced.publies_ignores), (3, 0));
+}
