@@ -66,6 +66,9 @@ pub async fn regles(conn: &mut AsyncPgConnection) -> DomainResult<Regles> {
     })
 }
 
+/// A subject of the class: id, coefficient, class override, teacher's first and last names.
+type SubjectRow = (i64, i32, Option<i32>, Option<String>, Option<String>);
+
 /// What a generation did for one class.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Generation {
@@ -104,21 +107,20 @@ pub async fn generer_classe(
         ));
     };
     // Subjects taught in the class, with the class's coefficient and the teacher's name.
-    let subjects: Vec<(i64, i32, Option<i32>, Option<String>, Option<String>)> =
-        enseignements::table
-            .inner_join(matieres::table)
-            .left_join(enseignants::table.inner_join(users::table))
-            .filter(enseignements::classe_id.eq(classe))
-            .select((
-                matieres::id,
-                matieres::coefficient,
-                enseignements::coefficient,
-                users::first_name.nullable(),
-                users::last_name.nullable(),
-            ))
-            .order(matieres::id)
-            .load(conn)
-            .await?;
+    let subjects: Vec<SubjectRow> = enseignements::table
+        .inner_join(matieres::table)
+        .left_join(enseignants::table.inner_join(users::table))
+        .filter(enseignements::classe_id.eq(classe))
+        .select((
+            matieres::id,
+            matieres::coefficient,
+            enseignements::coefficient,
+            users::first_name.nullable(),
+            users::last_name.nullable(),
+        ))
+        .order(matieres::id)
+        .load(conn)
+        .await?;
     let matieres_coef: Vec<(i64, i32)> = subjects
         .iter()
         .map(|(m, c, o, _, _)| (*m, o.unwrap_or(*c)))
