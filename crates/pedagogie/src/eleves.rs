@@ -561,9 +561,7 @@ pub async fn delete(conn: &mut AsyncPgConnection, actor: &Actor, id: i64) -> Dom
         diesel::delete(eleves::table.find(eleve.id))
             .execute(conn)
             .await?;
-        diesel::delete(users::table.find(user.id))
-            .execute(conn)
-            .await?;
+        ecole_users::service::delete_profile_user_in_tx(conn, &actor, user.id).await?;
         audit::record(
             conn,
             AuditEntry {

@@ -6,7 +6,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use ecole_core::error::unique_violation;
 use ecole_core::time::serde_conakry;
 use ecole_core::{Actor, DomainError, DomainResult, FieldErrors, Page, PageRequest, Role};
-use ecole_db::schema::{enseignants, users};
+use ecole_db::schema::{enseignants, enseignements, notes, users};
 use ecole_users::{User, UserOut};
 use serde::{Deserialize, Serialize};
 
@@ -296,17 +296,33 @@ pub async fn update(
     .await
 }
 
-/// Refused (409) while the teacher has assignments or grades; deactivate the account instead.
+/// Refused (409) while the teacher has assignments or entered grades; deactivate the account
+/// instead (the grades name who entered them).
 pub async fn delete(conn: &mut AsyncPgConnection, actor: &Actor, id: i64) -> DomainResult<()> {
     let (ens, user) = get_row(conn, actor, id).await?;
     actor.require(MANAGEMENT)?;
+    let assignments: i64 = enseignements::table
+        .filter(enseignements::enseignant_id.eq(ens.id))
+        .count()
+        .get_result(conn)
+        .await?;
+    let grades: i64 = notes::table
+        .filter(notes::saisie_par.eq(user.id))
+        .count()
+        .get_result(conn)
+        .await?;
+    if assignments + grades > 0 {
+        return Err(DomainError::Conflict(
+            "Cet enseignant a des enseignements ou a saisi des notes : désactivez son compte plutôt que de le supprimer."
+                .into(),
+        ));
+    }
+    let actor = *actor;
     conn.transaction::<_, DomainError, _>(async move |conn| {
         diesel::delete(enseignants::table.find(ens.id))
             .execute(conn)
             .await?;
-        diesel::delete(users::table.find(user.id))
-            .execute(conn)
-            .await?;
+        ecole_users::service::delete_profile_user_in_tx(conn, &actor, user.id).await?;
         Ok(())
     })
     .await

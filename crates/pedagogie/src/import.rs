@@ -11,9 +11,10 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use ecole_core::audit::{self, AuditAction, AuditEntry};
 use ecole_core::phone::normalize_phone;
-use ecole_core::{Actor, DomainError, DomainResult};
+use ecole_core::{Actor, DomainError, DomainResult, Role};
 use ecole_db::enums::{Lien, Sexe};
 use ecole_db::schema::{annees_scolaires, classes, eleve_parents, eleves, parents, users};
+use ecole_users::service::{PreparedUser, insert_user_in_tx, update_profile_user_in_tx};
 use serde::Serialize;
 
 use crate::MANAGEMENT;
@@ -521,6 +522,27 @@ impl From<diesel::result::Error> for TxError {
     }
 }
 
+/// An imported account: no usable password until an administrator sets one.
+fn imported_user(
+    username: String,
+    email: Option<String>,
+    first_name: &str,
+    last_name: &str,
+    role: Role,
+    telephone: Option<String>,
+) -> PreparedUser {
+    PreparedUser {
+        username,
+        email,
+        password_hash: UNUSABLE_PASSWORD.to_string(),
+        first_name: first_name.to_string(),
+        last_name: last_name.to_string(),
+        role,
+        telephone,
+        is_active: true,
+    }
+}
+
 async fn unique_username(
     conn: &mut AsyncPgConnection,
     base: &str,
@@ -615,13 +637,12 @@ async fn apply(
                 if same {
                     report.inchanges += 1;
                 } else {
-                    diesel::update(users::table.find(e.user_id))
-                        .set((
-                            users::first_name.eq(&row.prenom),
-                            users::last_name.eq(&row.nom),
-                        ))
-                        .execute(conn)
-                        .await?;
+                    let names = ecole_users::UserUpdate {
+                        first_name: Some(row.prenom.clone()),
+                        last_name: Some(row.nom.clone()),
+                        ..Default::default()
+                    };
+                    update_profile_user_in_tx(conn, actor, e.user_id, &names).await?;
                     diesel::update(eleves::table.find(e.id))
                         .set((
                             eleves::sexe.eq(row.sexe),
@@ -643,17 +664,13 @@ async fn apply(
                 let username =
                     unique_username(conn, &username_base(&row.prenom, &row.nom), &mut taken)
                         .await?;
-                let user_id: i64 = diesel::insert_into(users::table)
-                    .values((
-                        users::username.eq(&username),
-                        users::password_hash.eq(UNUSABLE_PASSWORD),
-                        users::first_name.eq(&row.prenom),
-                        users::last_name.eq(&row.nom),
-                        users::role.eq(ecole_core::Role::Eleve),
-                    ))
-                    .returning(users::id)
-                    .get_result(conn)
-                    .await?;
+                let user_id = insert_user_in_tx(
+                    conn,
+                    Some(actor),
+                    &imported_user(username, None, &row.prenom, &row.nom, Role::Eleve, None),
+                )
+                .await?
+                .id;
                 let id: i64 = diesel::insert_into(eleves::table)
                     .values((
                         eleves::user_id.eq(user_id),
@@ -694,26 +711,24 @@ async fn apply(
                     let username =
                         unique_username(conn, &username_base(&p.prenom, &p.nom), &mut taken)
                             .await?;
-                    let user_id: i64 = diesel::insert_into(users::table)
-                        .values((
-                            users::username.eq(&username),
-                            users::email.eq(p.email.as_deref()),
-                            users::password_hash.eq(UNUSABLE_PASSWORD),
-                            users::first_name.eq(&p.prenom),
-                            users::last_name.eq(&p.nom),
-                            users::role.eq(ecole_core::Role::Parent),
-                            users::telephone.eq(&p.telephone),
-                        ))
-                        .returning(users::id)
-                        .get_result(conn)
+                    let account = imported_user(
+                        username,
+                        p.email.clone(),
+                        &p.prenom,
+                        &p.nom,
+                        Role::Parent,
+                        Some(p.telephone.clone()),
+                    );
+                    let user_id = insert_user_in_tx(conn, Some(actor), &account)
                         .await
-                        .map_err(|e| match ecole_core::error::unique_violation(&e) {
-                            Some(_) => DomainError::validation(
+                        .map_err(|e| match e {
+                            DomainError::Validation(_) => DomainError::validation(
                                 "non_field_errors",
                                 format!("Ligne {} : l'e-mail du parent est déjà utilisé par un autre compte.", row.ligne),
                             ),
-                            None => e.into(),
-                        })?;
+                            other => other,
+                        })?
+                        .id;
                     let id: i64 = diesel::insert_into(parents::table)
                         .values(parents::user_id.eq(user_id))
                         .returning(parents::id)

@@ -295,13 +295,12 @@ pub async fn update(
 pub async fn delete(conn: &mut AsyncPgConnection, actor: &Actor, id: i64) -> DomainResult<()> {
     let (parent, user) = get_row(conn, actor, id).await?;
     actor.require(MANAGEMENT)?;
+    let actor = *actor;
     conn.transaction::<_, DomainError, _>(async move |conn| {
         diesel::delete(parents::table.find(parent.id))
             .execute(conn)
             .await?;
-        diesel::delete(users::table.find(user.id))
-            .execute(conn)
-            .await?;
+        ecole_users::service::delete_profile_user_in_tx(conn, &actor, user.id).await?;
         Ok(())
     })
     .await

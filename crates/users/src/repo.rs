@@ -331,3 +331,8 @@ pub async fn revoke_user_sessions(
         .execute(conn)
         .await?)
 }
+
+pub async fn delete(conn: &mut AsyncPgConnection, id: i64) -> DomainResult<()> {
+    diesel::delete(users::table.find(id)).execute(conn).await?;
+    Ok(())
+}

@@ -652,3 +652,28 @@ pub async fn update_profile_user_in_tx(
     .await?;
     Ok(after)
 }
+
+/// Deletes the user of a profile that is being deleted (pupil, parent, teacher), in the
+/// caller's transaction, with its audit row. Sessions go with it (cascade).
+pub async fn delete_profile_user_in_tx(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    user_id: i64,
+) -> DomainResult<()> {
+    let before = repo::get_for_update(conn, user_id)
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    repo::delete(conn, user_id).await?;
+    audit::record(
+        conn,
+        AuditEntry {
+            actor: Some(actor),
+            action: AuditAction::Delete,
+            table: "users",
+            row_id: Some(user_id),
+            before: Some(user_json(&before)),
+            after: None,
+        },
+    )
+    .await
+}

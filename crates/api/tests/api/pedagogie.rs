@@ -1598,3 +1598,41 @@ async fn bulletins_of_a_class_are_computed_in_place_and_respect_publication() {
     .unwrap();
     assert_eq!((forced.bulletins.len(), forced.publies_ignores), (3, 0));
 }
+
+#[tokio::test]
+async fn a_teacher_with_assignments_is_not_deleted_and_deletions_are_audited() {
+    let app = TestApp::new().await;
+    let school = School::create(&app, 1).await;
+    let admin = app.as_admin().await;
+    let t = &admin.access;
+    let (s, body) = call(
+        &app,
+        reqwest::Method::DELETE,
+        &format!("/api/v1/enseignants/{}/", school.enseignant_id),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!((s, body["code"].as_str()), (409, Some("conflict")));
+    let (s, parent) = post(&app, "/api/v1/parents/", t, json!({"username": "a.supprimer", "password": "Conakry-2026!", "first_name": "A", "last_name": "Supprimer"})).await;
+    assert_eq!(s, 201);
+    let (s, _) = call(
+        &app,
+        reqwest::Method::DELETE,
+        &format!("/api/v1/parents/{}/", parent["id"]),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(s, 204);
+    let mut conn = app.conn().await;
+    let deleted: i64 = audit_log::table
+        .filter(audit_log::table_name.eq("users"))
+        .filter(audit_log::action.eq("DELETE"))
+        .filter(audit_log::row_id.eq(parent["user"]["id"].as_i64().unwrap()))
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(deleted, 1);
+}
