@@ -24,10 +24,6 @@ pub struct Actor {
 }
 
 impl Actor {
-    pub fn is(&self, role: Role) -> bool {
-        self.role == role
-    }
-
     /// Refuses unless the actor has one of `roles`.
     pub fn require(&self, roles: &[Role]) -> DomainResult<()> {
         if roles.contains(&self.role) {

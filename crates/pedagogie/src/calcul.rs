@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use bigdecimal::BigDecimal;
 use num_bigint::BigInt;
 use num_rational::BigRational;
-use num_traits::{One, Signed, ToPrimitive, Zero};
+use num_traits::{One, Signed, Zero};
 
 use ecole_db::enums::{Sexe, TypeNote};
 
@@ -325,11 +325,6 @@ pub fn sur_bareme(moyenne: &BigDecimal, bareme: i32) -> BigDecimal {
         &(to_rational(moyenne) * BigRational::from_integer(BigInt::from(bareme))
             / BigRational::from_integer(BigInt::from(20))),
     )
-}
-
-/// For callers that need a float (never for storage).
-pub fn approx(d: &BigDecimal) -> f64 {
-    to_rational(d).to_f64().unwrap_or(f64::NAN)
 }
 
 #[cfg(test)]

@@ -176,18 +176,6 @@ pub async fn logout(conn: &mut AsyncPgConnection, token: &str) -> DomainResult<(
     }
 }
 
-/// Resolves an access token to its actor and user (one indexed query).
-pub async fn authenticate(
-    conn: &mut AsyncPgConnection,
-    keys: &AuthKeys,
-    access_token: &str,
-) -> DomainResult<Option<(Actor, User)>> {
-    let Some((user_id, session_id)) = keys.verify_access(access_token) else {
-        return Ok(None);
-    };
-    authenticate_claims(conn, user_id, session_id).await
-}
-
 /// The actor behind verified access-token claims, if the user and session are still valid.
 pub async fn authenticate_claims(
     conn: &mut AsyncPgConnection,
