@@ -130,9 +130,15 @@ fn map_unique(e: diesel::result::Error) -> DomainError {
 
 pub async fn list(
     conn: &mut AsyncPgConnection,
+    actor: &Actor,
     filter: &EnseignementFilter,
     page: PageRequest,
 ) -> DomainResult<Page<Enseignement>> {
+    if !visible_to(actor) {
+        return Err(DomainError::PermissionDenied(
+            "Réservé au personnel de l'école.".into(),
+        ));
+    }
     let base = || {
         let mut q = enseignements::table.into_boxed();
         if let Some(c) = filter.classe {
@@ -164,7 +170,24 @@ pub async fn list(
     })
 }
 
-pub async fn get(conn: &mut AsyncPgConnection, id: i64) -> DomainResult<Enseignement> {
+/// Who teaches what is the staff's business: families get "not found".
+fn visible_to(actor: &Actor) -> bool {
+    actor.role.is_staff()
+}
+
+/// One assignment, for staff.
+pub async fn get_for(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: i64,
+) -> DomainResult<Enseignement> {
+    if !visible_to(actor) {
+        return Err(DomainError::NotFound);
+    }
+    get(conn, id).await
+}
+
+async fn get(conn: &mut AsyncPgConnection, id: i64) -> DomainResult<Enseignement> {
     enseignements::table
         .find(id)
         .select(Enseignement::as_select())

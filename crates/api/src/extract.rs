@@ -309,6 +309,31 @@ impl QueryParams {
         }
     }
 
+    /// A date `AAAA-MM-JJ`; a bad one is a 400 naming the parameter.
+    pub fn parse_date(&self, key: &str, errors: &mut FieldErrors) -> Option<chrono::NaiveDate> {
+        let raw = self.get(key)?;
+        match chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+            Ok(d) => Some(d),
+            Err(_) => {
+                errors.add(key, format!("« {raw} » n'est pas une date (AAAA-MM-JJ)."));
+                None
+            }
+        }
+    }
+
+    /// `?ordering=` against a list of field names.
+    pub fn ordering_named(
+        &self,
+        fields: &'static [&'static str],
+        errors: &mut FieldErrors,
+    ) -> Vec<(&'static str, bool)> {
+        self.ordering(
+            |name| fields.iter().find(|f| **f == name).copied(),
+            fields,
+            errors,
+        )
+    }
+
     /// `?ordering=-a,b` against the accepted fields.
     pub fn ordering<F: Copy>(
         &self,

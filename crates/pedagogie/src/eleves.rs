@@ -348,8 +348,41 @@ pub async fn list(
 ) -> DomainResult<Page<EleveOut>> {
     can_read(actor)?;
     let scope = Scope::of(conn, actor).await?;
+    list_in_scope(conn, &scope, filter, page).await
+}
+
+/// `classes/<id>/eleves/`: the class must be visible (404), its list is for staff who read
+/// pupils (403 for families), narrowed by the scope (a teacher's own classes).
+pub async fn list_of_classe(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    classe: i64,
+    filter: EleveFilter,
+    page: PageRequest,
+) -> DomainResult<Page<EleveOut>> {
+    let scope = Scope::of(conn, actor).await?;
+    ecole_administration::classes::get(conn, &scope, classe).await?;
+    if matches!(actor.role, Role::Parent | Role::Eleve) {
+        return Err(DomainError::PermissionDenied(
+            "La liste de la classe est réservée au personnel.".into(),
+        ));
+    }
+    can_read(actor)?;
+    let filter = EleveFilter {
+        classe: Some(classe),
+        ..filter
+    };
+    list_in_scope(conn, &scope, &filter, page).await
+}
+
+async fn list_in_scope(
+    conn: &mut AsyncPgConnection,
+    scope: &Scope,
+    filter: &EleveFilter,
+    page: PageRequest,
+) -> DomainResult<Page<EleveOut>> {
     let base = || {
-        let mut q = scoped(&scope);
+        let mut q = scoped(scope);
         if let Some(c) = filter.classe {
             q = q.filter(eleves::classe_actuelle_id.eq(c));
         }

@@ -2,7 +2,6 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use ecole_core::FieldErrors;
-use ecole_core::scope::Scope;
 use ecole_db::enums::{CodePeriode, Sexe, StatutEleve, StatutPresence, TypeNote};
 use ecole_pedagogie::{eleves, enseignants, notes, parents, presences};
 use serde::Serialize;
@@ -12,34 +11,6 @@ use crate::extract::{ApiJson, CurrentUser, QueryParams};
 use crate::pagination::{Paginated, page_request, paginated};
 use crate::routes::path_id;
 use crate::state::AppState;
-
-/// `?ordering=` against a list of field names.
-pub fn named_ordering(
-    params: &QueryParams,
-    fields: &'static [&'static str],
-    errors: &mut FieldErrors,
-) -> Vec<(&'static str, bool)> {
-    params.ordering(
-        |name| fields.iter().find(|f| **f == name).copied(),
-        fields,
-        errors,
-    )
-}
-
-fn parse_date(
-    params: &QueryParams,
-    key: &str,
-    errors: &mut FieldErrors,
-) -> Option<chrono::NaiveDate> {
-    let raw = params.get(key)?;
-    match chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
-        Ok(d) => Some(d),
-        Err(_) => {
-            errors.add(key, format!("« {raw} » n'est pas une date (AAAA-MM-JJ)."));
-            None
-        }
-    }
-}
 
 // ---------- eleves ----------
 
@@ -172,24 +143,13 @@ pub async fn classe_eleves(
 ) -> ApiResult<HttpResponse> {
     let id = path_id(&path)?;
     let params = QueryParams::from_request(&req);
-    let mut filter = eleve_filter(&params)?;
-    filter.classe = Some(id);
+    let filter = eleve_filter(&params)?;
     let page = page_request(&params)?;
     let mut conn = state.conn().await?;
-    let scope = Scope::of(&mut conn, &user.actor).await?;
-    ecole_administration::classes::get(&mut conn, &scope, id).await?;
-    if matches!(
-        user.actor.role,
-        ecole_core::Role::Parent | ecole_core::Role::Eleve
-    ) {
-        return Err(ApiError::permission_denied(
-            "La liste de la classe est réservée au personnel.",
-        ));
-    }
     paginated(
         &req,
         &params,
-        eleves::list(&mut conn, &user.actor, &filter, page).await?,
+        eleves::list_of_classe(&mut conn, &user.actor, id, filter, page).await?,
     )
 }
 
@@ -208,7 +168,7 @@ pub async fn parents_list(
     let filter = parents::ParentFilter {
         eleve: params.parse_id("eleve", &mut errors),
         search: params.get("search").map(|s| s.chars().take(100).collect()),
-        ordering: named_ordering(&params, parents::PARENT_ORDERING, &mut errors),
+        ordering: params.ordering_named(parents::PARENT_ORDERING, &mut errors),
     };
     errors.into_result()?;
     let page = page_request(&params)?;
@@ -281,7 +241,7 @@ pub async fn enseignants_list(
     let mut errors = FieldErrors::new();
     let filter = enseignants::EnseignantFilter {
         search: params.get("search").map(|s| s.chars().take(100).collect()),
-        ordering: named_ordering(&params, enseignants::ENSEIGNANT_ORDERING, &mut errors),
+        ordering: params.ordering_named(enseignants::ENSEIGNANT_ORDERING, &mut errors),
     };
     errors.into_result()?;
     let page = page_request(&params)?;
@@ -362,7 +322,7 @@ pub async fn notes_list(
         periode: params.parse::<CodePeriode>("periode", &mut errors),
         annee_scolaire: params.parse_id("annee_scolaire", &mut errors),
         type_note: params.parse::<TypeNote>("type_note", &mut errors),
-        date: parse_date(&params, "date", &mut errors),
+        date: params.parse_date("date", &mut errors),
         ordering: params.ordering(
             notes::NoteOrdering::parse,
             notes::NoteOrdering::FIELDS,
@@ -480,11 +440,11 @@ pub async fn presences_list(
     let filter = presences::PresenceFilter {
         eleve: params.parse_id("eleve", &mut errors),
         classe: params.parse_id("classe", &mut errors),
-        date: parse_date(&params, "date", &mut errors),
-        date_min: parse_date(&params, "date_min", &mut errors),
-        date_max: parse_date(&params, "date_max", &mut errors),
+        date: params.parse_date("date", &mut errors),
+        date_min: params.parse_date("date_min", &mut errors),
+        date_max: params.parse_date("date_max", &mut errors),
         statut: params.parse::<StatutPresence>("statut", &mut errors),
-        ordering: named_ordering(&params, presences::PRESENCE_ORDERING, &mut errors),
+        ordering: params.ordering_named(presences::PRESENCE_ORDERING, &mut errors),
     };
     errors.into_result()?;
     let page = page_request(&params)?;

@@ -244,11 +244,7 @@ pub async fn classes_list(
         annee_scolaire: params.parse_id("annee_scolaire", &mut errors),
         niveau: params.parse::<Niveau>("niveau", &mut errors),
         search: params.get("search").map(|s| s.chars().take(100).collect()),
-        ordering: crate::routes::pedagogie::named_ordering(
-            &params,
-            classes::CLASSE_ORDERING,
-            &mut errors,
-        ),
+        ordering: params.ordering_named(classes::CLASSE_ORDERING, &mut errors),
     };
     errors.into_result()?;
     let page = page_request(&params)?;
@@ -339,11 +335,7 @@ pub async fn matieres_list(
     let mut errors = FieldErrors::new();
     let filter = matieres::MatiereFilter {
         search: params.get("search").map(|s| s.chars().take(100).collect()),
-        ordering: crate::routes::pedagogie::named_ordering(
-            &params,
-            matieres::MATIERE_ORDERING,
-            &mut errors,
-        ),
+        ordering: params.ordering_named(matieres::MATIERE_ORDERING, &mut errors),
     };
     errors.into_result()?;
     let page = page_request(&params)?;
@@ -428,7 +420,6 @@ pub async fn enseignements_list(
     state: web::Data<AppState>,
     user: CurrentUser,
 ) -> ApiResult<HttpResponse> {
-    staff_only(&user)?;
     let params = QueryParams::from_request(&req);
     let mut errors = FieldErrors::new();
     let filter = enseignements::EnseignementFilter {
@@ -442,18 +433,8 @@ pub async fn enseignements_list(
     paginated(
         &req,
         &params,
-        enseignements::list(&mut conn, &filter, page).await?,
+        enseignements::list(&mut conn, &user.actor, &filter, page).await?,
     )
-}
-
-fn staff_only(user: &CurrentUser) -> ApiResult<()> {
-    if user.actor.role.is_staff() {
-        Ok(())
-    } else {
-        Err(crate::error::ApiError::permission_denied(
-            "Réservé au personnel de l'école.",
-        ))
-    }
 }
 
 #[utoipa::path(post, path = "/api/v1/enseignements/", tag = "structure", security(("jwt" = [])), request_body = enseignements::EnseignementInput,
@@ -474,11 +455,9 @@ pub async fn enseignements_get(
     user: CurrentUser,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    if !user.actor.role.is_staff() {
-        return Err(crate::error::ApiError::not_found());
-    }
     let mut conn = state.conn().await?;
-    Ok(HttpResponse::Ok().json(enseignements::get(&mut conn, path_id(&path)?).await?))
+    Ok(HttpResponse::Ok()
+        .json(enseignements::get_for(&mut conn, &user.actor, path_id(&path)?).await?))
 }
 
 #[utoipa::path(put, path = "/api/v1/enseignements/{id}/", tag = "structure", security(("jwt" = [])), params(("id" = i64, Path)),
@@ -502,12 +481,9 @@ pub async fn enseignements_patch(
     path: web::Path<String>,
     body: ApiJson<enseignements::EnseignementPatch>,
 ) -> ApiResult<HttpResponse> {
-    if !user.actor.role.is_staff() {
-        return Err(crate::error::ApiError::not_found());
-    }
     let id = path_id(&path)?;
     let mut conn = state.conn().await?;
-    let current = enseignements::get(&mut conn, id).await?;
+    let current = enseignements::get_for(&mut conn, &user.actor, id).await?;
     Ok(HttpResponse::Ok()
         .json(enseignements::update(&mut conn, &user.actor, id, body.0.merge(&current)).await?))
 }
