@@ -2,17 +2,9 @@
 
 use std::sync::Arc;
 
-use ecole_jobs::payloads::Debug;
-use ecole_jobs::runner::debug_handler;
+use ecole_handlers::registry;
+use ecole_jobs::signals;
 use ecole_jobs::worker::{WorkerOptions, run_worker};
-use ecole_jobs::{Registry, signals};
-
-/// Every job this version can run; the others end in ECHEC "non implémentée".
-fn registry() -> Registry {
-    let mut registry = Registry::new();
-    registry.register::<Debug, _, _>(debug_handler());
-    registry
-}
 
 async fn run() -> anyhow::Result<()> {
     let settings = Arc::new(ecole_config::Settings::from_env()?);

@@ -319,6 +319,16 @@ impl Settings {
             "https://app.ecole.test".into(),
         );
         vars.insert("DATABASE_TIMEOUT_SECONDS".into(), "3".into());
+        // Files of one test stay in its own folder.
+        let root = std::env::temp_dir().join("ecole-tests").join(redis_prefix);
+        vars.insert(
+            "MEDIA_ROOT".into(),
+            root.join("media").to_string_lossy().into_owned(),
+        );
+        vars.insert(
+            "BACKUP_DIR".into(),
+            root.join("backups").to_string_lossy().into_owned(),
+        );
         match Self::from_vars(vars) {
             Ok(settings) => settings,
             // The map above is constant and valid; a failure here is a bug in this function.

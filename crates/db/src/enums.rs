@@ -226,3 +226,12 @@ mod tests {
         assert!("admin".parse::<Role>().is_err());
     }
 }
+
+text_enum! {
+    /// Where a report card stands: computed, rendered, visible to the family.
+    pub enum StatutBulletin {
+        Calcule => "CALCULE",
+        PdfGenere => "PDF_GENERE",
+        Publie => "PUBLIE",
+    }
+}

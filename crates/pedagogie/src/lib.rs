@@ -11,6 +11,7 @@ pub mod notes;
 pub mod parents;
 pub mod presences;
 mod profile;
+pub mod regles;
 
 use ecole_core::Role;
 

@@ -309,6 +309,53 @@ impl TestApp {
         }
     }
 
+    /// Runs this test's due jobs in-process with `registry`, in id order, until none is left
+    /// (jobs enqueued by jobs included; failed attempts are retried at once). Returns the
+    /// number of runs.
+    pub async fn run_jobs(&self, registry: ecole_jobs::Registry) -> usize {
+        let runner = ecole_jobs::runner::Runner {
+            pool: self.state.pool.clone(),
+            bookkeeping: self.state.pool.clone(),
+            settings: std::sync::Arc::new(self.state.settings.clone()),
+            registry: std::sync::Arc::new(registry),
+            worker_name: format!("test-{}", self.redis_prefix),
+            retry_base: std::time::Duration::ZERO,
+            in_flight: Default::default(),
+            redis: None,
+        };
+        let mut runs = 0;
+        for _ in 0..10_000 {
+            let due = self.due_jobs().await;
+            if due.is_empty() {
+                return runs;
+            }
+            for id in due {
+                ecole_jobs::runner::Runner::execute(&runner, id).await.ok();
+                runs += 1;
+            }
+        }
+        panic!("run_jobs : les jobs ne s'épuisent pas");
+    }
+
+    async fn due_jobs(&self) -> Vec<i64> {
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        use ecole_db::schema::jobs;
+        let mut conn = self.conn().await;
+        match jobs::table
+            .filter(jobs::status.eq(ecole_jobs::model::JobStatus::EnAttente))
+            .filter(jobs::run_after.le(diesel::dsl::now))
+            .select(jobs::id)
+            .order(jobs::id)
+            .limit(500)
+            .load(&mut conn)
+            .await
+        {
+            Ok(ids) => ids,
+            Err(e) => panic!("jobs en attente : {e}"),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base_url, path)
     }

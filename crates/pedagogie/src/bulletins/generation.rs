@@ -1,6 +1,7 @@
 //! Computing and storing a class's report cards for a period: a constant number of queries
 //! per class (never one per pupil), the rules of [`crate::calcul`], bulletins upserted in place
-//! (recomputing never duplicates; a published one only with `force`).
+//! (recomputing never duplicates; a published one only with `force`), and one PDF job per
+//! bulletin asked for in the same transaction.
 
 use std::collections::HashMap;
 
@@ -11,11 +12,13 @@ use diesel::prelude::*;
 use diesel::upsert::excluded;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use ecole_core::{DomainError, DomainResult};
-use ecole_db::enums::{CodePeriode, Sexe, StatutPresence, TypeNote};
+use ecole_db::enums::{CodePeriode, Sexe, StatutBulletin, StatutPresence, TypeNote};
 use ecole_db::schema::{
     bulletin_lignes, bulletins, classes, eleves, enseignants, enseignements, matieres, notes,
     periodes, presences, regles_bulletin, users,
 };
+use ecole_jobs::payloads::GenererBulletinPdf;
+use ecole_jobs::{NewJob, enqueue_many};
 
 use crate::calcul::{EleveNotes, NoteBrute, Regles, calculer_classe};
 
@@ -197,7 +200,7 @@ pub async fn generer_classe(
         .filter(bulletins::annee_scolaire_id.eq(annee))
         .filter(bulletins::periode.eq(periode))
         .filter(bulletins::eleve_id.eq_any(pupils.iter().map(|(id, _)| *id).collect::<Vec<_>>()))
-        .filter(bulletins::statut.eq("PUBLIE"))
+        .filter(bulletins::statut.eq(StatutBulletin::Publie))
         .select(bulletins::eleve_id)
         .load(conn)
         .await?;
@@ -227,7 +230,7 @@ pub async fn generer_classe(
                 bulletins::tableau_honneur.eq(b.tableau_honneur),
                 bulletins::absences.eq(count(b.eleve, StatutPresence::Absent)),
                 bulletins::retards.eq(count(b.eleve, StatutPresence::Retard)),
-                bulletins::statut.eq("CALCULE"),
+                bulletins::statut.eq(StatutBulletin::Calcule),
                 bulletins::genere_le.eq(now),
             )
         })
@@ -240,7 +243,17 @@ pub async fn generer_classe(
     }
     let lines_of: HashMap<i64, &Vec<crate::calcul::LigneCalculee>> =
         kept.iter().map(|b| (b.eleve, &b.lignes)).collect();
+    let appreciation = |moyenne: &Option<BigDecimal>| match moyenne {
+        Some(m) => regles.mention(m),
+        None => "Non classé".to_string(),
+    };
     conn.transaction::<_, DomainError, _>(async move |conn| {
+        // One generation of a class and period at a time (two requests, or the beat and a
+        // request, wait for each other rather than interleave their lines).
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind::<diesel::sql_types::Text, _>(format!("bulletins:{classe}:{}", periode.as_str()))
+            .execute(conn)
+            .await?;
         let saved: Vec<(i64, i64)> = diesel::insert_into(bulletins::table)
             .values(&rows)
             .on_conflict((
@@ -284,6 +297,7 @@ pub async fn generer_classe(
                     bulletin_lignes::rang_matiere.eq(l.rang.map(|r| r as i32)),
                     bulletin_lignes::ex_aequo.eq(l.ex_aequo),
                     bulletin_lignes::moyenne_classe_matiere.eq(l.moyenne_classe.clone()),
+                    bulletin_lignes::appreciation.eq(appreciation(&l.moyenne)),
                     bulletin_lignes::enseignant
                         .eq(teacher.get(&l.matiere).cloned().unwrap_or_default()),
                 ));
@@ -294,6 +308,13 @@ pub async fn generer_classe(
                 .values(chunk)
                 .execute(conn)
                 .await?;
+        }
+        let pdf_jobs = ids
+            .iter()
+            .map(|id| NewJob::of(&GenererBulletinPdf { bulletin_id: *id }))
+            .collect::<DomainResult<Vec<_>>>()?;
+        for chunk in pdf_jobs.chunks(2000) {
+            enqueue_many(conn, chunk).await?;
         }
         Ok(Generation {
             bulletins: ids,

@@ -1,0 +1,571 @@
+//! Reading report cards (`bulletins/`, `bulletins/<id>/`), scoped in SQL: the staff of the
+//! school see every one, a teacher those of the classes they teach, a family only the
+//! published ones of its own children. Outside the scope: not found.
+
+use bigdecimal::BigDecimal;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use ecole_core::decimal::serialize_number;
+use ecole_core::scope::Scope;
+use ecole_core::time::serde_conakry;
+use ecole_core::{Actor, DomainError, DomainResult, Page, PageRequest, Role};
+use ecole_db::enums::{CodePeriode, Sexe, StatutBulletin};
+use ecole_db::schema::{
+    annees_scolaires, bulletin_lignes, bulletins, classes, eleves, matieres, periodes, users,
+};
+use serde::Serialize;
+
+use crate::calcul::{self, rang_imprime};
+
+/// Serialises an optional decimal as a JSON number or `null`.
+fn opt_number<S: serde::Serializer>(d: &Option<BigDecimal>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => serialize_number(d, s),
+        None => s.serialize_none(),
+    }
+}
+
+/// A report card as listed (`bulletins/`). Averages are on /20 as stored; `bareme` tells
+/// the class's printing scale (10 in primary).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct BulletinOut {
+    pub id: i64,
+    pub eleve: i64,
+    pub eleve_nom: String,
+    pub matricule: String,
+    pub sexe: Sexe,
+    pub classe: i64,
+    pub classe_nom: String,
+    pub bareme: i32,
+    pub annee_scolaire: i64,
+    pub periode: CodePeriode,
+    pub periode_libelle: String,
+    #[serde(serialize_with = "opt_number")]
+    #[schema(value_type = Option<f64>)]
+    pub moyenne_generale: Option<BigDecimal>,
+    pub rang: Option<i32>,
+    pub ex_aequo: bool,
+    /// As printed: `1er`, `1ère`, `2ème ex`.
+    pub rang_affiche: Option<String>,
+    pub effectif: i32,
+    #[serde(serialize_with = "opt_number")]
+    #[schema(value_type = Option<f64>)]
+    pub moyenne_classe: Option<BigDecimal>,
+    #[serde(serialize_with = "opt_number")]
+    #[schema(value_type = Option<f64>)]
+    pub moyenne_max: Option<BigDecimal>,
+    #[serde(serialize_with = "opt_number")]
+    #[schema(value_type = Option<f64>)]
+    pub moyenne_min: Option<BigDecimal>,
+    pub mention: Option<String>,
+    pub tableau_honneur: bool,
+    pub absences: i32,
+    pub retards: i32,
+    pub statut: StatutBulletin,
+    /// `/api/v1/bulletins/<id>/pdf/` once the PDF exists.
+    pub pdf_url: Option<String>,
+    #[serde(serialize_with = "serde_conakry::option::serialize")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub genere_le: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "serde_conakry::serialize")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One subject line of a report card.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct LigneOut {
+    pub matiere: i64,
+    pub matiere_code: String,
+    pub matiere_nom: String,
+    pub coefficient: i32,
+    /// /20; `null`: no grade (non classé).
+    #[serde(serialize_with = "opt_number")]
+    #[schema(value_type = Option<f64>)]
+    pub moyenne: Option<BigDecimal>,
+    #[serde(serialize_with = "opt_number")]
+    #[schema(value_type = Option<f64>)]
+    pub points: Option<BigDecimal>,
+    pub rang_matiere: Option<i32>,
+    pub ex_aequo: bool,
+    #[serde(serialize_with = "opt_number")]
+    #[schema(value_type = Option<f64>)]
+    pub moyenne_classe_matiere: Option<BigDecimal>,
+    pub appreciation: String,
+    pub enseignant: String,
+}
+
+/// The annual result, on the year's last period.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Annuel {
+    #[serde(serialize_with = "serialize_number")]
+    #[schema(value_type = f64)]
+    pub moyenne_annuelle: BigDecimal,
+    /// `Admis(e)` or `Redouble`.
+    pub decision: String,
+}
+
+/// `bulletins/<id>/`: the card with its lines (and the annual result on the last period).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct BulletinDetail {
+    #[serde(flatten)]
+    pub bulletin: BulletinOut,
+    pub lignes: Vec<LigneOut>,
+    pub annuel: Option<Annuel>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BulletinOrdering {
+    Rang,
+    MoyenneGenerale,
+    Eleve,
+    Classe,
+}
+
+impl BulletinOrdering {
+    pub const FIELDS: &'static [&'static str] = &["rang", "moyenne_generale", "eleve", "classe"];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "rang" => Some(Self::Rang),
+            "moyenne_generale" => Some(Self::MoyenneGenerale),
+            "eleve" => Some(Self::Eleve),
+            "classe" => Some(Self::Classe),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct BulletinFilter {
+    pub classe: Option<i64>,
+    pub periode: Option<CodePeriode>,
+    pub annee_scolaire: Option<i64>,
+    pub eleve: Option<i64>,
+    pub statut: Option<StatutBulletin>,
+    pub search: Option<String>,
+    pub ordering: Vec<(BulletinOrdering, bool)>,
+}
+
+/// Who reads report cards at all (within their scope).
+fn can_read(actor: &Actor) -> bool {
+    matches!(
+        actor.role,
+        Role::Admin | Role::Direction | Role::Enseignant | Role::Parent | Role::Eleve
+    )
+}
+
+type Source = diesel::helper_types::InnerJoin<
+    diesel::helper_types::InnerJoin<
+        bulletins::table,
+        diesel::helper_types::InnerJoin<eleves::table, users::table>,
+    >,
+    classes::table,
+>;
+
+fn scoped(scope: &Scope) -> diesel::helper_types::IntoBoxed<'static, Source, diesel::pg::Pg> {
+    let q = bulletins::table
+        .inner_join(eleves::table.inner_join(users::table))
+        .inner_join(classes::table)
+        .into_boxed();
+    match scope {
+        Scope::All => q,
+        // Families: their own children's, once published.
+        Scope::Eleves(ids) => q
+            .filter(bulletins::eleve_id.eq_any(ids.clone()))
+            .filter(bulletins::statut.eq(StatutBulletin::Publie)),
+        Scope::Classes(ids) => q.filter(bulletins::classe_id.eq_any(ids.clone())),
+    }
+}
+
+type Row = (
+    (
+        i64,
+        i64,
+        i64,
+        i64,
+        CodePeriode,
+        Option<BigDecimal>,
+        Option<i32>,
+        bool,
+        i32,
+        Option<BigDecimal>,
+        Option<BigDecimal>,
+        Option<BigDecimal>,
+    ),
+    (
+        Option<String>,
+        bool,
+        i32,
+        i32,
+        StatutBulletin,
+        Option<String>,
+        Option<DateTime<Utc>>,
+        DateTime<Utc>,
+    ),
+    (String, Sexe, String, String),
+    (String, i32),
+);
+
+macro_rules! row_select {
+    () => {
+        (
+            (
+                bulletins::id,
+                bulletins::eleve_id,
+                bulletins::classe_id,
+                bulletins::annee_scolaire_id,
+                bulletins::periode,
+                bulletins::moyenne_generale,
+                bulletins::rang,
+                bulletins::ex_aequo,
+                bulletins::effectif,
+                bulletins::moyenne_classe,
+                bulletins::moyenne_max,
+                bulletins::moyenne_min,
+            ),
+            (
+                bulletins::mention,
+                bulletins::tableau_honneur,
+                bulletins::absences,
+                bulletins::retards,
+                bulletins::statut,
+                bulletins::fichier_pdf,
+                bulletins::genere_le,
+                bulletins::updated_at,
+            ),
+            (
+                eleves::matricule,
+                eleves::sexe,
+                users::first_name,
+                users::last_name,
+            ),
+            (classes::nom, classes::bareme),
+        )
+    };
+}
+
+fn to_out(r: Row) -> BulletinOut {
+    let (
+        (
+            id,
+            eleve,
+            classe,
+            annee_scolaire,
+            periode,
+            moyenne_generale,
+            rang,
+            ex_aequo,
+            effectif,
+            moyenne_classe,
+            moyenne_max,
+            moyenne_min,
+        ),
+        (mention, tableau_honneur, absences, retards, statut, fichier_pdf, genere_le, updated_at),
+        (matricule, sexe, first, last),
+        (classe_nom, bareme),
+    ) = r;
+    BulletinOut {
+        id,
+        eleve,
+        eleve_nom: format!("{first} {last}").trim().to_string(),
+        matricule,
+        sexe,
+        classe,
+        classe_nom,
+        bareme,
+        annee_scolaire,
+        periode,
+        periode_libelle: periode.libelle().to_string(),
+        moyenne_generale,
+        rang,
+        ex_aequo,
+        rang_affiche: rang.map(|r| rang_imprime(r.max(0) as u32, ex_aequo, sexe)),
+        effectif,
+        moyenne_classe,
+        moyenne_max,
+        moyenne_min,
+        mention,
+        tableau_honneur,
+        absences,
+        retards,
+        statut,
+        pdf_url: fichier_pdf.map(|_| format!("/api/v1/bulletins/{id}/pdf/")),
+        genere_le,
+        updated_at,
+    }
+}
+
+/// `bulletins/`: 2 queries (3 for a family or a teacher), whatever the page size.
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    filter: &BulletinFilter,
+    page: PageRequest,
+) -> DomainResult<Page<BulletinOut>> {
+    if !can_read(actor) {
+        return Err(DomainError::PermissionDenied(
+            "Vous n'avez pas accès aux bulletins.".into(),
+        ));
+    }
+    let scope = Scope::of(conn, actor).await?;
+    let base = || {
+        let mut q = scoped(&scope);
+        if let Some(v) = filter.classe {
+            q = q.filter(bulletins::classe_id.eq(v));
+        }
+        if let Some(v) = filter.periode {
+            q = q.filter(bulletins::periode.eq(v));
+        }
+        if let Some(v) = filter.annee_scolaire {
+            q = q.filter(bulletins::annee_scolaire_id.eq(v));
+        }
+        if let Some(v) = filter.eleve {
+            q = q.filter(bulletins::eleve_id.eq(v));
+        }
+        if let Some(v) = filter.statut {
+            q = q.filter(bulletins::statut.eq(v));
+        }
+        if let Some(term) = filter.search.as_deref().filter(|s| !s.trim().is_empty()) {
+            let p = ecole_core::contains_pattern(term);
+            q = q.filter(
+                eleves::matricule
+                    .ilike(p.clone())
+                    .or(users::first_name.ilike(p.clone()))
+                    .or(users::last_name.ilike(p)),
+            );
+        }
+        q
+    };
+    let count: i64 = base().count().get_result(conn).await?;
+    if count <= page.offset() {
+        return Ok(Page {
+            count,
+            results: Vec::new(),
+            request: page,
+        });
+    }
+    let mut q = base().select(row_select!());
+    for (field, desc) in &filter.ordering {
+        q = match (field, desc) {
+            (BulletinOrdering::Rang, false) => q.then_order_by(bulletins::rang.asc().nulls_last()),
+            (BulletinOrdering::Rang, true) => q.then_order_by(bulletins::rang.desc().nulls_last()),
+            (BulletinOrdering::MoyenneGenerale, false) => {
+                q.then_order_by(bulletins::moyenne_generale.asc().nulls_last())
+            }
+            (BulletinOrdering::MoyenneGenerale, true) => {
+                q.then_order_by(bulletins::moyenne_generale.desc().nulls_last())
+            }
+            (BulletinOrdering::Eleve, false) => q
+                .then_order_by(users::last_name.asc())
+                .then_order_by(users::first_name.asc()),
+            (BulletinOrdering::Eleve, true) => q
+                .then_order_by(users::last_name.desc())
+                .then_order_by(users::first_name.desc()),
+            (BulletinOrdering::Classe, false) => q.then_order_by(classes::nom.asc()),
+            (BulletinOrdering::Classe, true) => q.then_order_by(classes::nom.desc()),
+        };
+    }
+    if filter.ordering.is_empty() {
+        q = q
+            .then_order_by(classes::nom.asc())
+            .then_order_by(bulletins::periode.asc())
+            .then_order_by(bulletins::rang.asc().nulls_last())
+            .then_order_by(users::last_name.asc());
+    }
+    let rows: Vec<Row> = q
+        .then_order_by(bulletins::id.asc())
+        .limit(page.limit())
+        .offset(page.offset())
+        .load(conn)
+        .await?;
+    Ok(Page {
+        count,
+        results: rows.into_iter().map(to_out).collect(),
+        request: page,
+    })
+}
+
+/// One report card within the actor's scope.
+pub async fn get_row(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: i64,
+) -> DomainResult<BulletinOut> {
+    if !can_read(actor) {
+        return Err(DomainError::NotFound);
+    }
+    let scope = Scope::of(conn, actor).await?;
+    let row: Option<Row> = scoped(&scope)
+        .filter(bulletins::id.eq(id))
+        .select(row_select!())
+        .first(conn)
+        .await
+        .optional()?;
+    row.map(to_out).ok_or(DomainError::NotFound)
+}
+
+/// The subject lines of a card, in subject order.
+pub async fn lignes(conn: &mut AsyncPgConnection, bulletin: i64) -> DomainResult<Vec<LigneOut>> {
+    type L = (
+        i64,
+        String,
+        String,
+        i32,
+        Option<BigDecimal>,
+        Option<BigDecimal>,
+        Option<i32>,
+        bool,
+        Option<BigDecimal>,
+        String,
+        String,
+    );
+    let rows: Vec<L> = bulletin_lignes::table
+        .inner_join(matieres::table)
+        .filter(bulletin_lignes::bulletin_id.eq(bulletin))
+        .select((
+            bulletin_lignes::matiere_id,
+            matieres::code,
+            matieres::nom,
+            bulletin_lignes::coefficient,
+            bulletin_lignes::moyenne,
+            bulletin_lignes::points,
+            bulletin_lignes::rang_matiere,
+            bulletin_lignes::ex_aequo,
+            bulletin_lignes::moyenne_classe_matiere,
+            bulletin_lignes::appreciation,
+            bulletin_lignes::enseignant,
+        ))
+        .order((matieres::nom.asc(), matieres::id.asc()))
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| LigneOut {
+            matiere: r.0,
+            matiere_code: r.1,
+            matiere_nom: r.2,
+            coefficient: r.3,
+            moyenne: r.4,
+            points: r.5,
+            rang_matiere: r.6,
+            ex_aequo: r.7,
+            moyenne_classe_matiere: r.8,
+            appreciation: r.9,
+            enseignant: r.10,
+        })
+        .collect())
+}
+
+/// The annual average and decision when `periode` is the year's last period (by end date)
+/// and the pupil has at least one period average: 2 queries.
+pub async fn annuel(
+    conn: &mut AsyncPgConnection,
+    eleve: i64,
+    annee: i64,
+    periode: CodePeriode,
+) -> DomainResult<Option<Annuel>> {
+    let last: Option<CodePeriode> = periodes::table
+        .filter(periodes::annee_scolaire_id.eq(annee))
+        .order((periodes::date_fin.desc(), periodes::id.desc()))
+        .select(periodes::code)
+        .first(conn)
+        .await
+        .optional()?;
+    if last != Some(periode) {
+        return Ok(None);
+    }
+    let moyennes: Vec<Option<BigDecimal>> = bulletins::table
+        .filter(bulletins::eleve_id.eq(eleve))
+        .filter(bulletins::annee_scolaire_id.eq(annee))
+        .select(bulletins::moyenne_generale)
+        .load(conn)
+        .await?;
+    let moyennes: Vec<BigDecimal> = moyennes.into_iter().flatten().collect();
+    let regles = super::generation::regles(conn).await?;
+    Ok(
+        calcul::annuel(&regles, &moyennes).map(|(moyenne_annuelle, decision)| Annuel {
+            moyenne_annuelle,
+            decision: decision.to_string(),
+        }),
+    )
+}
+
+/// `bulletins/<id>/`.
+pub async fn get(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: i64,
+) -> DomainResult<BulletinDetail> {
+    let bulletin = get_row(conn, actor, id).await?;
+    let lignes = lignes(conn, id).await?;
+    let annuel = annuel(
+        conn,
+        bulletin.eleve,
+        bulletin.annee_scolaire,
+        bulletin.periode,
+    )
+    .await?;
+    Ok(BulletinDetail {
+        bulletin,
+        lignes,
+        annuel,
+    })
+}
+
+/// The stored PDF of a card in scope: its path under the media root and a safe download
+/// name. Not found before the PDF exists.
+pub async fn pdf(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: i64,
+) -> DomainResult<(String, String)> {
+    if !can_read(actor) {
+        return Err(DomainError::NotFound);
+    }
+    let scope = Scope::of(conn, actor).await?;
+    let row: Option<(Option<String>, String, CodePeriode, String)> = scoped(&scope)
+        .inner_join(
+            annees_scolaires::table.on(annees_scolaires::id.eq(bulletins::annee_scolaire_id)),
+        )
+        .filter(bulletins::id.eq(id))
+        .select((
+            bulletins::fichier_pdf,
+            eleves::matricule,
+            bulletins::periode,
+            annees_scolaires::nom,
+        ))
+        .first(conn)
+        .await
+        .optional()?;
+    let Some((fichier, matricule, periode, annee)) = row else {
+        return Err(DomainError::NotFound);
+    };
+    let Some(fichier) = fichier else {
+        // In scope but not rendered yet: nothing to download.
+        return Err(DomainError::NotFound);
+    };
+    Ok((fichier, download_name(&matricule, periode, &annee)))
+}
+
+/// `bulletin_2026-001_TRIMESTRE_1_2025-2026.pdf`: ASCII letters, digits, `-` and `_` only.
+pub fn download_name(matricule: &str, periode: CodePeriode, annee: &str) -> String {
+    let clean = |s: &str| -> String {
+        s.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect()
+    };
+    format!(
+        "bulletin_{}_{}_{}.pdf",
+        clean(matricule),
+        periode.as_str(),
+        clean(annee)
+    )
+}

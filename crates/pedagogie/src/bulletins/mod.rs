@@ -1,0 +1,9 @@
+//! Report cards: computed per class and period ([`generation`]), rendered as PDFs and
+//! published by jobs ([`travaux`]), read within the caller's scope ([`consultation`]).
+
+pub mod consultation;
+pub mod generation;
+// pub mod publication; (with communication)
+pub mod travaux;
+
+pub use generation::{Generation, generer_classe, regles};

@@ -1,0 +1,121 @@
+//! `bulletins/publier/`: a class's rendered report cards for a period become visible to
+//! the families (`PDF_GENERE` → `PUBLIE`), and the pupil and each parent are told by email.
+
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use ecole_core::audit::{self, AuditAction, AuditEntry};
+use ecole_core::{Actor, DomainError, DomainResult, FieldErrors, Role};
+use ecole_db::enums::{CodePeriode, StatutBulletin};
+use ecole_db::schema::{bulletins, classes};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublierInput {
+    pub annee_scolaire: i64,
+    pub periode: CodePeriode,
+    pub classe: i64,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Publication {
+    /// Bulletins published now.
+    pub publies: usize,
+    /// Already published before.
+    pub deja_publies: i64,
+    /// Not publishable yet: their PDF is not rendered (`CALCULE`).
+    pub en_attente_pdf: i64,
+    /// Notifications created (pupil and parents of each published bulletin).
+    pub notifications: usize,
+}
+
+/// Publishes (ADMIN, DIRECTION); bulletins still without a PDF stay as they are.
+pub async fn publier(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    input: &PublierInput,
+) -> DomainResult<Publication> {
+    actor.require(&[Role::Admin, Role::Direction])?;
+    let annee: Option<i64> = classes::table
+        .find(input.classe)
+        .select(classes::annee_scolaire_id)
+        .first(conn)
+        .await
+        .optional()?;
+    let mut errors = FieldErrors::new();
+    match annee {
+        None => errors.add("classe", "Classe introuvable."),
+        Some(a) if a != input.annee_scolaire => errors.add(
+            "classe",
+            "Cette classe n'appartient pas à cette année scolaire.",
+        ),
+        Some(_) => {}
+    }
+    errors.into_result()?;
+    let actor = *actor;
+    let input = input.clone();
+    conn.transaction::<_, DomainError, _>(async move |conn| {
+        let of_class = || {
+            bulletins::table
+                .filter(bulletins::classe_id.eq(input.classe))
+                .filter(bulletins::annee_scolaire_id.eq(input.annee_scolaire))
+                .filter(bulletins::periode.eq(input.periode))
+        };
+        let published: Vec<(i64, i64)> = diesel::update(
+            of_class().filter(bulletins::statut.eq(StatutBulletin::PdfGenere)),
+        )
+        .set(bulletins::statut.eq(StatutBulletin::Publie))
+        .returning((bulletins::id, bulletins::eleve_id))
+        .get_results(conn)
+        .await?;
+        let counts: Vec<(StatutBulletin, i64)> = of_class()
+            .group_by(bulletins::statut)
+            .select((bulletins::statut, diesel::dsl::count_star()))
+            .load(conn)
+            .await?;
+        let count = |s: StatutBulletin| {
+            counts
+                .iter()
+                .find(|(statut, _)| *statut == s)
+                .map(|(_, n)| *n)
+                .unwrap_or(0)
+        };
+        if published.is_empty() && count(StatutBulletin::Publie) == 0 {
+            let message = if count(StatutBulletin::Calcule) > 0 {
+                "Les PDF de ces bulletins ne sont pas encore générés."
+            } else {
+                "Aucun bulletin n'a été généré pour cette classe et cette période."
+            };
+            return Err(DomainError::Conflict(message.into()));
+        }
+        let notifications = super::notification::bulletins_publies(conn, &published).await?;
+        if !published.is_empty() {
+            audit::record(
+                conn,
+                AuditEntry {
+                    actor: Some(&actor),
+                    action: AuditAction::Update,
+                    table: "bulletins",
+                    row_id: None,
+                    before: Some(serde_json::json!({
+                        "classe": input.classe,
+                        "periode": input.periode,
+                        "statut": StatutBulletin::PdfGenere,
+                    })),
+                    after: Some(serde_json::json!({
+                        "statut": StatutBulletin::Publie,
+                        "bulletins": published.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+                    })),
+                },
+            )
+            .await?;
+        }
+        Ok(Publication {
+            publies: published.len(),
+            deja_publies: count(StatutBulletin::Publie) - published.len() as i64,
+            en_attente_pdf: count(StatutBulletin::Calcule),
+            notifications,
+        })
+    })
+    .await
+}
