@@ -1135,3 +1135,6 @@ async fn job_status_for_its_requester_and_management_only() {
 
 #[path = "api/pedagogie.rs"]
 mod pedagogie;
+
+#[path = "api/bulletins.rs"]
+mod bulletins;

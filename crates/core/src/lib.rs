@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod decimal;
 pub mod error;
+pub mod media;
 pub mod page;
 pub mod phone;
 pub mod scope;

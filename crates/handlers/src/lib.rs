@@ -2,12 +2,15 @@
 //! `ECHEC` « non implémentée ».
 
 use ecole_jobs::Registry;
-use ecole_jobs::payloads::Debug;
+use ecole_jobs::payloads::{Debug, GenererBulletinsPeriode};
 use ecole_jobs::runner::debug_handler;
 
 /// Every job this version can run.
 pub fn registry() -> Registry {
     let mut registry = Registry::new();
     registry.register::<Debug, _, _>(debug_handler());
+    registry.register::<GenererBulletinsPeriode, _, _>(
+        ecole_pedagogie::bulletins::travaux::generer_bulletins_periode,
+    );
     registry
 }

@@ -1,6 +1,7 @@
 //! Routes of `/api/v1/` and the operational endpoints.
 
 pub mod auth;
+pub mod bulletins;
 pub mod health;
 pub mod jobs;
 pub mod pedagogie;
@@ -36,6 +37,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .configure(configure_structure)
                 .configure(configure_pedagogie)
+                .configure(configure_bulletins)
                 .service(web::resource("/jobs").route(web::post().to(jobs::create)))
                 .service(web::resource("/jobs/{id:\\d+}").route(web::get().to(jobs::retrieve)))
                 .service(
@@ -197,6 +199,20 @@ fn configure_pedagogie(cfg: &mut web::ServiceConfig) {
             .route(web::patch().to(p::presences_patch))
             .route(web::delete().to(p::presences_delete)),
     );
+}
+
+fn configure_bulletins(cfg: &mut web::ServiceConfig) {
+    use bulletins as b;
+    cfg.service(web::resource("/bulletins").route(web::get().to(b::list)))
+        .service(web::resource("/bulletins/generer").route(web::post().to(b::generer)))
+        .service(
+            web::resource("/bulletins/regles")
+                .route(web::get().to(b::regles_get))
+                .route(web::put().to(b::regles_put))
+                .route(web::patch().to(b::regles_patch)),
+        )
+        .service(web::resource(format!("/bulletins/{ID}/pdf")).route(web::get().to(b::pdf)))
+        .service(web::resource(format!("/bulletins/{ID}")).route(web::get().to(b::retrieve)));
 }
 
 /// Unknown routes answer 404 in the contract's JSON.

@@ -1,0 +1,162 @@
+//! `bulletins/`, `bulletins/<id>/`, `bulletins/<id>/pdf/`, `bulletins/generer/`,
+//! `bulletins/publier/`, `bulletins/regles/`.
+
+use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
+use actix_web::{HttpRequest, HttpResponse, web};
+use ecole_core::FieldErrors;
+use ecole_db::enums::{CodePeriode, StatutBulletin};
+use ecole_pedagogie::bulletins::{consultation, travaux};
+use ecole_pedagogie::regles;
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, CurrentUser, QueryParams};
+use crate::pagination::{Paginated, page_request, paginated};
+use crate::routes::jobs::Accepted;
+use crate::routes::path_id;
+use crate::state::AppState;
+
+#[utoipa::path(get, path = "/api/v1/bulletins/", tag = "bulletins", security(("jwt" = [])),
+    params(("classe" = Option<i64>, Query), ("periode" = Option<CodePeriode>, Query), ("annee_scolaire" = Option<i64>, Query),
+        ("eleve" = Option<i64>, Query), ("statut" = Option<StatutBulletin>, Query),
+        ("search" = Option<String>, Query, description = "Nom, prénom, matricule"),
+        ("ordering" = Option<String>, Query, description = "rang, moyenne_generale, eleve, classe"),
+        ("page" = Option<i64>, Query), ("page_size" = Option<i64>, Query)),
+    responses((status = 200, body = Paginated<consultation::BulletinOut>), (status = 401), (status = 403)))]
+pub async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> ApiResult<HttpResponse> {
+    let params = QueryParams::from_request(&req);
+    let mut errors = FieldErrors::new();
+    let filter = consultation::BulletinFilter {
+        classe: params.parse_id("classe", &mut errors),
+        periode: params.parse::<CodePeriode>("periode", &mut errors),
+        annee_scolaire: params.parse_id("annee_scolaire", &mut errors),
+        eleve: params.parse_id("eleve", &mut errors),
+        statut: params.parse::<StatutBulletin>("statut", &mut errors),
+        search: params.get("search").map(|s| s.chars().take(100).collect()),
+        ordering: params.ordering(
+            consultation::BulletinOrdering::parse,
+            consultation::BulletinOrdering::FIELDS,
+            &mut errors,
+        ),
+    };
+    errors.into_result()?;
+    let page = page_request(&params)?;
+    let mut conn = state.conn().await?;
+    paginated(
+        &req,
+        &params,
+        consultation::list(&mut conn, &user.actor, &filter, page).await?,
+    )
+}
+
+/// A report card with its subject lines (and the annual result on the year's last period).
+#[utoipa::path(get, path = "/api/v1/bulletins/{id}/", tag = "bulletins", security(("jwt" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 200, body = consultation::BulletinDetail), (status = 401), (status = 404)))]
+pub async fn retrieve(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let id = path_id(&path)?;
+    let mut conn = state.conn().await?;
+    Ok(HttpResponse::Ok().json(consultation::get(&mut conn, &user.actor, id).await?))
+}
+
+/// The PDF (`application/pdf`); 404 outside the caller's scope or before it is rendered.
+#[utoipa::path(get, path = "/api/v1/bulletins/{id}/pdf/", tag = "bulletins", security(("jwt" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 200, content_type = "application/pdf", body = Vec<u8>), (status = 401), (status = 404)))]
+pub async fn pdf(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let id = path_id(&path)?;
+    let (relative, filename) = {
+        let mut conn = state.conn().await?;
+        consultation::pdf(&mut conn, &user.actor, id).await?
+    };
+    stream_pdf(&state, &relative, filename).await
+}
+
+/// Sends a stored PDF (a path the server wrote, relative to the media root).
+pub async fn stream_pdf(
+    state: &AppState,
+    relative: &str,
+    filename: String,
+) -> ApiResult<HttpResponse> {
+    let path = ecole_core::media::resolve(&state.settings.media_root, relative)
+        .ok_or_else(ApiError::not_found)?;
+    let bytes = match tokio::fs::read(&path).await {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            tracing::warn!(fichier = %relative, "PDF enregistré mais absent du disque");
+            return Err(ApiError::not_found());
+        }
+        Err(e) => {
+            tracing::error!(fichier = %relative, error.cause = %e, "lecture du PDF impossible");
+            return Err(ApiError::internal());
+        }
+    };
+    Ok(HttpResponse::Ok()
+        .content_type("application/pdf")
+        .insert_header(ContentDisposition {
+            disposition: DispositionType::Attachment,
+            parameters: vec![DispositionParam::Filename(filename)],
+        })
+        .insert_header((header::CACHE_CONTROL, "private, no-store"))
+        .body(bytes))
+}
+
+/// Computes a period's report cards (a class, or every class of the year) as a job:
+/// `202 {"job_id", "status_url"}` (ADMIN, DIRECTION).
+#[utoipa::path(post, path = "/api/v1/bulletins/generer/", tag = "bulletins", security(("jwt" = [])),
+    request_body = travaux::GenererInput,
+    responses((status = 202, body = Accepted), (status = 400), (status = 401), (status = 403)))]
+pub async fn generer(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: ApiJson<travaux::GenererInput>,
+) -> ApiResult<HttpResponse> {
+    let mut conn = state.conn().await?;
+    let id = travaux::demander_generation(&mut conn, &user.actor, &body.0).await?;
+    Ok(Accepted::response(id))
+}
+
+/// The report-card rules (weights, mention thresholds, honour roll, admission).
+#[utoipa::path(get, path = "/api/v1/bulletins/regles/", tag = "bulletins", security(("jwt" = [])),
+    responses((status = 200, body = regles::ReglesBulletin), (status = 401), (status = 403)))]
+pub async fn regles_get(state: web::Data<AppState>, user: CurrentUser) -> ApiResult<HttpResponse> {
+    let mut conn = state.conn().await?;
+    Ok(HttpResponse::Ok().json(regles::get(&mut conn, &user.actor).await?))
+}
+
+/// Replaces the rules (ADMIN; every field).
+#[utoipa::path(put, path = "/api/v1/bulletins/regles/", tag = "bulletins", security(("jwt" = [])),
+    request_body = regles::ReglesInput,
+    responses((status = 200, body = regles::ReglesBulletin), (status = 400), (status = 401), (status = 403)))]
+pub async fn regles_put(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: ApiJson<regles::ReglesInput>,
+) -> ApiResult<HttpResponse> {
+    let mut conn = state.conn().await?;
+    Ok(HttpResponse::Ok().json(regles::update(&mut conn, &user.actor, body.0, false).await?))
+}
+
+/// Changes some rules (ADMIN).
+#[utoipa::path(patch, path = "/api/v1/bulletins/regles/", tag = "bulletins", security(("jwt" = [])),
+    request_body = regles::ReglesInput,
+    responses((status = 200, body = regles::ReglesBulletin), (status = 400), (status = 401), (status = 403)))]
+pub async fn regles_patch(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: ApiJson<regles::ReglesInput>,
+) -> ApiResult<HttpResponse> {
+    let mut conn = state.conn().await?;
+    Ok(HttpResponse::Ok().json(regles::update(&mut conn, &user.actor, body.0, true).await?))
+}
