@@ -2,17 +2,21 @@
 //! the school header, page setup, bordered tables, a horizontal rule and rendering to memory.
 
 use std::fmt;
-use std::io::Cursor;
+use std::io::{Cursor, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, OnceLock};
 
+use flate2::Compression;
+use flate2::write::ZlibEncoder;
 use genpdf::elements::{Break, CellDecorator, Image, LinearLayout, TableLayout};
 use genpdf::style::Style;
 use genpdf::{
-    Alignment, Context, Document, Element, Margins, Mm, PaperSize, Position, RenderResult,
+    Alignment, Context, Document, Element, Margins, Mm, PaperSize, Position, RenderResult, Scale,
     SimplePageDecorator, Size, render,
 };
-use image::{DynamicImage, GenericImageView, ImageFormat, RgbImage};
+use image::codecs::jpeg::JpegEncoder;
+use image::imageops::FilterType;
+use image::{ColorType, DynamicImage, ImageFormat, RgbImage};
 
 use crate::PdfError;
 use crate::bloc::TextBlock;
@@ -33,6 +37,8 @@ const LOGO_BOX: (f64, f64) = (28.0, 22.0);
 const LOGO_MAX_PIXELS: u64 = 4096 * 4096;
 /// Logos are scaled down to this many pixels on their longer side (≈ 300 dpi at 22 mm).
 const LOGO_MAX_SIDE: u32 = 260;
+/// The most a logo adds to each document (a flat logo takes a few KB, a photograph more).
+const LOGO_MAX_BYTES: usize = 24 * 1024;
 
 /// The school's identity printed at the top of every document (the `etablissement` row).
 /// Empty strings are left out.
@@ -49,22 +55,31 @@ pub struct Entete {
     pub logo: Option<Logo>,
 }
 
-/// The school's logo: PNG or JPEG bytes, decoded at most once however many documents print it
-/// (clones share the decoded image, so build one `Entete` per batch and clone it). A logo that
-/// does not decode is left out of the documents; it never makes a render fail.
+/// The school's logo: PNG or JPEG bytes, decoded and encoded for the PDF at most once however
+/// many documents print it (clones share that work, so build one `Entete` per batch and clone
+/// it). A logo that does not decode is left out of the documents; it never makes a render fail.
 #[derive(Clone)]
 pub struct Logo(Arc<LogoInner>);
 
 struct LogoInner {
     bytes: Vec<u8>,
-    decoded: OnceLock<Option<DynamicImage>>,
+    encoded: OnceLock<Option<EncodedLogo>>,
+}
+
+/// The logo as the data of a PDF image stream.
+pub(crate) struct EncodedLogo {
+    pub width: u32,
+    pub height: u32,
+    /// `FlateDecode` (RGB samples) or `DCTDecode` (a JPEG file).
+    pub filter: &'static str,
+    pub data: Vec<u8>,
 }
 
 impl Logo {
     pub fn new(bytes: impl Into<Vec<u8>>) -> Logo {
         Logo(Arc::new(LogoInner {
             bytes: bytes.into(),
-            decoded: OnceLock::new(),
+            encoded: OnceLock::new(),
         }))
     }
 
@@ -75,13 +90,13 @@ impl Logo {
 
     /// Whether the logo decodes, i.e. whether documents will show it.
     pub fn is_printable(&self) -> bool {
-        self.image().is_some()
+        self.encoded().is_some()
     }
 
-    fn image(&self) -> Option<&DynamicImage> {
+    pub(crate) fn encoded(&self) -> Option<&EncodedLogo> {
         self.0
-            .decoded
-            .get_or_init(|| decode_logo(&self.0.bytes))
+            .encoded
+            .get_or_init(|| encode_logo(&self.0.bytes))
             .as_ref()
     }
 }
@@ -100,9 +115,8 @@ impl fmt::Debug for Logo {
     }
 }
 
-/// PNG or JPEG bytes → a small opaque RGB image (transparency flattened on white: the PDF
-/// writer cannot draw an alpha channel), or `None`.
-fn decode_logo(bytes: &[u8]) -> Option<DynamicImage> {
+/// PNG or JPEG bytes → a small opaque RGB image (transparency flattened on white), or `None`.
+fn decode_logo(bytes: &[u8]) -> Option<RgbImage> {
     let format = image::guess_format(bytes).ok()?;
     if !matches!(format, ImageFormat::Png | ImageFormat::Jpeg) {
         return None;
@@ -124,7 +138,46 @@ fn decode_logo(bytes: &[u8]) -> Option<DynamicImage> {
     } else {
         decoded
     };
-    Some(DynamicImage::ImageRgb8(on_white(&small)))
+    Some(on_white(&small))
+}
+
+/// The decoded logo as lossless deflated samples, or as a JPEG when that is less than half
+/// the size (photographs); smaller and smaller until it fits [`LOGO_MAX_BYTES`].
+fn encode_logo(bytes: &[u8]) -> Option<EncodedLogo> {
+    let mut rgb = decode_logo(bytes)?;
+    let mut quality = 88;
+    loop {
+        let encoded = encode_rgb(&rgb, quality)?;
+        let (w, h) = rgb.dimensions();
+        if encoded.data.len() <= LOGO_MAX_BYTES || w.max(h) <= 48 {
+            return Some(encoded);
+        }
+        let (w, h) = ((w * 3 / 4).max(1), (h * 3 / 4).max(1));
+        rgb = image::imageops::resize(&rgb, w, h, FilterType::Triangle);
+        quality = (quality - 8).max(60);
+    }
+}
+
+fn encode_rgb(rgb: &RgbImage, quality: u8) -> Option<EncodedLogo> {
+    let (width, height) = rgb.dimensions();
+    let mut encoder = ZlibEncoder::new(Vec::new(), Compression::best());
+    encoder.write_all(rgb.as_raw()).ok()?;
+    let flate = encoder.finish().ok()?;
+    let mut jpeg = Vec::new();
+    let jpeg_ok = JpegEncoder::new_with_quality(&mut jpeg, quality)
+        .encode(rgb.as_raw(), width, height, ColorType::Rgb8)
+        .is_ok();
+    let (filter, data) = if jpeg_ok && jpeg.len() * 2 < flate.len() {
+        ("DCTDecode", jpeg)
+    } else {
+        ("FlateDecode", flate)
+    };
+    Some(EncodedLogo {
+        width,
+        height,
+        filter,
+        data,
+    })
 }
 
 fn on_white(img: &DynamicImage) -> RgbImage {
@@ -137,9 +190,28 @@ fn on_white(img: &DynamicImage) -> RgbImage {
     })
 }
 
+/// A genpdf document being built, and the logo its header shows. Push the body, then
+/// [`render()`] it.
+pub struct PdfDocument {
+    pub(crate) doc: Document,
+    logo: Option<Logo>,
+}
+
+impl PdfDocument {
+    /// Appends an element to the body.
+    pub fn push<E: Element + 'static>(&mut self, element: E) {
+        self.doc.push(element);
+    }
+
+    /// The genpdf document, for settings this crate does not wrap.
+    pub fn document_mut(&mut self) -> &mut Document {
+        &mut self.doc
+    }
+}
+
 /// A new A4 document with the house page setup (margins, 9 pt Helvetica, PDF title metadata)
-/// and the school header at the top of its first page. Push the body, then call [`render`].
-pub fn start_document(title: &str, entete: &Entete) -> Result<Document, PdfError> {
+/// and the school header at the top of its first page.
+pub fn start_document(title: &str, entete: &Entete) -> Result<PdfDocument, PdfError> {
     let mut doc = Document::new(fonts()?.clone());
     doc.set_title(to_ascii(title));
     doc.set_paper_size(PaperSize::A4);
@@ -151,20 +223,23 @@ pub fn start_document(title: &str, entete: &Entete) -> Result<Document, PdfError
     let (top, right, bottom, left) = MARGINS;
     decorator.set_margins(Margins::trbl(top, right, bottom, left));
     doc.set_page_decorator(decorator);
-    doc.push(header(entete)?);
-    Ok(doc)
+    let logo = entete.logo.clone().filter(Logo::is_printable);
+    doc.push(header(entete, logo.as_ref())?);
+    Ok(PdfDocument { doc, logo })
 }
 
-/// Writes the document to memory (content streams compacted, see [`crate::compact`]).
-pub fn render(doc: Document) -> Result<Vec<u8>, PdfError> {
+/// Writes the document to memory, with printpdf's content streams compacted (deflated, one
+/// string per run of text) and the logo put in place.
+pub fn render(doc: PdfDocument) -> Result<Vec<u8>, PdfError> {
     let mut out = Vec::with_capacity(64 * 1024);
-    doc.render(&mut out)?;
-    Ok(compact(&out).unwrap_or(out))
+    doc.doc.render(&mut out)?;
+    let logo = doc.logo.as_ref().and_then(Logo::encoded);
+    Ok(compact(&out, logo).unwrap_or(out))
 }
 
-/// The school header: logo at the left when it decodes, then the name, the motto in italics,
-/// the address and the contacts, centred, and a rule under it all.
-pub fn header(entete: &Entete) -> Result<LinearLayout, PdfError> {
+/// The school header: the logo at the left, then the name, the motto in italics, the address
+/// and the contacts, centred, and a rule under it all.
+fn header(entete: &Entete, logo: Option<&Logo>) -> Result<LinearLayout, PdfError> {
     let mut lines = LinearLayout::vertical();
     lines.push(centered(&entete.nom).styled(Style::new().bold().with_font_size(14)));
     if !entete.devise.trim().is_empty() {
@@ -194,7 +269,7 @@ pub fn header(entete: &Entete) -> Result<LinearLayout, PdfError> {
     }
 
     let mut out = LinearLayout::vertical();
-    match entete.logo.as_ref().and_then(logo_element) {
+    match logo.and_then(Logo::encoded).and_then(logo_placeholder) {
         Some(logo) => {
             let mut row = TableLayout::new(vec![6, 25, 6]);
             row.row()
@@ -212,14 +287,21 @@ pub fn header(entete: &Entete) -> Result<LinearLayout, PdfError> {
     Ok(out)
 }
 
-fn logo_element(logo: &Logo) -> Option<Image> {
-    let img = logo.image()?;
-    let (w, h) = img.dimensions();
-    // The dpi that fits the image in LOGO_BOX while keeping its proportions.
-    let dpi = (f64::from(w) * 25.4 / LOGO_BOX.0).max(f64::from(h) * 25.4 / LOGO_BOX.1);
-    Image::from_dynamic_image(img.clone())
-        .ok()
-        .map(|i| i.with_dpi(dpi))
+/// A one-pixel image stretched to the logo's place and size: genpdf lays it out, and
+/// [`render()`] swaps the logo's own stream in (printpdf would deflate the logo's pixels again
+/// for every document, at its slowest setting).
+fn logo_placeholder(logo: &EncodedLogo) -> Option<Image> {
+    let (w, h) = (f64::from(logo.width), f64::from(logo.height));
+    let fit = (LOGO_BOX.0 / w).min(LOGO_BOX.1 / h);
+    // At genpdf's default 300 dpi one pixel is 25.4 / 300 mm wide.
+    let pixel = 25.4 / 300.0;
+    Image::from_dynamic_image(DynamicImage::ImageRgb8(RgbImage::from_pixel(
+        1,
+        1,
+        image::Rgb([255, 255, 255]),
+    )))
+    .ok()
+    .map(|i| i.with_scale(Scale::new(w * fit / pixel, h * fit / pixel)))
 }
 
 /// A block of `text` (made printable, see [`crate::to_winansi`]).

@@ -2,7 +2,9 @@
 
 mod common;
 
-use common::{MATIERES, bulletin, entete, images, pages, pdftotext, pdftotext_raw, png_logo};
+use common::{
+    MATIERES, bulletin, entete, images, noisy_png, pages, pdftotext, pdftotext_raw, png_logo,
+};
 use ecole_pdf::{LigneBulletinPdf, Logo, PdfError, fonts, render_bulletin};
 
 /// Whitespace removed, so that words broken across lines or cells still match.
@@ -141,6 +143,19 @@ fn a_large_logo_is_scaled_down() {
     .unwrap();
     assert_eq!(images(&pdf), 1);
     assert!(pdf.len() < 60 * 1024, "{} octets", pdf.len());
+}
+
+#[test]
+fn a_photograph_logo_stays_small() {
+    let logo = noisy_png(700, 500);
+    let pdf = render_bulletin(&bulletin(
+        "Aïssatou Bah",
+        "Née le 1er mai 2012",
+        entete(Some(logo)),
+    ))
+    .unwrap();
+    assert_eq!(images(&pdf), 1);
+    assert!(pdf.len() < 40 * 1024, "{} octets", pdf.len());
 }
 
 #[test]

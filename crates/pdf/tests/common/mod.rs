@@ -76,3 +76,22 @@ pub fn png_logo(w: u32, h: u32) -> Vec<u8> {
         .unwrap();
     out
 }
+
+/// A PNG of noise (what compresses worst), as a large photograph would be.
+pub fn noisy_png(w: u32, h: u32) -> Vec<u8> {
+    let mut state = 0x2545_f491_u32;
+    let img = image::RgbImage::from_fn(w, h, |_, _| {
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            (state >> 24) as u8
+        };
+        image::Rgb([next(), next(), next()])
+    });
+    let mut out = Vec::new();
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut out, image::ImageOutputFormat::Png)
+        .unwrap();
+    out
+}
