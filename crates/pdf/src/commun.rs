@@ -234,6 +234,8 @@ pub fn render(doc: PdfDocument) -> Result<Vec<u8>, PdfError> {
     let mut out = Vec::with_capacity(64 * 1024);
     doc.doc.render(&mut out)?;
     let logo = doc.logo.as_ref().and_then(Logo::encoded);
+    // `None` only for a layout printpdf 0.3.4 does not write (the tests check it does not):
+    // the file is then valid as it is, its logo a blank pixel.
     Ok(compact(&out, logo).unwrap_or(out))
 }
 

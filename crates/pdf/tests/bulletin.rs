@@ -242,3 +242,31 @@ fn a_table_row_of_the_wrong_width_is_an_error() {
     );
     assert!(Table::new(&[], Style::new()).is_err());
 }
+
+#[test]
+fn report_cards_render_from_several_threads_sharing_one_logo() {
+    fn send_sync<T: Send + Sync + 'static>() {}
+    send_sync::<ecole_pdf::BulletinPdf>();
+    send_sync::<ecole_pdf::Entete>();
+    send_sync::<Logo>();
+    send_sync::<PdfError>();
+
+    let shared = entete(Some(png_logo(100, 100)));
+    let handles: Vec<_> = [
+        "Aïssatou Bah",
+        "Mamadou Diallo",
+        "Fanta Camara",
+        "Ibrahima Sow",
+    ]
+    .into_iter()
+    .map(|nom| {
+        let b = bulletin(nom, "Né(e) le 1er mai 2012", shared.clone());
+        std::thread::spawn(move || (nom, render_bulletin(&b).unwrap()))
+    })
+    .collect();
+    for handle in handles {
+        let (nom, pdf) = handle.join().unwrap();
+        assert_eq!(images(&pdf), 1);
+        assert!(pdftotext(&pdf).contains(nom));
+    }
+}
