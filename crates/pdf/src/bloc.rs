@@ -9,6 +9,7 @@ use genpdf::fonts::FontCache;
 use genpdf::style::Style;
 use genpdf::{Alignment, Context, Element, Mm, Position, RenderResult, Size, render};
 
+use crate::polices::advances;
 use crate::texte::to_winansi;
 
 /// Wrapped text of one or more styled runs (a plain label then a bold value, say).
@@ -161,13 +162,19 @@ impl TextBlock {
 fn words<'a>(fc: &FontCache, styles: &[Style], runs: &'a [(String, Style)]) -> Vec<Word<'a>> {
     let mut words = Vec::new();
     for ((text, _), style) in runs.iter().zip(styles) {
-        let space = style.str_width(fc, " ");
+        let table = advances().filter(|a| a.describes(fc, *style));
+        let measure = |s: &str| {
+            table
+                .and_then(|a| a.width(*style, s))
+                .unwrap_or_else(|| style.str_width(fc, s))
+        };
+        let space = measure(" ");
         for piece in text.split_inclusive(' ') {
             let word = piece.trim_end_matches(' ');
             let spaces = piece.len() - word.len();
             words.push(Word {
                 text: piece,
-                width: style.str_width(fc, word),
+                width: measure(word),
                 space: space * spaces as f64,
                 style: *style,
             });

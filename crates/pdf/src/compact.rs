@@ -28,10 +28,6 @@ const LEVEL: u32 = 1;
 
 /// The compacted PDF, or `None` when `pdf` is not shaped as expected.
 pub(crate) fn compact(pdf: &[u8], logo: Option<&EncodedLogo>) -> Option<Vec<u8>> {
-    // Two-byte codes belong to embedded (Type0) fonts: leave such files alone.
-    if find(pdf, b"/FontFile").is_some() || find(pdf, b"/Type0").is_some() {
-        return None;
-    }
     let startxref = rfind(pdf, b"startxref")?;
     let xref_at: usize = parse_number(skip_ws(pdf, startxref + b"startxref".len()), pdf)?.0;
     let mut at = xref_at;
@@ -72,8 +68,14 @@ pub(crate) fn compact(pdf: &[u8], logo: Option<&EncodedLogo>) -> Option<Vec<u8>>
             return None;
         }
         offsets[number] = out.len();
+        // The dictionary part (a stream's data is not searched).
+        let head = &object[..find(object, b"stream").unwrap_or(object.len())];
+        // Two-byte codes belong to embedded (Type0) fonts: leave such files alone.
+        if find(head, b"/FontFile").is_some() || find(head, b"/Type0").is_some() {
+            return None;
+        }
         if let Some(logo) = logo
-            && find(object, PLACEHOLDER).is_some()
+            && find(head, PLACEHOLDER).is_some()
         {
             writeln!(
                 out,
@@ -335,6 +337,13 @@ mod tests {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    fn rendered_raw() -> Vec<u8> {
+        let doc = crate::start_document("Essai", &crate::Entete::default()).unwrap();
+        let mut raw = Vec::new();
+        doc.doc.render(&mut raw).unwrap();
+        raw
+    }
+
     #[test]
     fn compacted_file_reads_the_same_and_is_smaller() {
         let entete = crate::Entete {
@@ -373,6 +382,14 @@ mod tests {
         assert!(compact(b"%PDF-1.4\nnot really a pdf", None).is_none());
         assert!(compact(b"", None).is_none());
         assert!(compact(b"%PDF-1.7 /FontFile2 startxref\n9\n%%EOF", None).is_none());
+        // An embedded font: the file is left as it is.
+        let raw = rendered_raw();
+        let embedded = String::from_utf8_lossy(&raw).replacen(
+            "/Type/Font/Subtype/Type1",
+            "/Type/Font/Subtype/Type0",
+            1,
+        );
+        assert!(compact(embedded.as_bytes(), None).is_none());
     }
 
     #[test]
