@@ -80,6 +80,15 @@ ensure_redis() {
   die "Redis ne répond pas sur 127.0.0.1:6379"
 }
 
+# poppler-utils (pdftotext, pdfinfo, pdfimages): the PDF tests read back what they render.
+ensure_poppler() {
+  if command -v pdftotext >/dev/null && command -v pdfinfo >/dev/null \
+    && command -v pdfimages >/dev/null; then
+    return 0
+  fi
+  apt_install poppler-utils
+}
+
 ensure_cargo() {
   command -v cargo >/dev/null || die "cargo introuvable : installez Rust (https://rustup.rs) puis relancez."
 }

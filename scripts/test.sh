@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 ensure_cargo
+ensure_poppler
 ensure_redis
 if [ -z "${TEST_DATABASE_URL:-}" ]; then
   ensure_postgres   # installs the PostgreSQL binaries when missing
