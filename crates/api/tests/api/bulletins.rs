@@ -602,6 +602,14 @@ async fn the_beat_generates_ended_periods_without_bulletins_once() {
 
 type Q = Ratio<i128>;
 
+/// General averages (cents), ranks, subject averages (cents) and subject ranks per pupil.
+type Reference = (
+    Vec<Option<i128>>,
+    Vec<Option<u32>>,
+    Vec<Vec<Option<i128>>>,
+    Vec<Vec<Option<u32>>>,
+);
+
 /// Half-up to cents, as an integer number of cents.
 fn cents(r: Q) -> i128 {
     (r * Q::from_integer(100) + Q::new(1, 2))
@@ -626,16 +634,7 @@ struct RefNote {
 }
 
 /// SPEC §3 written the obvious way: per pupil, per subject, sort for ranks.
-fn reference(
-    n_eleves: usize,
-    coefs: &[i128],
-    notes: &[RefNote],
-) -> (
-    Vec<Option<i128>>,
-    Vec<Option<u32>>,
-    Vec<Vec<Option<i128>>>,
-    Vec<Vec<Option<u32>>>,
-) {
+fn reference(n_eleves: usize, coefs: &[i128], notes: &[RefNote]) -> Reference {
     let mut subject = vec![vec![None; coefs.len()]; n_eleves];
     let mut subject_exact: Vec<Vec<Option<Q>>> = vec![vec![None; coefs.len()]; n_eleves];
     for (e, row) in subject_exact.iter_mut().enumerate() {
