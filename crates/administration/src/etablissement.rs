@@ -115,3 +115,89 @@ pub async fn update(
     })
     .await
 }
+
+/// The largest logo accepted.
+pub const LOGO_MAX_BYTES: usize = 2 * 1024 * 1024;
+
+/// The logo's kind, from its content (never its name): PNG or JPEG.
+pub fn logo_extension(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("png")
+    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("jpg")
+    } else {
+        None
+    }
+}
+
+/// `PUT etablissement/logo/` (ADMIN): stores the image under a new server-chosen name,
+/// points the school at it, removes the previous file. `None` removes the logo.
+pub async fn set_logo(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    media_root: &std::path::Path,
+    image: Option<&[u8]>,
+) -> DomainResult<Etablissement> {
+    actor.require(&[Role::Admin])?;
+    let relative = match image {
+        Some(bytes) => {
+            let Some(ext) = logo_extension(bytes) else {
+                return Err(DomainError::validation(
+                    "logo",
+                    "Image PNG ou JPEG attendue.",
+                ));
+            };
+            let relative = format!("etablissement/logo-{}.{ext}", uuid::Uuid::new_v4().simple());
+            ecole_core::media::write_atomic(media_root, &relative, bytes)
+                .await
+                .map_err(|e| DomainError::internal(format!("logo : {e}")))?;
+            Some(relative)
+        }
+        None => None,
+    };
+    let actor = *actor;
+    let new = relative.clone();
+    let result = conn
+        .transaction::<_, DomainError, _>(async move |conn| {
+            let before = get(conn).await?;
+            let after: Etablissement = diesel::update(etablissement::table.find(1))
+                .set(etablissement::logo.eq(&new))
+                .returning(Etablissement::as_returning())
+                .get_result(conn)
+                .await?;
+            audit::record(
+                conn,
+                AuditEntry {
+                    actor: Some(&actor),
+                    action: AuditAction::Update,
+                    table: "etablissement",
+                    row_id: Some(1),
+                    before: Some(serde_json::json!({"logo": before.logo})),
+                    after: Some(serde_json::json!({"logo": after.logo})),
+                },
+            )
+            .await?;
+            Ok((before.logo, after))
+        })
+        .await;
+    match result {
+        Ok((old, after)) => {
+            if let Some(path) = old
+                .as_deref()
+                .and_then(|r| ecole_core::media::resolve(media_root, r))
+            {
+                let _ = tokio::fs::remove_file(path).await;
+            }
+            Ok(after)
+        }
+        Err(e) => {
+            if let Some(path) = relative
+                .as_deref()
+                .and_then(|r| ecole_core::media::resolve(media_root, r))
+            {
+                let _ = tokio::fs::remove_file(path).await;
+            }
+            Err(e)
+        }
+    }
+}

@@ -387,3 +387,64 @@ pub fn client_ip(req: &HttpRequest, trust_proxy: bool) -> String {
         .map(|a| a.ip().to_string())
         .unwrap_or_else(|| "inconnue".into())
 }
+
+/// A file sent raw or as multipart (field `fichier`, `file` or `logo`), at most `limit`
+/// bytes (`taille` names it in the 413 message): its content type and bytes.
+pub async fn upload(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+    taille: &str,
+) -> Result<(String, web::BytesMut), ApiError> {
+    use futures_util::StreamExt;
+    let content_type = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let too_large = || {
+        ApiError::detail(
+            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("Fichier de {taille} au plus."),
+        )
+    };
+    if content_type.starts_with("multipart/form-data") {
+        let mut form = actix_multipart::Multipart::new(req.headers(), payload);
+        while let Some(field) = form.next().await {
+            let mut field =
+                field.map_err(|_| ApiError::field("fichier", "Formulaire illisible."))?;
+            let name = field.name().unwrap_or("").to_string();
+            if !matches!(name.as_str(), "fichier" | "file" | "logo") {
+                continue;
+            }
+            let field_type = field
+                .content_type()
+                .map(|m| m.essence_str().to_string())
+                .unwrap_or_default();
+            let mut bytes = web::BytesMut::new();
+            while let Some(chunk) = field.next().await {
+                let chunk = chunk.map_err(|_| ApiError::field("fichier", "Fichier illisible."))?;
+                if bytes.len() + chunk.len() > limit {
+                    return Err(too_large());
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            return Ok((field_type, bytes));
+        }
+        return Err(ApiError::field(
+            "fichier",
+            "Joignez le fichier dans le champ « fichier ».",
+        ));
+    }
+    let mut payload = payload.into_inner();
+    let bytes = read_body(req, &mut payload, limit).await.map_err(|e| {
+        if e.status == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
+            too_large()
+        } else {
+            e
+        }
+    })?;
+    Ok((content_type, bytes))
+}

@@ -32,6 +32,7 @@ Erreurs : 400 `{\"champ\": [\"message\"]}`, sinon `{\"detail\", \"code\"}`. List
         users::me, users::update_me,
         jobs::retrieve, jobs::create,
         structure::etablissement_get, structure::etablissement_put,
+        structure::etablissement_logo_put, structure::etablissement_logo_delete,
         structure::annees_list, structure::annees_create, structure::annees_get, structure::annees_put,
         structure::annees_patch, structure::annees_delete, structure::annees_activer,
         structure::periodes_list, structure::periodes_create, structure::periodes_get, structure::periodes_put,

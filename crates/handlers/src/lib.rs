@@ -2,7 +2,7 @@
 //! `ECHEC` « non implémentée ».
 
 use ecole_jobs::Registry;
-use ecole_jobs::payloads::{Debug, GenererBulletinsPeriode};
+use ecole_jobs::payloads::{Debug, GenererBulletinPdf, GenererBulletinsPeriode};
 use ecole_jobs::runner::debug_handler;
 
 /// Every job this version can run.
@@ -11,6 +11,9 @@ pub fn registry() -> Registry {
     registry.register::<Debug, _, _>(debug_handler());
     registry.register::<GenererBulletinsPeriode, _, _>(
         ecole_pedagogie::bulletins::travaux::generer_bulletins_periode,
+    );
+    registry.register::<GenererBulletinPdf, _, _>(
+        ecole_pedagogie::bulletins::document::generer_bulletin_pdf,
     );
     registry
 }

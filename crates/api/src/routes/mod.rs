@@ -60,6 +60,11 @@ fn configure_structure(cfg: &mut web::ServiceConfig) {
             .route(web::put().to(s::etablissement_put)),
     )
     .service(
+        web::resource("/etablissement/logo")
+            .route(web::put().to(s::etablissement_logo_put))
+            .route(web::delete().to(s::etablissement_logo_delete)),
+    )
+    .service(
         web::resource("/annees-scolaires")
             .route(web::get().to(s::annees_list))
             .route(web::post().to(s::annees_create)),

@@ -533,62 +533,6 @@ pub async fn presences_appel(
 // ---------- import ----------
 
 /// Reads the uploaded file: a multipart form (field `fichier` or `file`) or the raw body.
-async fn upload(req: &HttpRequest, payload: web::Payload) -> ApiResult<(String, web::BytesMut)> {
-    use futures_util::StreamExt;
-    let content_type = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let limit = ecole_pedagogie::import::MAX_BYTES;
-    let too_large = || {
-        ApiError::detail(
-            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "Fichier de 5 Mo au plus.",
-        )
-    };
-    if content_type.starts_with("multipart/form-data") {
-        let mut form = actix_multipart::Multipart::new(req.headers(), payload);
-        while let Some(field) = form.next().await {
-            let mut field =
-                field.map_err(|_| ApiError::field("fichier", "Formulaire illisible."))?;
-            let name = field.name().unwrap_or("").to_string();
-            if name != "fichier" && name != "file" {
-                continue;
-            }
-            let field_type = field
-                .content_type()
-                .map(|m| m.essence_str().to_string())
-                .unwrap_or_default();
-            let mut bytes = web::BytesMut::new();
-            while let Some(chunk) = field.next().await {
-                let chunk = chunk.map_err(|_| ApiError::field("fichier", "Fichier illisible."))?;
-                if bytes.len() + chunk.len() > limit {
-                    return Err(too_large());
-                }
-                bytes.extend_from_slice(&chunk);
-            }
-            return Ok((field_type, bytes));
-        }
-        return Err(ApiError::field(
-            "fichier",
-            "Joignez le fichier dans le champ « fichier ».",
-        ));
-    }
-    let mut payload = payload.into_inner();
-    let bytes = crate::extract::read_body(req, &mut payload, limit)
-        .await
-        .map_err(|e| {
-            if e.status == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
-                too_large()
-            } else {
-                e
-            }
-        })?;
-    Ok((content_type, bytes))
-}
 
 /// Imports pupils (and parents) from CSV or XLSX; `?dry_run=true` checks without writing.
 /// Columns: see the README. Rows are keyed by `matricule`: the same file twice changes nothing.
@@ -610,7 +554,8 @@ pub async fn eleves_import(
     let mut errors = FieldErrors::new();
     let dry_run = params.parse_bool("dry_run", &mut errors).unwrap_or(false);
     errors.into_result()?;
-    let (content_type, bytes) = upload(&req, payload).await?;
+    let (content_type, bytes) =
+        crate::extract::upload(&req, payload, ecole_pedagogie::import::MAX_BYTES, "5 Mo").await?;
     let Some(format) = Format::detect(&content_type, &bytes) else {
         return Err(ApiError::detail(
             actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -38,6 +38,43 @@ pub async fn etablissement_put(
     Ok(HttpResponse::Ok().json(etablissement::update(&mut conn, &user.actor, body.0).await?))
 }
 
+/// The school's logo, printed on every PDF (ADMIN): PNG or JPEG, 2 Mo at most, checked by
+/// content; raw body or multipart (field `logo`).
+#[utoipa::path(put, path = "/api/v1/etablissement/logo/", tag = "structure", security(("jwt" = [])),
+    request_body(content = Vec<u8>, content_type = "image/png"),
+    responses((status = 200, body = etablissement::Etablissement), (status = 400), (status = 401), (status = 403), (status = 413)))]
+pub async fn etablissement_logo_put(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    user.actor.require(&[ecole_core::Role::Admin])?;
+    let (_, bytes) =
+        crate::extract::upload(&req, payload, etablissement::LOGO_MAX_BYTES, "2 Mo").await?;
+    let mut conn = state.conn().await?;
+    let school = etablissement::set_logo(
+        &mut conn,
+        &user.actor,
+        &state.settings.media_root,
+        Some(&bytes),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(school))
+}
+
+/// Removes the logo (ADMIN).
+#[utoipa::path(delete, path = "/api/v1/etablissement/logo/", tag = "structure", security(("jwt" = [])),
+    responses((status = 204), (status = 401), (status = 403)))]
+pub async fn etablissement_logo_delete(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> ApiResult<HttpResponse> {
+    let mut conn = state.conn().await?;
+    etablissement::set_logo(&mut conn, &user.actor, &state.settings.media_root, None).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 // ---------- annees-scolaires ----------
 
 #[utoipa::path(get, path = "/api/v1/annees-scolaires/", tag = "structure", security(("jwt" = [])),

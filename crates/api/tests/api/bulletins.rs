@@ -883,3 +883,209 @@ async fn random_classes_match_a_plain_reference_implementation() {
         }
     }
 }
+
+/// A 1×1 PNG.
+const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
+
+fn pdftotext(bytes: &[u8]) -> String {
+    let dir = std::env::temp_dir().join(format!("ecole-pdf-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("b.pdf");
+    std::fs::write(&file, bytes).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .args(["-layout", file.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils) est requis");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn pdfs_are_rendered_by_jobs_stored_by_id_and_downloaded_within_scope() {
+    use base64::Engine;
+    let app = TestApp::new().await;
+    let school = School::create(&app, 3).await;
+    let admin = app.as_admin().await;
+    let mut conn = app.conn().await;
+    // The logo: checked by content and size, ADMIN only.
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(PNG)
+        .unwrap();
+    let put_logo = |token: &str, body: Vec<u8>, ct: &str| {
+        app.client
+            .put(app.url("/api/v1/etablissement/logo/"))
+            .bearer_auth(token.to_string())
+            .header("Content-Type", ct.to_string())
+            .body(body)
+            .send()
+    };
+    assert_eq!(
+        put_logo(&school.teacher.access, png.clone(), "image/png")
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    let r = put_logo(&admin.access, b"GIF89a pas une image".to_vec(), "image/png")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = put_logo(&admin.access, vec![0u8; 2 * 1024 * 1024 + 1], "image/png")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let r = put_logo(&admin.access, png.clone(), "image/png")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    diesel::update(ecole_db::schema::etablissement::table)
+        .set((
+            ecole_db::schema::etablissement::nom.eq("Groupe Scolaire Les Palmiers"),
+            ecole_db::schema::etablissement::directeur.eq("Mme Fatoumata Bah"),
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    diesel::update(eleves::table.filter(eleves::id.eq(school.a[0].id)))
+        .set((
+            eleves::date_naissance.eq(Some(date(2013, 3, 1))),
+            eleves::lieu_naissance.eq("Kindia"),
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    grades(
+        &app,
+        &school,
+        school.classe_a,
+        &[
+            (school.a[0].id, school.math, "DEVOIR", "15", "20"),
+            (school.a[1].id, school.math, "DEVOIR", "12.5", "20"),
+            (school.a[2].id, school.math, "DEVOIR", "12.5", "20"),
+        ],
+    )
+    .await;
+    let generate = || {
+        post(
+            &app,
+            "/api/v1/bulletins/generer/",
+            &admin.access,
+            json!({"annee_scolaire": school.annee, "periode": "TRIMESTRE_1", "classe": school.classe_a}),
+        )
+    };
+    assert_eq!(generate().await.0, 202);
+    app.run_jobs(ecole_handlers::registry()).await;
+    let failed: Vec<(String, Option<String>)> = jobs::table
+        .filter(jobs::status.ne("SUCCES"))
+        .select((jobs::name, jobs::error))
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert!(failed.is_empty(), "{failed:?}");
+    let rows: Vec<(i64, i64, String, Option<String>)> = bulletins::table
+        .select((
+            bulletins::id,
+            bulletins::eleve_id,
+            bulletins::statut,
+            bulletins::fichier_pdf,
+        ))
+        .order(bulletins::eleve_id)
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 3);
+    for (id, _, statut, fichier) in &rows {
+        assert_eq!(statut, "PDF_GENERE");
+        assert_eq!(
+            fichier.as_deref(),
+            Some(format!("bulletins/{}/{id}.pdf", school.annee).as_str())
+        );
+    }
+    let (first, _, _, _) = rows[0];
+    let r = app
+        .client
+        .get(app.url(&format!("/api/v1/bulletins/{first}/pdf/")))
+        .bearer_auth(&admin.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    let disposition = r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        disposition.starts_with("attachment")
+            && disposition.contains("bulletin_2026-A000_TRIMESTRE_1_2025-2026.pdf"),
+        "{disposition}"
+    );
+    let bytes = r.bytes().await.unwrap();
+    assert!(
+        bytes.starts_with(b"%PDF") && bytes.len() <= 60 * 1024,
+        "{} octets",
+        bytes.len()
+    );
+    let text = pdftotext(&bytes);
+    for expected in [
+        "Aissatou CamaraA0",
+        "Groupe Scolaire Les Palmiers",
+        "15,00",
+        "1ère",
+        "Née le 1er mars 2013 à Kindia",
+        "Mathématiques",
+        "Conakry, le",
+    ] {
+        assert!(
+            text.contains(expected),
+            "« {expected} » absent de :\n{text}"
+        );
+    }
+    // Families: not before publication (404, as outside the scope); teacher of the class: yes.
+    let parent = &school.a[0].parent;
+    let pdf_status = |token: String| {
+        let url = app.url(&format!("/api/v1/bulletins/{first}/pdf/"));
+        let client = app.client.clone();
+        async move {
+            client
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(pdf_status(parent.access.clone()).await, 404);
+    assert_eq!(pdf_status(school.teacher.access.clone()).await, 200);
+    assert_eq!(pdf_status(school.b[0].parent.access.clone()).await, 404);
+
+    // Generating again: same rows, one file per bulletin.
+    assert_eq!(generate().await.0, 202);
+    app.run_jobs(ecole_handlers::registry()).await;
+    let ids: Vec<i64> = bulletins::table
+        .select(bulletins::id)
+        .order(bulletins::eleve_id)
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(ids, rows.iter().map(|r| r.0).collect::<Vec<_>>());
+    let dir = app
+        .state
+        .settings
+        .media_root
+        .join(format!("bulletins/{}", school.annee));
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    let mut expected: Vec<String> = ids.iter().map(|id| format!("{id}.pdf")).collect();
+    expected.sort();
+    assert_eq!(
+        files, expected,
+        "un fichier par bulletin, aucun fichier temporaire"
+    );
+}

@@ -2,6 +2,7 @@
 //! published by jobs ([`travaux`]), read within the caller's scope ([`consultation`]).
 
 pub mod consultation;
+pub mod document;
 pub mod generation;
 // pub mod publication; (with communication)
 pub mod travaux;
