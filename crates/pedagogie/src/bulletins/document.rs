@@ -24,7 +24,10 @@ use crate::calcul::{rang_imprime, sur_bareme};
 
 /// The school header, built once per change of the `etablissement` row (its logo decoded
 /// and encoded once for every PDF this process renders).
-static ENTETE: OnceLock<Mutex<Option<(DateTime<Utc>, Entete)>>> = OnceLock::new();
+static ENTETE: OnceLock<Mutex<Option<EnteteCache>>> = OnceLock::new();
+
+/// The header and the `etablissement.updated_at` it was built from.
+type EnteteCache = (DateTime<Utc>, Entete);
 
 pub async fn entete(conn: &mut AsyncPgConnection, media_root: &Path) -> Result<Entete, JobError> {
     let school = ecole_administration::etablissement::get(conn).await?;
