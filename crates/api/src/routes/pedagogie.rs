@@ -532,8 +532,6 @@ pub async fn presences_appel(
 
 // ---------- import ----------
 
-/// Reads the uploaded file: a multipart form (field `fichier` or `file`) or the raw body.
-
 /// Imports pupils (and parents) from CSV or XLSX; `?dry_run=true` checks without writing.
 /// Columns: see the README. Rows are keyed by `matricule`: the same file twice changes nothing.
 #[utoipa::path(post, path = "/api/v1/eleves/import/", tag = "pédagogie", security(("jwt" = [])),
