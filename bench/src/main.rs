@@ -13,6 +13,8 @@ use diesel::sql_types::{Double, Nullable};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use ecole_jobs::{NewJob, enqueue, enqueue_many};
 
+mod bulletins;
+
 #[derive(Parser)]
 #[command(
     name = "ecole-bench",
@@ -37,6 +39,16 @@ enum Command {
         /// Cadence (jobs/s) de la phase de latence.
         #[arg(long, default_value_t = 200)]
         rate: u64,
+    },
+    /// Bulletins d'une période pour toute l'école : `--phase calcul` (sans worker) puis
+    /// `--phase pdf` (2 workers).
+    Bulletins {
+        #[arg(long, default_value = "calcul")]
+        phase: String,
+        #[arg(long, default_value = "TRIMESTRE_1")]
+        periode: String,
+        #[arg(long, default_value_t = 5)]
+        tours: usize,
     },
 }
 
@@ -170,5 +182,22 @@ async fn main() -> anyhow::Result<()> {
             paced,
             rate,
         } => jobs_bench(&url, total, batch, paced, rate).await,
+        Command::Bulletins {
+            phase,
+            periode,
+            tours,
+        } => {
+            let periode: ecole_db::enums::CodePeriode = periode
+                .parse()
+                .map_err(|_| anyhow::anyhow!("période inconnue : {periode}"))?;
+            match phase.as_str() {
+                "calcul" => bulletins::calcul(&url, periode, tours).await,
+                "pdf" => {
+                    let media = std::env::var("MEDIA_ROOT").unwrap_or_else(|_| "var/media".into());
+                    bulletins::pdf(&url, periode, std::path::Path::new(&media)).await
+                }
+                other => bail!("phase inconnue : {other} (calcul, pdf)"),
+            }
+        }
     }
 }

@@ -87,6 +87,29 @@ pub async fn generer_classe(
     periode: CodePeriode,
     force: bool,
 ) -> DomainResult<Generation> {
+    let calcul = calculer(conn, classe, periode).await?;
+    enregistrer(conn, calcul, force).await
+}
+
+/// A class's period computed, not stored yet.
+pub struct Calcul {
+    regles: Regles,
+    annee: i64,
+    classe: i64,
+    periode: CodePeriode,
+    pupils: Vec<(i64, Sexe)>,
+    teacher: HashMap<i64, String>,
+    attendance: HashMap<(i64, StatutPresence), i32>,
+    pub result: crate::calcul::ResultatClasse,
+}
+
+/// Loads a class's grades, subjects and attendance (7 queries) and computes its report
+/// cards in memory.
+pub async fn calculer(
+    conn: &mut AsyncPgConnection,
+    classe: i64,
+    periode: CodePeriode,
+) -> DomainResult<Calcul> {
     let regles = regles(conn).await?;
     let annee: i64 = classes::table
         .find(classe)
@@ -188,13 +211,40 @@ pub async fn generer_classe(
         })
         .collect();
     let result = calculer_classe(&regles, &matieres_coef, &input);
-    let count = |eleve: i64, statut: StatutPresence| {
-        attendance
-            .iter()
-            .find(|(e, s, _)| *e == eleve && *s == statut)
-            .map(|(_, _, n)| *n as i32)
-            .unwrap_or(0)
-    };
+    Ok(Calcul {
+        regles,
+        annee,
+        classe,
+        periode,
+        pupils,
+        teacher,
+        attendance: attendance
+            .into_iter()
+            .map(|(e, s, n)| ((e, s), n as i32))
+            .collect(),
+        result,
+    })
+}
+
+/// Stores a computation: bulletins upserted in place (published ones only with `force`),
+/// their lines replaced, one PDF job each — one transaction.
+pub async fn enregistrer(
+    conn: &mut AsyncPgConnection,
+    calcul: Calcul,
+    force: bool,
+) -> DomainResult<Generation> {
+    let Calcul {
+        regles,
+        annee,
+        classe,
+        periode,
+        pupils,
+        teacher,
+        attendance,
+        result,
+    } = calcul;
+    let count =
+        |eleve: i64, statut: StatutPresence| attendance.get(&(eleve, statut)).copied().unwrap_or(0);
     // Published bulletins stay as they are unless forced.
     let published: Vec<i64> = bulletins::table
         .filter(bulletins::annee_scolaire_id.eq(annee))
