@@ -4,7 +4,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::routes::{auth, health, jobs, pedagogie, structure, users};
+use crate::routes::{auth, communication, health, jobs, pedagogie, structure, users};
 
 struct JwtAuth;
 
@@ -52,11 +52,13 @@ Erreurs : 400 `{\"champ\": [\"message\"]}`, sinon `{\"detail\", \"code\"}`. List
         pedagogie::notes_patch, pedagogie::notes_delete, pedagogie::notes_saisie,
         pedagogie::presences_list, pedagogie::presences_create, pedagogie::presences_get, pedagogie::presences_put,
         pedagogie::presences_patch, pedagogie::presences_delete, pedagogie::presences_appel,
+        communication::notifications_list, communication::notifications_lire,
+        communication::notifications_tout_lire, communication::notifications_non_lues,
     ),
     components(schemas(auth::TokensOut)),
     modifiers(&JwtAuth),
     tags(
-        (name = "authentification"), (name = "utilisateurs"), (name = "structure"), (name = "pédagogie"), (name = "jobs"), (name = "santé"),
+        (name = "authentification"), (name = "utilisateurs"), (name = "structure"), (name = "pédagogie"), (name = "communication"), (name = "jobs"), (name = "santé"),
     )
 )]
 pub struct ApiDoc;

@@ -9,5 +9,6 @@ use ecole_jobs::runner::debug_handler;
 pub fn registry() -> Registry {
     let mut registry = Registry::new();
     registry.register::<Debug, _, _>(debug_handler());
+    ecole_communication::jobs::register(&mut registry);
     registry
 }

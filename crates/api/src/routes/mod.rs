@@ -1,6 +1,7 @@
 //! Routes of `/api/v1/` and the operational endpoints.
 
 pub mod auth;
+pub mod communication;
 pub mod health;
 pub mod jobs;
 pub mod pedagogie;
@@ -36,6 +37,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .configure(configure_structure)
                 .configure(configure_pedagogie)
+                .configure(configure_communication)
                 .service(web::resource("/jobs").route(web::post().to(jobs::create)))
                 .service(web::resource("/jobs/{id:\\d+}").route(web::get().to(jobs::retrieve)))
                 .service(
@@ -197,6 +199,23 @@ fn configure_pedagogie(cfg: &mut web::ServiceConfig) {
             .route(web::patch().to(p::presences_patch))
             .route(web::delete().to(p::presences_delete)),
     );
+}
+
+fn configure_communication(cfg: &mut web::ServiceConfig) {
+    use communication as c;
+    cfg.service(web::resource("/notifications").route(web::get().to(c::notifications_list)))
+        .service(
+            web::resource("/notifications/non-lues")
+                .route(web::get().to(c::notifications_non_lues)),
+        )
+        .service(
+            web::resource("/notifications/tout-lire")
+                .route(web::post().to(c::notifications_tout_lire)),
+        )
+        .service(
+            web::resource(format!("/notifications/{ID}/lire"))
+                .route(web::post().to(c::notifications_lire)),
+        );
 }
 
 /// Unknown routes answer 404 in the contract's JSON.
