@@ -7,6 +7,11 @@
 #   pedagogie  `ecole seed --eleves 1500`, wrk (BENCH_LIST_DURATION, default 10 s) on the
 #          pupils, grades and attendance lists as ADMIN and as a PARENT, and the time of
 #          `notes/saisie/` for a 60-pupil class → bench/out/pedagogie.md
+#   communication  3,000 absent pupils (BENCH_NOTIFICATIONS), the 17:00 round-up with 2
+#          workers, every e-mail to a local SMTP listener and every SMS to a fake Orange API
+#          (both started by ecole-bench), BENCH_COMM_CONCURRENCY slots per worker (16), SMS
+#          rate limit BENCH_SMS_RATE (default 1000/s)
+#          → bench/out/communication.md
 # Traffic goes to loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +29,7 @@ SERVER=${BENCH_DATABASE_SERVER:-postgres://postgres@127.0.0.1:5432}
 DB_URL="$SERVER/ecole_bench"
 PGBENCH_DB=ecole_pgbench
 
-SECTIONS=${BENCH_SECTIONS:-users jobs pedagogie}
+SECTIONS=${BENCH_SECTIONS:-users jobs pedagogie communication}
 say "compilation (release)"
 cargo build --release --bins -q
 
@@ -222,11 +227,31 @@ bench_pedagogie() {
   } | tee bench/out/pedagogie.md
 }
 
+bench_communication() {
+  local total=${BENCH_NOTIFICATIONS:-3000} rate=${BENCH_SMS_RATE:-1000} slots=${BENCH_COMM_CONCURRENCY:-16}
+  say "communication : $total absences, 2 workers × $slots, SMTP et Orange locaux (limite $rate SMS/s)"
+  local db="$SERVER/ecole_bench_comm" table
+  psql "$SERVER/postgres" -qc "DROP DATABASE IF EXISTS ecole_bench_comm WITH (FORCE)" >/dev/null
+  DATABASE_URL=$db ./target/release/ecole migrate >/dev/null
+  table=$(DATABASE_URL=$db ./target/release/ecole-bench notifications --total "$total" --workers 2 \
+    --concurrency "$slots" --rate-limit "$rate" --worker-bin ./target/release/ecole-worker)
+  redis-cli -u "$REDIS_URL" --scan --pattern "bench_comm_*" | xargs -r redis-cli -u "$REDIS_URL" del >/dev/null
+  psql "$SERVER/postgres" -qc "DROP DATABASE IF EXISTS ecole_bench_comm WITH (FORCE)" >/dev/null
+  {
+    echo "# Communication — $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo
+    echo "Machine : $(nproc) cœurs, charge moyenne : $(cut -d' ' -f1-3 /proc/loadavg) ; 2 workers (WORKER_CONCURRENCY=$slots : les envois attendent le réseau), limite SMS_MAX_PAR_SECONDE=$rate ; serveurs SMTP et Orange locaux dans ecole-bench"
+    echo
+    echo "$table"
+  } | tee bench/out/communication.md
+}
+
 for section in $SECTIONS; do
   case $section in
     users) bench_users ;;
     jobs) bench_jobs ;;
     pedagogie) bench_pedagogie ;;
-    *) die "section inconnue : $section (users, jobs, pedagogie)" ;;
+    communication) bench_communication ;;
+    *) die "section inconnue : $section (users, jobs, pedagogie, communication)" ;;
   esac
 done

@@ -607,18 +607,19 @@ mod tests {
         let s = Settings::from_vars(vars(&[
             ("SMS_PROVIDER", "orange"),
             ("ORANGE_CLIENT_ID", "id"),
-            ("ORANGE_CLIENT_SECRET", "secret"),
+            ("ORANGE_CLIENT_SECRET", "orange-cle-privee"),
             ("ORANGE_SENDER", "+224620000000"),
             ("ORANGE_API_BASE", "http://127.0.0.1:9/"),
             ("SMS_SILENCE_DEBUT", "21:30"),
             ("SMS_SILENCE_FIN", "06:15"),
-            ("SMTP_URL", "smtps://u:p@mail.exemple.gn"),
+            ("SMTP_URL", "smtps://u:mdp-smtp-prive@mail.exemple.gn"),
         ]))
         .unwrap();
         assert_eq!(s.sms.orange_sender.as_deref(), Some("224620000000"));
         assert_eq!(s.sms.orange_api_base, "http://127.0.0.1:9");
         assert_eq!(s.sms.quiet_hours, Some((21 * 60 + 30, 6 * 60 + 15)));
-        assert!(!format!("{s:?}").contains("secret"));
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("orange-cle-privee") && !shown.contains("mdp-smtp-prive"));
         let s = Settings::from_vars(vars(&[("SMS_SILENCE_DEBUT", "off")])).unwrap();
         assert_eq!(s.sms.quiet_hours, None);
         for (name, value) in [

@@ -124,6 +124,8 @@ impl SmtpSink {
 
     async fn serve(&self, socket: tokio::net::TcpStream) -> std::io::Result<()> {
         lock(&self.state).connections += 1;
+        // Replies go out whole and at once, as a real server's do (no Nagle stalls).
+        socket.set_nodelay(true)?;
         let (read, mut write) = socket.into_split();
         let mut reader = BufReader::new(read);
         write.write_all(b"220 sink.ecole.test ESMTP\r\n").await?;
@@ -236,8 +238,7 @@ impl SmtpSink {
                 }
                 _ => "502 5.5.2 Commande inconnue".into(),
             };
-            write.write_all(reply.as_bytes()).await?;
-            write.write_all(b"\r\n").await?;
+            write.write_all(format!("{reply}\r\n").as_bytes()).await?;
         }
     }
 }
