@@ -428,6 +428,60 @@ async fn a_job_run_twice_sends_one_email_and_one_sms() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_runs_at_the_same_time_send_one_sms() {
+    let fake = FakeOrange::start().await;
+    let app = app_with(None, Some(&fake), |_| {}).await;
+    let a = parent(&app, "Mamadou", "Diallo", "+224621000001").await;
+    let ids = create(&app, vec![nouvelle(a.id(), false, true)]).await;
+    fake.slow_down(Duration::from_millis(300));
+    // The queued job and a duplicate of it, run side by side by two slots.
+    let mut conn = app.conn().await;
+    let first: i64 = jobs::table
+        .filter(jobs::name.eq("communication.envoyer_sms_notification"))
+        .select(jobs::id)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    let second = enqueue(
+        &mut conn,
+        NewJob::of(&EnvoyerSmsNotification {
+            notification_id: ids[0],
+        })
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    let runner = ecole_jobs::runner::Runner {
+        pool: app.state.pool.clone(),
+        bookkeeping: app.state.pool.clone(),
+        settings: std::sync::Arc::new(app.state.settings.clone()),
+        registry: std::sync::Arc::new(ecole_handlers::registry()),
+        worker_name: "deux-emplacements".into(),
+        retry_base: Duration::ZERO,
+        in_flight: Default::default(),
+        redis: None,
+    };
+    let (r1, r2) = tokio::join!(
+        ecole_jobs::runner::Runner::execute(&runner, first),
+        ecole_jobs::runner::Runner::execute(&runner, second)
+    );
+    r1.unwrap();
+    r2.unwrap();
+    assert_eq!(
+        fake.accepted().len(),
+        1,
+        "un seul SMS pour deux exécutions simultanées"
+    );
+    assert_eq!(etat(&app, ids[0]).await.sms_statut, StatutEnvoi::Envoye);
+    // The run that lost the claim either stepped aside at once or is retried and finds the
+    // SMS sent.
+    run(&app).await;
+    let rows = job_rows(&app, "communication.envoyer_sms_notification").await;
+    assert!(rows.iter().all(|r| r.0 == "SUCCES"), "{rows:?}");
+    assert_eq!(fake.accepted().len(), 1);
+}
+
 #[tokio::test]
 async fn an_interrupted_send_is_marked_uncertain_and_not_resent() {
     let fake = FakeOrange::start().await;

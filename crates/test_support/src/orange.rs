@@ -58,6 +58,8 @@ struct State {
     sms_script: VecDeque<u16>,
     token_lifetime: u64,
     sms_accepted: usize,
+    /// Time taken to answer each SMS request (a slow provider).
+    sms_delay: Duration,
 }
 
 /// The fake API; stopped on drop.
@@ -90,6 +92,10 @@ async fn handle(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -
         .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_string()))
         .collect();
     let body = String::from_utf8_lossy(&body).into_owned();
+    let delay = lock(&shared.state).sms_delay;
+    if !delay.is_zero() && path.starts_with("/smsmessaging/") {
+        tokio::time::sleep(delay).await;
+    }
     let auth = req
         .headers()
         .get("authorization")
@@ -221,6 +227,11 @@ impl FakeOrange {
         lock(&self.state)
             .sms_script
             .extend(statuses.iter().copied());
+    }
+
+    /// Each SMS request is answered after `delay` (a slow provider).
+    pub fn slow_down(&self, delay: Duration) {
+        lock(&self.state).sms_delay = delay;
     }
 
     /// Every token issued so far stops working (as at expiry).
