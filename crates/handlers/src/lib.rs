@@ -15,5 +15,6 @@ pub fn registry() -> Registry {
     registry.register::<GenererBulletinPdf, _, _>(
         ecole_pedagogie::bulletins::document::generer_bulletin_pdf,
     );
+    ecole_communication::jobs::register(&mut registry);
     registry
 }

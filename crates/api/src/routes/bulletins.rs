@@ -5,7 +5,7 @@ use actix_web::http::header::{self, ContentDisposition, DispositionParam, Dispos
 use actix_web::{HttpRequest, HttpResponse, web};
 use ecole_core::FieldErrors;
 use ecole_db::enums::{CodePeriode, StatutBulletin};
-use ecole_pedagogie::bulletins::{consultation, travaux};
+use ecole_pedagogie::bulletins::{consultation, publication, travaux};
 use ecole_pedagogie::regles;
 
 use crate::error::{ApiError, ApiResult};
@@ -125,6 +125,20 @@ pub async fn generer(
     let mut conn = state.conn().await?;
     let id = travaux::demander_generation(&mut conn, &user.actor, &body.0).await?;
     Ok(Accepted::response(id))
+}
+
+/// Publishes a class's rendered report cards for a period and notifies the families
+/// (ADMIN, DIRECTION).
+#[utoipa::path(post, path = "/api/v1/bulletins/publier/", tag = "bulletins", security(("jwt" = [])),
+    request_body = publication::PublierInput,
+    responses((status = 200, body = publication::Publication), (status = 400), (status = 401), (status = 403), (status = 409)))]
+pub async fn publier(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: ApiJson<publication::PublierInput>,
+) -> ApiResult<HttpResponse> {
+    let mut conn = state.conn().await?;
+    Ok(HttpResponse::Ok().json(publication::publier(&mut conn, &user.actor, &body.0).await?))
 }
 
 /// The report-card rules (weights, mention thresholds, honour roll, admission).

@@ -1088,4 +1088,64 @@ async fn pdfs_are_rendered_by_jobs_stored_by_id_and_downloaded_within_scope() {
         files, expected,
         "un fichier par bulletin, aucun fichier temporaire"
     );
+
+    // Publication: management only; families then see their own, and are notified once.
+    let publish = json!({"annee_scolaire": school.annee, "periode": "TRIMESTRE_1", "classe": school.classe_a});
+    let (s, _) = post(
+        &app,
+        "/api/v1/bulletins/publier/",
+        &school.teacher.access,
+        publish.clone(),
+    )
+    .await;
+    assert_eq!(s, 403);
+    app.run_jobs(ecole_handlers::registry()).await;
+    let (s, p) = post(
+        &app,
+        "/api/v1/bulletins/publier/",
+        &admin.access,
+        publish.clone(),
+    )
+    .await;
+    assert_eq!(s, 200, "{p}");
+    assert_eq!(
+        (p["publies"].as_i64(), p["notifications"].as_i64()),
+        (Some(3), Some(6)),
+        "{p}"
+    );
+    assert_eq!(pdf_status(parent.access.clone()).await, 200);
+    assert_eq!(pdf_status(school.a[0].user.access.clone()).await, 200);
+    assert_eq!(pdf_status(school.b[0].parent.access.clone()).await, 404);
+    let (_, page) = get(&app, "/api/v1/bulletins/", &parent.access).await;
+    assert_eq!(page["count"], 1);
+    assert_eq!(page["results"][0]["eleve"], school.a[0].id);
+    let (_, page) = get(&app, "/api/v1/notifications/", &parent.access).await;
+    assert_eq!(page["count"], 1, "{page}");
+    assert_eq!(page["results"][0]["type_notification"], "BULLETIN");
+    assert!(
+        page["results"][0]["titre"]
+            .as_str()
+            .unwrap()
+            .contains("1er trimestre")
+    );
+    let (s, p) = post(&app, "/api/v1/bulletins/publier/", &admin.access, publish).await;
+    assert_eq!(
+        (s, p["publies"].as_i64(), p["notifications"].as_i64()),
+        (200, Some(0), Some(0))
+    );
+    let emails: i64 = jobs::table
+        .filter(jobs::name.eq("communication.envoyer_email_notification"))
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(emails, 6, "un e-mail par destinataire, une seule fois");
+    let (s, e) = post(
+        &app,
+        "/api/v1/bulletins/publier/",
+        &admin.access,
+        json!({"annee_scolaire": school.annee, "periode": "TRIMESTRE_1", "classe": school.classe_b}),
+    )
+    .await;
+    assert_eq!((s, e["code"].as_str()), (409, Some("conflict")));
 }

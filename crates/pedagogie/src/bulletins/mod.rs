@@ -4,7 +4,8 @@
 pub mod consultation;
 pub mod document;
 pub mod generation;
-// pub mod publication; (with communication)
+pub mod notification;
+pub mod publication;
 pub mod travaux;
 
 pub use generation::{Generation, generer_classe, regles};

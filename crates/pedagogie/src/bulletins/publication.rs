@@ -61,13 +61,12 @@ pub async fn publier(
                 .filter(bulletins::annee_scolaire_id.eq(input.annee_scolaire))
                 .filter(bulletins::periode.eq(input.periode))
         };
-        let published: Vec<(i64, i64)> = diesel::update(
-            of_class().filter(bulletins::statut.eq(StatutBulletin::PdfGenere)),
-        )
-        .set(bulletins::statut.eq(StatutBulletin::Publie))
-        .returning((bulletins::id, bulletins::eleve_id))
-        .get_results(conn)
-        .await?;
+        let published: Vec<(i64, i64)> =
+            diesel::update(of_class().filter(bulletins::statut.eq(StatutBulletin::PdfGenere)))
+                .set(bulletins::statut.eq(StatutBulletin::Publie))
+                .returning((bulletins::id, bulletins::eleve_id))
+                .get_results(conn)
+                .await?;
         let counts: Vec<(StatutBulletin, i64)> = of_class()
             .group_by(bulletins::statut)
             .select((bulletins::statut, diesel::dsl::count_star()))
