@@ -32,7 +32,12 @@ pub fn serialize_number<S: Serializer>(d: &BigDecimal, s: S) -> Result<S::Ok, S:
 
 /// `fr` format with two decimals: `12,50`.
 pub fn format_fr(d: &BigDecimal) -> String {
-    round_half_up(d, 2).to_string().replace('.', ",")
+    use bigdecimal::num_bigint::Sign;
+    let (cents, _) = round_half_up(d, 2).with_scale(2).as_bigint_and_exponent();
+    let sign = if cents.sign() == Sign::Minus { "-" } else { "" };
+    let cents = cents.magnitude();
+    let hundred = bigdecimal::num_bigint::BigUint::from(100u32);
+    format!("{sign}{},{:02}", cents / &hundred, cents % &hundred)
 }
 
 #[cfg(test)]
@@ -53,5 +58,8 @@ mod tests {
             "12.34"
         );
         assert_eq!(format_fr(&BigDecimal::from_str("12.5").unwrap()), "12,50");
+        assert_eq!(format_fr(&BigDecimal::from(0)), "0,00");
+        assert_eq!(format_fr(&BigDecimal::from_str("-3.456").unwrap()), "-3,46");
+        assert_eq!(format_fr(&BigDecimal::from_str("0.05").unwrap()), "0,05");
     }
 }
