@@ -57,6 +57,13 @@ impl Services {
         redis: Option<redis::aio::ConnectionManager>,
     ) -> Result<Self, String> {
         let longest = settings.smtp_timeout.max(settings.sms.timeout) * 3;
+        if settings.app_env.is_production()
+            && settings.sms.provider == ecole_config::SmsProviderKind::Console
+        {
+            tracing::warn!(
+                "SMS_PROVIDER=console en production : les SMS sont écrits dans le journal, pas envoyés"
+            );
+        }
         Ok(Services {
             mailer: Mailer::new(settings)?,
             sms: provider(settings)?,
