@@ -3,6 +3,11 @@
 //! `ecole-bench jobs`: enqueues no-op `core.debug` jobs through the outbox (workers must be
 //! running) and reports throughput from commit to `SUCCES` and pickup latency (commit →
 //! start) as a Markdown table.
+//!
+//! `ecole-bench notifications`: N absent pupils, the 17:00 round-up, and the time until
+//! every SMS and e-mail reached local fake servers, with real worker processes.
+
+mod notifications;
 
 use std::time::{Duration, Instant};
 
@@ -37,6 +42,24 @@ enum Command {
         /// Cadence (jobs/s) de la phase de latence.
         #[arg(long, default_value_t = 200)]
         rate: u64,
+    },
+    /// Absences du jour : N notifications (e-mail + SMS) jusqu'aux faux serveurs locaux.
+    Notifications {
+        /// Élèves absents (un parent chacun, donc autant de notifications).
+        #[arg(long, default_value_t = 3_000)]
+        total: usize,
+        /// Processus ecole-worker lancés.
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
+        /// WORKER_CONCURRENCY de chaque worker.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// Limite de débit vers le fournisseur SMS (SMS_MAX_PAR_SECONDE, 0 : aucune).
+        #[arg(long, default_value_t = 1_000)]
+        rate_limit: u32,
+        /// Chemin du binaire ecole-worker.
+        #[arg(long, default_value = "target/release/ecole-worker")]
+        worker_bin: String,
     },
 }
 
@@ -170,5 +193,24 @@ async fn main() -> anyhow::Result<()> {
             paced,
             rate,
         } => jobs_bench(&url, total, batch, paced, rate).await,
+        Command::Notifications {
+            total,
+            workers,
+            concurrency,
+            rate_limit,
+            worker_bin,
+        } => {
+            notifications::run(
+                &url,
+                notifications::Options {
+                    total,
+                    workers,
+                    concurrency,
+                    rate_limit,
+                    worker_bin,
+                },
+            )
+            .await
+        }
     }
 }

@@ -4,7 +4,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::routes::{auth, bulletins, health, jobs, pedagogie, structure, users};
+use crate::routes::{auth, bulletins, communication, health, jobs, pedagogie, structure, users};
 
 struct JwtAuth;
 
@@ -54,11 +54,13 @@ Erreurs : 400 `{\"champ\": [\"message\"]}`, sinon `{\"detail\", \"code\"}`. List
         pedagogie::presences_patch, pedagogie::presences_delete, pedagogie::presences_appel,
         bulletins::list, bulletins::retrieve, bulletins::pdf, bulletins::generer,
         bulletins::regles_get, bulletins::regles_put, bulletins::regles_patch,
+        communication::notifications_list, communication::notifications_lire,
+        communication::notifications_tout_lire, communication::notifications_non_lues,
     ),
     components(schemas(auth::TokensOut)),
     modifiers(&JwtAuth),
     tags(
-        (name = "authentification"), (name = "utilisateurs"), (name = "structure"), (name = "pédagogie"), (name = "bulletins"), (name = "jobs"), (name = "santé"),
+        (name = "authentification"), (name = "utilisateurs"), (name = "structure"), (name = "pédagogie"), (name = "bulletins"), (name = "communication"), (name = "jobs"), (name = "santé"),
     )
 )]
 pub struct ApiDoc;

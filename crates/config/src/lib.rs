@@ -79,6 +79,43 @@ pub struct Settings {
     pub beat_catchup: Duration,
     pub media_root: PathBuf,
     pub backup_dir: PathBuf,
+    /// Public address of the API (`https://ecole.exemple.gn`): makes notification links
+    /// absolute in e-mails and SMS. Without it, relative links are left out of messages.
+    pub public_base_url: Option<String>,
+    /// `smtp://`, `smtp://…?tls=required` (STARTTLS) or `smtps://`, with `user:password@`.
+    /// Unset outside production: e-mails are written to the log instead.
+    pub smtp_url: Option<SecretString>,
+    pub smtp_timeout: Duration,
+    pub default_from_email: String,
+    pub sms: SmsSettings,
+}
+
+/// Which SMS provider sends the messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmsProviderKind {
+    /// Writes each SMS to the log (development).
+    Console,
+    /// Orange SMS API (OAuth2 client credentials).
+    Orange,
+}
+
+/// SMS settings: the provider, its credentials, quiet hours and rate limit.
+#[derive(Debug, Clone)]
+pub struct SmsSettings {
+    pub provider: SmsProviderKind,
+    pub orange_client_id: Option<String>,
+    pub orange_client_secret: Option<SecretString>,
+    /// Digits of the sender number, country code first (`224620000000`).
+    pub orange_sender: Option<String>,
+    pub orange_sender_name: Option<String>,
+    /// Base URL of the Orange API (tests point it at a local fake server).
+    pub orange_api_base: String,
+    pub timeout: Duration,
+    /// No SMS from `quiet_start` to `quiet_end` (minutes after midnight, Conakry time);
+    /// `None`: SMS go out at any hour.
+    pub quiet_hours: Option<(u32, u32)>,
+    /// Messages per second sent to the provider, all workers together (0: no limit).
+    pub rate_limit_per_second: u32,
 }
 
 type Vars = HashMap<String, String>;
@@ -102,6 +139,114 @@ where
             reason: format!("« {raw} » : {e}"),
         }),
     }
+}
+
+/// `HH:MM` → minutes after midnight.
+fn parse_clock(vars: &Vars, name: &'static str, default: &str) -> Result<Option<u32>, ConfigError> {
+    let raw = get(vars, name).unwrap_or(default);
+    if matches!(raw.to_ascii_lowercase().as_str(), "off" | "non" | "aucune") {
+        return Ok(None);
+    }
+    let invalid = || ConfigError::Invalid {
+        name,
+        reason: format!("« {raw} » n'est pas une heure (HH:MM, ex. 20:00)"),
+    };
+    let (h, m) = raw.split_once(':').ok_or_else(invalid)?;
+    let h: u32 = h.trim().parse().map_err(|_| invalid())?;
+    let m: u32 = m.trim().parse().map_err(|_| invalid())?;
+    if h > 23 || m > 59 {
+        return Err(invalid());
+    }
+    Ok(Some(h * 60 + m))
+}
+
+fn parse_sms(vars: &Vars) -> Result<SmsSettings, ConfigError> {
+    let provider = match get(vars, "SMS_PROVIDER")
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("console") => SmsProviderKind::Console,
+        Some("orange") => SmsProviderKind::Orange,
+        Some(other) => {
+            return Err(ConfigError::Invalid {
+                name: "SMS_PROVIDER",
+                reason: format!("« {other} » (attendu : console ou orange)"),
+            });
+        }
+    };
+    let orange_sender = get(vars, "ORANGE_SENDER")
+        .map(|s| s.trim_start_matches('+').to_string())
+        .map(|s| {
+            if !s.is_empty() && s.len() <= 15 && s.chars().all(|c| c.is_ascii_digit()) {
+                Ok(s)
+            } else {
+                Err(ConfigError::Invalid {
+                    name: "ORANGE_SENDER",
+                    reason: format!(
+                        "« {s} » : les chiffres du numéro expéditeur sont attendus, indicatif compris (ex. 224620000000)"
+                    ),
+                })
+            }
+        })
+        .transpose()?;
+    let orange_client_id = get(vars, "ORANGE_CLIENT_ID").map(String::from);
+    let orange_client_secret =
+        get(vars, "ORANGE_CLIENT_SECRET").map(|s| SecretString::from(s.to_string()));
+    if provider == SmsProviderKind::Orange {
+        for (name, present) in [
+            ("ORANGE_CLIENT_ID", orange_client_id.is_some()),
+            ("ORANGE_CLIENT_SECRET", orange_client_secret.is_some()),
+            ("ORANGE_SENDER", orange_sender.is_some()),
+        ] {
+            if !present {
+                return Err(ConfigError::Invalid {
+                    name,
+                    reason: "obligatoire avec SMS_PROVIDER=orange".into(),
+                });
+            }
+        }
+    }
+    let orange_api_base = get(vars, "ORANGE_API_BASE")
+        .unwrap_or("https://api.orange.com")
+        .trim_end_matches('/')
+        .to_string();
+    let parsed = url::Url::parse(&orange_api_base).map_err(|e| ConfigError::Invalid {
+        name: "ORANGE_API_BASE",
+        reason: e.to_string(),
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(ConfigError::Invalid {
+            name: "ORANGE_API_BASE",
+            reason: format!("« {orange_api_base} » doit commencer par http:// ou https://"),
+        });
+    }
+    let sender_name = get(vars, "ORANGE_SENDER_NAME").map(String::from);
+    if let Some(name) = &sender_name
+        && (name.chars().count() > 11
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == ' '))
+    {
+        return Err(ConfigError::Invalid {
+            name: "ORANGE_SENDER_NAME",
+            reason: format!("« {name} » : 11 lettres ou chiffres au plus, sans accent"),
+        });
+    }
+    let quiet_start = parse_clock(vars, "SMS_SILENCE_DEBUT", "20:00")?;
+    let quiet_end = parse_clock(vars, "SMS_SILENCE_FIN", "07:00")?;
+    let quiet_hours = match (quiet_start, quiet_end) {
+        (Some(a), Some(b)) if a != b => Some((a, b)),
+        _ => None,
+    };
+    Ok(SmsSettings {
+        provider,
+        orange_client_id,
+        orange_client_secret,
+        orange_sender,
+        orange_sender_name: sender_name,
+        orange_api_base,
+        timeout: Duration::from_secs(parse(vars, "SMS_TIMEOUT_SECONDS", 15)?),
+        quiet_hours,
+        rate_limit_per_second: parse(vars, "SMS_MAX_PAR_SECONDE", 20)?,
+    })
 }
 
 fn parse_bool(vars: &Vars, name: &'static str, default: bool) -> Result<bool, ConfigError> {
@@ -249,6 +394,31 @@ impl Settings {
             }
         }
         let pool_size: usize = parse(&vars, "DATABASE_POOL_SIZE", 16)?;
+        let public_base_url = get(&vars, "PUBLIC_BASE_URL")
+            .map(|u| u.trim_end_matches('/').to_string())
+            .map(|u| match url::Url::parse(&u) {
+                Ok(p) if matches!(p.scheme(), "http" | "https") => Ok(u),
+                _ => Err(ConfigError::Invalid {
+                    name: "PUBLIC_BASE_URL",
+                    reason: format!("« {u} » : adresse http(s) attendue"),
+                }),
+            })
+            .transpose()?;
+        let smtp_url = get(&vars, "SMTP_URL")
+            .map(|raw| {
+                let parsed = url::Url::parse(raw).map_err(|e| ConfigError::Invalid {
+                    name: "SMTP_URL",
+                    reason: e.to_string(),
+                })?;
+                if !matches!(parsed.scheme(), "smtp" | "smtps") || parsed.host_str().is_none() {
+                    return Err(ConfigError::Invalid {
+                        name: "SMTP_URL",
+                        reason: "smtp://hôte:port, smtp://hôte:587?tls=required ou smtps://hôte:465 attendu".into(),
+                    });
+                }
+                Ok(SecretString::from(raw.to_string()))
+            })
+            .transpose()?;
         let http_workers: usize = parse(
             &vars,
             "HTTP_WORKERS",
@@ -299,6 +469,13 @@ impl Settings {
             beat_catchup: parse_duration(&vars, "BEAT_CATCHUP", Duration::from_secs(3600))?,
             media_root: PathBuf::from(get(&vars, "MEDIA_ROOT").unwrap_or("var/media")),
             backup_dir: PathBuf::from(get(&vars, "BACKUP_DIR").unwrap_or("var/backups")),
+            public_base_url,
+            smtp_url,
+            smtp_timeout: Duration::from_secs(parse(&vars, "SMTP_TIMEOUT_SECONDS", 30)?),
+            default_from_email: get(&vars, "DEFAULT_FROM_EMAIL")
+                .unwrap_or("École <ne-pas-repondre@ecole.local>")
+                .to_string(),
+            sms: parse_sms(&vars)?,
         })
     }
 
@@ -319,6 +496,9 @@ impl Settings {
             "https://app.ecole.test".into(),
         );
         vars.insert("DATABASE_TIMEOUT_SECONDS".into(), "3".into());
+        // Tests do not depend on the hour: SMS quiet hours only where a test sets them.
+        vars.insert("SMS_SILENCE_DEBUT".into(), "off".into());
+        vars.insert("SMS_MAX_PAR_SECONDE".into(), "0".into());
         // Files of one test stay in its own folder.
         let root = std::env::temp_dir().join("ecole-tests").join(redis_prefix);
         vars.insert(
@@ -413,6 +593,43 @@ mod tests {
         assert!(Settings::from_vars(vars(&[("BEAT_CATCHUP", "1 jour")])).is_err());
         let s = Settings::from_vars(vars(&[("JOB_RETRY_BASE_SECONDS", "0.5")])).unwrap();
         assert_eq!(s.job_retry_base, Duration::from_millis(500));
+    }
+
+    #[test]
+    fn sms_and_smtp_settings() {
+        let s = Settings::from_vars(Vars::new()).unwrap();
+        assert_eq!(s.sms.provider, SmsProviderKind::Console);
+        assert_eq!(s.sms.quiet_hours, Some((20 * 60, 7 * 60)));
+        assert_eq!(s.sms.orange_api_base, "https://api.orange.com");
+        assert!(s.smtp_url.is_none());
+        let err = Settings::from_vars(vars(&[("SMS_PROVIDER", "orange")])).unwrap_err();
+        assert!(err.to_string().contains("ORANGE_CLIENT_ID"), "{err}");
+        let s = Settings::from_vars(vars(&[
+            ("SMS_PROVIDER", "orange"),
+            ("ORANGE_CLIENT_ID", "id"),
+            ("ORANGE_CLIENT_SECRET", "secret"),
+            ("ORANGE_SENDER", "+224620000000"),
+            ("ORANGE_API_BASE", "http://127.0.0.1:9/"),
+            ("SMS_SILENCE_DEBUT", "21:30"),
+            ("SMS_SILENCE_FIN", "06:15"),
+            ("SMTP_URL", "smtps://u:p@mail.exemple.gn"),
+        ]))
+        .unwrap();
+        assert_eq!(s.sms.orange_sender.as_deref(), Some("224620000000"));
+        assert_eq!(s.sms.orange_api_base, "http://127.0.0.1:9");
+        assert_eq!(s.sms.quiet_hours, Some((21 * 60 + 30, 6 * 60 + 15)));
+        assert!(!format!("{s:?}").contains("secret"));
+        let s = Settings::from_vars(vars(&[("SMS_SILENCE_DEBUT", "off")])).unwrap();
+        assert_eq!(s.sms.quiet_hours, None);
+        for (name, value) in [
+            ("SMS_SILENCE_FIN", "25:00"),
+            ("SMTP_URL", "http://mail.exemple.gn"),
+            ("ORANGE_SENDER_NAME", "École très longue"),
+            ("SMS_PROVIDER", "mtn"),
+        ] {
+            let err = Settings::from_vars(vars(&[(name, value)])).unwrap_err();
+            assert!(err.to_string().contains(name), "{name}: {err}");
+        }
     }
 
     #[test]

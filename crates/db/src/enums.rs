@@ -235,3 +235,29 @@ text_enum! {
         Publie => "PUBLIE",
     }
 }
+
+text_enum! {
+    /// What a notification is about (SPEC §2).
+    pub enum TypeNotification {
+        Bulletin => "BULLETIN",
+        Absence => "ABSENCE",
+        Retard => "RETARD",
+        RappelPaiement => "RAPPEL_PAIEMENT",
+        PaiementRecu => "PAIEMENT_RECU",
+        EmpruntRetard => "EMPRUNT_RETARD",
+        General => "GENERAL",
+    }
+}
+
+text_enum! {
+    /// Where one channel (e-mail or SMS) of a notification stands; see the migration.
+    pub enum StatutEnvoi {
+        NonDemande => "NON_DEMANDE",
+        EnAttente => "EN_ATTENTE",
+        EnCours => "EN_COURS",
+        Envoye => "ENVOYE",
+        Ignore => "IGNORE",
+        Echec => "ECHEC",
+        Incertain => "INCERTAIN",
+    }
+}

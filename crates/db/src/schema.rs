@@ -235,6 +235,36 @@ diesel::table! {
 }
 
 diesel::table! {
+    notifications (id) {
+        id -> Int8,
+        utilisateur_id -> Int8,
+        type_notification -> Text,
+        titre -> Text,
+        message -> Text,
+        lien_url -> Nullable<Text>,
+        lue -> Bool,
+        lue_le -> Nullable<Timestamptz>,
+        envoyer_par_email -> Bool,
+        envoyer_par_sms -> Bool,
+        email_envoye -> Bool,
+        email_envoye_le -> Nullable<Timestamptz>,
+        email_statut -> Text,
+        email_tente_le -> Nullable<Timestamptz>,
+        email_message_id -> Nullable<Text>,
+        sms_envoye -> Bool,
+        sms_envoye_le -> Nullable<Timestamptz>,
+        sms_statut -> Text,
+        sms_tente_le -> Nullable<Timestamptz>,
+        sms_message_id -> Nullable<Text>,
+        sms_texte -> Nullable<Text>,
+        derniere_erreur -> Nullable<Text>,
+        cle -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     parents (id) {
         id -> Int8,
         user_id -> Int8,
@@ -349,6 +379,7 @@ diesel::joinable!(notes -> classes (classe_id));
 diesel::joinable!(notes -> eleves (eleve_id));
 diesel::joinable!(notes -> matieres (matiere_id));
 diesel::joinable!(notes -> users (saisie_par));
+diesel::joinable!(notifications -> users (utilisateur_id));
 diesel::joinable!(parents -> users (user_id));
 diesel::joinable!(periodes -> annees_scolaires (annee_scolaire_id));
 diesel::joinable!(presences -> classes (classe_id));
@@ -372,6 +403,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_failures,
     matieres,
     notes,
+    notifications,
     parents,
     periodes,
     presences,

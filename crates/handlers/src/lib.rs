@@ -12,5 +12,6 @@ pub fn registry() -> Registry {
     registry.register::<GenererBulletinsPeriode, _, _>(
         ecole_pedagogie::bulletins::travaux::generer_bulletins_periode,
     );
+    ecole_communication::jobs::register(&mut registry);
     registry
 }

@@ -5,14 +5,18 @@
 //!   leftovers of crashed runs are dropped when their process is gone.
 //! - [`TestApp`]: the real actix app on a loopback port, with its own database and Redis prefix.
 //! - [`UserBuilder`]: users of any role, signed in.
+//! - [`smtp::SmtpSink`]: a real SMTP server that records messages; [`orange::FakeOrange`]: a
+//!   fake Orange SMS API, both on loopback ports.
 //!
 //! `TEST_DATABASE_URL` names the server (any database on it; default
 //! `postgres://postgres@127.0.0.1:5432/postgres`), `TEST_REDIS_URL` the Redis server,
 //! `TEST_LOG=1` shows logs, `KEEP_TEST_DB=1` keeps the databases.
 
 pub mod builders;
+pub mod orange;
 pub mod process;
 pub mod school;
+pub mod smtp;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod bulletins;
+pub mod communication;
 pub mod health;
 pub mod jobs;
 pub mod pedagogie;
@@ -38,6 +39,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(configure_structure)
                 .configure(configure_pedagogie)
                 .configure(configure_bulletins)
+                .configure(configure_communication)
                 .service(web::resource("/jobs").route(web::post().to(jobs::create)))
                 .service(web::resource("/jobs/{id:\\d+}").route(web::get().to(jobs::retrieve)))
                 .service(
@@ -213,6 +215,23 @@ fn configure_bulletins(cfg: &mut web::ServiceConfig) {
         )
         .service(web::resource(format!("/bulletins/{ID}/pdf")).route(web::get().to(b::pdf)))
         .service(web::resource(format!("/bulletins/{ID}")).route(web::get().to(b::retrieve)));
+}
+
+fn configure_communication(cfg: &mut web::ServiceConfig) {
+    use communication as c;
+    cfg.service(web::resource("/notifications").route(web::get().to(c::notifications_list)))
+        .service(
+            web::resource("/notifications/non-lues")
+                .route(web::get().to(c::notifications_non_lues)),
+        )
+        .service(
+            web::resource("/notifications/tout-lire")
+                .route(web::post().to(c::notifications_tout_lire)),
+        )
+        .service(
+            web::resource(format!("/notifications/{ID}/lire"))
+                .route(web::post().to(c::notifications_lire)),
+        );
 }
 
 /// Unknown routes answer 404 in the contract's JSON.
