@@ -42,10 +42,15 @@ async fn insert_users(
                 users::username.eq(format!("bench_{}_{i}", role.to_lowercase())),
                 users::email.eq(format!("bench.{}.{i}@ecole.test", role.to_lowercase())),
                 users::password_hash.eq("!"),
-                users::first_name.eq(if role == "ELEVE" { "Fatoumata Binta" } else { "Mamadou Saliou" }),
+                users::first_name.eq(if role == "ELEVE" {
+                    "Fatoumata Binta"
+                } else {
+                    "Mamadou Saliou"
+                }),
                 users::last_name.eq(format!("Diallo{i}")),
                 users::role.eq(role),
-                users::telephone.eq((role == "PARENT").then(|| format!("+2246{:08}", 20_000_000 + i))),
+                users::telephone
+                    .eq((role == "PARENT").then(|| format!("+2246{:08}", 20_000_000 + i))),
             )
         })
         .collect();
@@ -105,7 +110,10 @@ async fn seed(conn: &mut AsyncPgConnection, total: usize) -> anyhow::Result<()> 
             .returning(eleves::id)
             .get_results(conn)
             .await?;
-        let parent_rows: Vec<_> = parent_users.iter().map(|u| parents::user_id.eq(*u)).collect();
+        let parent_rows: Vec<_> = parent_users
+            .iter()
+            .map(|u| parents::user_id.eq(*u))
+            .collect();
         let parent_ids: Vec<i64> = diesel::insert_into(parents::table)
             .values(&parent_rows)
             .returning(parents::id)
@@ -174,7 +182,9 @@ async fn count_sent(conn: &mut AsyncPgConnection) -> anyhow::Result<(i64, i64)> 
 }
 
 pub async fn run(url: &str, o: Options) -> anyhow::Result<()> {
-    let mut conn = AsyncPgConnection::establish(url).await.context("connexion")?;
+    let mut conn = AsyncPgConnection::establish(url)
+        .await
+        .context("connexion")?;
     let seeding = Instant::now();
     seed(&mut conn, o.total).await?;
     let seed_s = seeding.elapsed().as_secs_f64();
@@ -189,7 +199,10 @@ pub async fn run(url: &str, o: Options) -> anyhow::Result<()> {
             .env("REDIS_PREFIX", &prefix)
             .env("WORKER_CONCURRENCY", o.concurrency.to_string())
             .env("SMTP_URL", sink.url())
-            .env("DEFAULT_FROM_EMAIL", "École Bench <ne-pas-repondre@bench.gn>")
+            .env(
+                "DEFAULT_FROM_EMAIL",
+                "École Bench <ne-pas-repondre@bench.gn>",
+            )
             .env("SMS_PROVIDER", "orange")
             .env("ORANGE_CLIENT_ID", orange::CLIENT_ID)
             .env("ORANGE_CLIENT_SECRET", orange::CLIENT_SECRET)
@@ -229,12 +242,10 @@ pub async fn run(url: &str, o: Options) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let all_s = sms_done.unwrap_or_default().max(email_done.unwrap_or_default());
-    let rss: Vec<u64> = children
-        .iter()
-        .filter_map(|c| c.id())
-        .map(rss_kb)
-        .collect();
+    let all_s = sms_done
+        .unwrap_or_default()
+        .max(email_done.unwrap_or_default());
+    let rss: Vec<u64> = children.iter().filter_map(|c| c.id()).map(rss_kb).collect();
     // Let the last outcomes be recorded, then check nothing went out twice.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (email_rows, sms_rows) = count_sent(&mut conn).await?;
@@ -277,7 +288,10 @@ pub async fn run(url: &str, o: Options) -> anyhow::Result<()> {
         "| doublons | {} SMS et {} e-mails reçus pour {} notifications ; {sms_rows} SMS et {email_rows} e-mails ENVOYE en base | 0 |",
         sms_total, email_total, o.total
     );
-    println!("| jetons OAuth demandés | {token_requests} ({} workers) | 1 par worker |", o.workers);
+    println!(
+        "| jetons OAuth demandés | {token_requests} ({} workers) | 1 par worker |",
+        o.workers
+    );
     println!(
         "| RSS maximale des workers | {} | |",
         rss.iter()

@@ -2,7 +2,10 @@
 //! `ECHEC` « non implémentée ».
 
 use ecole_jobs::Registry;
-use ecole_jobs::payloads::{Debug, GenererBulletinsPeriode};
+use ecole_jobs::payloads::{
+    Debug, EnvoyerRappelsPaiement, GenererBulletinsPeriode, GenererFacturePdf, GenererFactures,
+    GenererRecuPdf,
+};
 use ecole_jobs::runner::debug_handler;
 
 /// Every job this version can run.
@@ -13,5 +16,12 @@ pub fn registry() -> Registry {
         ecole_pedagogie::bulletins::travaux::generer_bulletins_periode,
     );
     ecole_communication::jobs::register(&mut registry);
+    registry
+        .register::<GenererFacturePdf, _, _>(ecole_finances::documents::generer_facture_pdf)
+        .register::<GenererRecuPdf, _, _>(ecole_finances::documents::generer_recu_pdf)
+        .register::<GenererFactures, _, _>(ecole_finances::generation::generer_factures)
+        .register::<EnvoyerRappelsPaiement, _, _>(
+            ecole_finances::rappels::envoyer_rappels_paiement,
+        );
     registry
 }
