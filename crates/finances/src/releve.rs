@@ -60,7 +60,9 @@ pub async fn releve(
     {
         return Err(DomainError::NotFound);
     }
-    let pupil: Option<(String, Option<i64>, String, String, Option<String>)> = eleves::table
+    /// Matricule, class, first and last names, class name.
+    type Pupil = (String, Option<i64>, String, String, Option<String>);
+    let pupil: Option<Pupil> = eleves::table
         .inner_join(users::table)
         .left_join(classes::table)
         .filter(eleves::id.eq(eleve))

@@ -1521,3 +1521,109 @@ async fn reminders_go_to_overdue_invoices_once_per_interval() {
         .unwrap();
     assert_eq!((bilan.factures, bilan.notifications), (5, 10));
 }
+
+#[tokio::test]
+async fn only_the_till_writes_and_the_routes_are_documented() {
+    let app = TestApp::new().await;
+    let school = School::create(&app, 1).await;
+    let eleve = school.a[0].id;
+    let caisse = comptable(&app).await;
+    let draft = brouillon(&app, &caisse.access, eleve, 10_000).await["id"]
+        .as_i64()
+        .unwrap();
+    let issued = emise(&app, &caisse.access, eleve, 10_000).await;
+    let fee = json!({"annee_scolaire": school.annee, "niveau": "SIXIEME", "libelle": "Tenue", "montant": 90_000});
+    for role in [
+        Role::Enseignant,
+        Role::Bibliothecaire,
+        Role::Parent,
+        Role::Eleve,
+    ] {
+        let u = app.as_role(role).await;
+        let t = u.access.as_str();
+        assert_eq!(
+            post(&app, "/api/v1/frais/", t, fee.clone()).await.0,
+            403,
+            "{role:?}"
+        );
+        assert_eq!(
+            post(
+                &app,
+                "/api/v1/factures/",
+                t,
+                json!({"eleve": eleve, "lignes": [{"libelle": "x", "prix_unitaire": 5}]})
+            )
+            .await
+            .0,
+            403,
+            "{role:?}"
+        );
+        assert_eq!(
+            post(
+                &app,
+                &format!("/api/v1/factures/{draft}/emettre/"),
+                t,
+                json!({})
+            )
+            .await
+            .0,
+            403
+        );
+        assert_eq!(payer(&app, t, issued, especes(1000), None).await.0, 403);
+        assert_eq!(
+            post(
+                &app,
+                "/api/v1/factures/generer/",
+                t,
+                json!({"annee_scolaire": school.annee, "niveau": "SIXIEME"})
+            )
+            .await
+            .0,
+            403
+        );
+        assert_eq!(
+            call(
+                &app,
+                reqwest::Method::DELETE,
+                &format!("/api/v1/factures/{draft}/"),
+                t,
+                None
+            )
+            .await
+            .0,
+            403
+        );
+    }
+    for role in [Role::Admin, Role::Direction, Role::Comptable] {
+        let u = app.as_role(role).await;
+        let t = u.access.as_str();
+        let (s, f) = post(
+            &app,
+            "/api/v1/frais/",
+            t,
+            json!({"annee_scolaire": school.annee, "niveau": "SIXIEME", "libelle": format!("Tenue {role:?}"), "montant": 90_000}),
+        )
+        .await;
+        assert_eq!(s, 201, "{role:?} {f}");
+        let id = emise(&app, t, eleve, 20_000).await;
+        assert_eq!(payer(&app, t, id, especes(20_000), None).await.0, 201);
+        // Without the trailing slash too.
+        let (s, l) = get(&app, "/api/v1/factures", t).await;
+        assert_eq!((s, l["count"].as_i64().map(|c| c >= 2)), (200, Some(true)));
+    }
+    let (s, doc) = json_of(app.get("/api/v1/openapi.json").send().await.unwrap()).await;
+    assert_eq!(s, 200);
+    for (path, method) in [
+        ("/api/v1/frais/", "post"),
+        ("/api/v1/factures/", "post"),
+        ("/api/v1/factures/{id}/emettre/", "post"),
+        ("/api/v1/factures/{id}/annuler/", "post"),
+        ("/api/v1/factures/generer/", "post"),
+        ("/api/v1/factures/{id}/paiements/", "post"),
+        ("/api/v1/paiements/", "get"),
+        ("/api/v1/paiements/{id}/recu/", "get"),
+        ("/api/v1/eleves/{id}/releve/", "get"),
+    ] {
+        assert!(doc["paths"][path][method].is_object(), "{method} {path}");
+    }
+}
