@@ -438,16 +438,16 @@ pub(crate) fn recu_job(paiement: i64, requested_by: Option<i64>) -> DomainResult
     .requested_by(requested_by))
 }
 
-/// `PAIEMENT_RECU` to each parent of the pupil (e-mail and SMS), in the caller's transaction.
+/// `PAIEMENT_RECU` to each of `parents` (e-mail and SMS), in the caller's transaction.
 async fn notifier_parents(
     conn: &mut AsyncPgConnection,
+    parents: &[i64],
     paiement: &PaiementOut,
     facture: &Facture,
 ) -> DomainResult<()> {
-    let parents = parents_eleves(conn, &[facture.eleve_id]).await?;
-    let Some(parents) = parents.get(&facture.eleve_id) else {
+    if parents.is_empty() {
         return Ok(());
-    };
+    }
     let reste = facture.montant_restant();
     let suite = if reste == 0 {
         "La facture est entièrement réglée.".to_string()
@@ -479,6 +479,43 @@ async fn notifier_parents(
     Ok(())
 }
 
+/// What a payment's answer and notifications say of its pupil and recorder, read before the
+/// receipt counter is locked (so the lock is held as briefly as possible).
+struct Contexte {
+    matricule: String,
+    eleve_nom: String,
+    enregistre_par_nom: String,
+    parents: Vec<i64>,
+}
+
+async fn contexte(
+    conn: &mut AsyncPgConnection,
+    facture: &Facture,
+    enregistre_par: i64,
+) -> DomainResult<Contexte> {
+    let (matricule, first, last): (String, String, String) = eleves::table
+        .inner_join(users::table)
+        .filter(eleves::id.eq(facture.eleve_id))
+        .select((eleves::matricule, users::first_name, users::last_name))
+        .first(conn)
+        .await?;
+    let (pf, pl): (String, String) = users::table
+        .find(enregistre_par)
+        .select((users::first_name, users::last_name))
+        .first(conn)
+        .await?;
+    let parents = parents_eleves(conn, &[facture.eleve_id])
+        .await?
+        .remove(&facture.eleve_id)
+        .unwrap_or_default();
+    Ok(Contexte {
+        matricule,
+        eleve_nom: format!("{first} {last}").trim().to_string(),
+        enregistre_par_nom: format!("{pf} {pl}").trim().to_string(),
+        parents,
+    })
+}
+
 /// Records a payment on `facture_id` (ADMIN, DIRECTION, COMPTABLE): `201` with
 /// [`PaiementEnregistre`], or with `cle` already used for this very request, its first answer
 /// again (nothing recorded twice); the same key for another request → 409.
@@ -506,21 +543,22 @@ pub async fn enregistrer(
         if let Some(errors) = refus(&before, input.montant) {
             return Err(DomainError::Validation(errors));
         }
+        let ctx = contexte(conn, &before, a.user_id).await?;
+        let date_paiement = input.date_paiement.unwrap_or_else(time::today);
         // Last lock taken: the receipt counter, held until commit.
         let recu_numero = numerotation::prochain(conn, Serie::Recu).await?;
-        let today = time::today();
-        let paiement_id: i64 = diesel::insert_into(paiements::table)
+        let (paiement_id, created_at): (i64, DateTime<Utc>) = diesel::insert_into(paiements::table)
             .values((
                 paiements::facture_id.eq(facture_id),
                 paiements::montant.eq(input.montant),
                 paiements::mode.eq(input.mode),
                 paiements::reference.eq(&input.reference),
-                paiements::date_paiement.eq(input.date_paiement.unwrap_or(today)),
+                paiements::date_paiement.eq(date_paiement),
                 paiements::recu_numero.eq(&recu_numero),
                 paiements::enregistre_par.eq(a.user_id),
                 paiements::idempotency_key.eq(cle.as_deref()),
             ))
-            .returning(paiements::id)
+            .returning((paiements::id, paiements::created_at))
             .get_result(conn)
             .await?;
         let paye = before.montant_paye + input.montant;
@@ -534,7 +572,24 @@ pub async fn enregistrer(
             .returning(Facture::as_returning())
             .get_result(conn)
             .await?;
-        let paiement = charger(conn, &Acces::Tout, paiement_id).await?;
+        let paiement = PaiementOut {
+            id: paiement_id,
+            facture: facture_id,
+            facture_numero: after.numero.clone(),
+            eleve: after.eleve_id,
+            eleve_nom: ctx.eleve_nom,
+            matricule: ctx.matricule,
+            montant: input.montant,
+            mode: input.mode,
+            mode_libelle: input.mode.libelle().to_string(),
+            reference: input.reference.clone(),
+            date_paiement,
+            recu_numero,
+            recu_url: None,
+            enregistre_par: a.user_id,
+            enregistre_par_nom: ctx.enregistre_par_nom,
+            created_at,
+        };
         audit::record_many(
             conn,
             vec![
@@ -558,7 +613,7 @@ pub async fn enregistrer(
         )
         .await?;
         enqueue(conn, recu_job(paiement_id, Some(a.user_id))?).await?;
-        notifier_parents(conn, &paiement, &after).await?;
+        notifier_parents(conn, &ctx.parents, &paiement, &after).await?;
         let corps = serde_json::to_value(PaiementEnregistre {
             facture_statut: after.statut,
             facture_montant_paye: after.montant_paye,
