@@ -15,6 +15,9 @@
 #          (both started by ecole-bench), BENCH_COMM_CONCURRENCY slots per worker (16), SMS
 #          rate limit BENCH_SMS_RATE (default 1000/s)
 #          → bench/out/communication.md
+#   finances  `ecole seed --eleves 1500`, the API and 2 workers: `factures/generer/` for every
+#          level with the PDFs, 200 concurrent payments over 50 invoices (none overpaid), the
+#          reminders of ~3,000 overdue invoices → bench/out/finances.md
 # Traffic goes to loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +35,7 @@ SERVER=${BENCH_DATABASE_SERVER:-postgres://postgres@127.0.0.1:5432}
 DB_URL="$SERVER/ecole_bench"
 PGBENCH_DB=ecole_pgbench
 
-SECTIONS=${BENCH_SECTIONS:-users jobs pedagogie bulletins communication}
+SECTIONS=${BENCH_SECTIONS:-users jobs pedagogie bulletins communication finances}
 say "compilation (release)"
 cargo build --release --bins -q
 
@@ -308,6 +311,54 @@ bench_communication() {
   } | tee bench/out/communication.md
 }
 
+bench_finances() {
+  say "finances : ecole seed --eleves 1500, API et 2 workers"
+  local db="$SERVER/ecole_bench_fin" port log api w1 w2 media prefix token table
+  psql "$SERVER/postgres" -qc "DROP DATABASE IF EXISTS ecole_bench_fin WITH (FORCE)" >/dev/null
+  DATABASE_URL=$db ./target/release/ecole migrate >/dev/null
+  DATABASE_URL=$db ./target/release/ecole seed --eleves 1500 --quiet >/dev/null
+  DATABASE_URL=$db ECOLE_SUPERUSER_PASSWORD=Bench-motdepasse-2026 ./target/release/ecole createsuperuser \
+    --username bench --email bench@ecole.test --no-input >/dev/null
+  psql "$db" -qc "ANALYZE" >/dev/null
+  media=$(mktemp -d)
+  prefix="benchfin$$"
+  port=$(free_port)
+  log=$(mktemp)
+  DATABASE_URL=$db MEDIA_ROOT=$media REDIS_PREFIX=$prefix HTTP_BIND=127.0.0.1:$port RUST_LOG=warn \
+    ./target/release/ecole-api >"$log" 2>&1 &
+  api=$!; PIDS+=($api)
+  DATABASE_URL=$db MEDIA_ROOT=$media REDIS_PREFIX=$prefix RUST_LOG=warn ./target/release/ecole-worker >/dev/null 2>&1 &
+  w1=$!; PIDS+=($w1)
+  DATABASE_URL=$db MEDIA_ROOT=$media REDIS_PREFIX=$prefix RUST_LOG=warn ./target/release/ecole-worker >/dev/null 2>&1 &
+  w2=$!; PIDS+=($w2)
+  for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$port/health/live" >/dev/null && break; sleep 0.1; done
+  sleep 1
+  token=$(curl -sf -H 'content-type: application/json' -d '{"username":"bench","password":"Bench-motdepasse-2026"}' \
+    "http://127.0.0.1:$port/api/v1/auth/login/" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access"])')
+  [ -n "$token" ] || die "connexion impossible"
+  local load_before
+  load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+  table=$(DATABASE_URL=$db BENCH_TOKEN=$token ./target/release/ecole-bench finances --api "http://127.0.0.1:$port")
+  local rss_api rss1 rss2 pdfs
+  rss_api=$(awk '/VmHWM/ {print $2}' /proc/$api/status)
+  rss1=$(awk '/VmHWM/ {print $2}' /proc/$w1/status)
+  rss2=$(awk '/VmHWM/ {print $2}' /proc/$w2/status)
+  pdfs=$(du -sh "$media" | cut -f1)
+  kill -TERM $api $w1 $w2 2>/dev/null || true
+  wait $api $w1 $w2 2>/dev/null || true
+  redis-cli -u "$REDIS_URL" --scan --pattern "$prefix:*" | xargs -r redis-cli -u "$REDIS_URL" del >/dev/null
+  rm -rf "$media"
+  {
+    echo "# Finances — $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo
+    echo "Machine : $(nproc) cœurs, charge moyenne au début : $load_before, à la fin : $(cut -d' ' -f1-3 /proc/loadavg) ; 1 500 élèves (\`ecole seed\`), l'API et 2 workers (WORKER_CONCURRENCY par défaut)"
+    echo
+    echo "$table"
+    echo
+    echo "RSS maximale : API $((rss_api / 1024)) Mo, workers $((rss1 / 1024)) et $((rss2 / 1024)) Mo ; PDF écrits : $pdfs"
+  } | tee bench/out/finances.md
+}
+
 for section in $SECTIONS; do
   case $section in
     users) bench_users ;;
@@ -315,6 +366,7 @@ for section in $SECTIONS; do
     pedagogie) bench_pedagogie ;;
     bulletins) bench_bulletins ;;
     communication) bench_communication ;;
-    *) die "section inconnue : $section (users, jobs, pedagogie, bulletins, communication)" ;;
+    finances) bench_finances ;;
+    *) die "section inconnue : $section (users, jobs, pedagogie, bulletins, communication, finances)" ;;
   esac
 done

@@ -6,7 +6,11 @@
 //!
 //! `ecole-bench notifications`: N absent pupils, the 17:00 round-up, and the time until
 //! every SMS and e-mail reached local fake servers, with real worker processes.
+//!
+//! `ecole-bench finances`: invoice generation with PDFs, concurrent payments and payment
+//! reminders against a running API and workers.
 
+mod finances;
 mod notifications;
 
 use std::time::{Duration, Instant};
@@ -72,6 +76,22 @@ enum Command {
         /// Chemin du binaire ecole-worker.
         #[arg(long, default_value = "target/release/ecole-worker")]
         worker_bin: String,
+    },
+    /// Finances : génération des factures (PDF compris), paiements simultanés, rappels
+    /// (l'API et les workers doivent tourner sur une base créée par `ecole seed`).
+    Finances {
+        /// URL de l'API (`http://127.0.0.1:8000`).
+        #[arg(long)]
+        api: String,
+        /// Jeton d'accès d'un compte ADMIN ou COMPTABLE.
+        #[arg(long, env = "BENCH_TOKEN")]
+        token: String,
+        /// Paiements envoyés en même temps.
+        #[arg(long, default_value_t = 200)]
+        paiements: usize,
+        /// Factures sur lesquelles ils se répartissent.
+        #[arg(long, default_value_t = 50)]
+        factures: usize,
     },
 }
 
@@ -237,6 +257,23 @@ async fn main() -> anyhow::Result<()> {
                     concurrency,
                     rate_limit,
                     worker_bin,
+                },
+            )
+            .await
+        }
+        Command::Finances {
+            api,
+            token,
+            paiements,
+            factures,
+        } => {
+            finances::run(
+                &url,
+                finances::Options {
+                    api: api.trim_end_matches('/').to_string(),
+                    token,
+                    payments: paiements,
+                    invoices: factures.max(1),
                 },
             )
             .await

@@ -4,7 +4,9 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::routes::{auth, bulletins, communication, health, jobs, pedagogie, structure, users};
+use crate::routes::{
+    auth, bulletins, communication, finances, health, jobs, pedagogie, structure, users,
+};
 
 struct JwtAuth;
 
@@ -57,11 +59,18 @@ Erreurs : 400 `{\"champ\": [\"message\"]}`, sinon `{\"detail\", \"code\"}`. List
         bulletins::regles_get, bulletins::regles_put, bulletins::regles_patch,
         communication::notifications_list, communication::notifications_lire,
         communication::notifications_tout_lire, communication::notifications_non_lues,
+        finances::frais_list, finances::frais_create, finances::frais_get, finances::frais_put,
+        finances::frais_patch, finances::frais_delete,
+        finances::factures_list, finances::factures_create, finances::factures_get, finances::factures_put,
+        finances::factures_patch, finances::factures_delete, finances::factures_emettre, finances::factures_annuler,
+        finances::factures_pdf, finances::factures_generer, finances::factures_paiements_list,
+        finances::factures_paiements_create, finances::paiements_list, finances::paiements_create,
+        finances::paiements_get, finances::paiements_recu, finances::eleves_releve,
     ),
     components(schemas(auth::TokensOut)),
     modifiers(&JwtAuth),
     tags(
-        (name = "authentification"), (name = "utilisateurs"), (name = "structure"), (name = "pédagogie"), (name = "bulletins"), (name = "communication"), (name = "jobs"), (name = "santé"),
+        (name = "authentification"), (name = "utilisateurs"), (name = "structure"), (name = "pédagogie"), (name = "bulletins"), (name = "communication"), (name = "finances"), (name = "jobs"), (name = "santé"),
     )
 )]
 pub struct ApiDoc;

@@ -79,6 +79,8 @@ pub struct Settings {
     pub beat_catchup: Duration,
     pub media_root: PathBuf,
     pub backup_dir: PathBuf,
+    /// At most one payment reminder per invoice in this many days (`RAPPEL_INTERVALLE_JOURS`).
+    pub rappel_intervalle_jours: u32,
     /// Public address of the API (`https://ecole.exemple.gn`): makes notification links
     /// absolute in e-mails and SMS. Without it, relative links are left out of messages.
     pub public_base_url: Option<String>,
@@ -469,6 +471,7 @@ impl Settings {
             beat_catchup: parse_duration(&vars, "BEAT_CATCHUP", Duration::from_secs(3600))?,
             media_root: PathBuf::from(get(&vars, "MEDIA_ROOT").unwrap_or("var/media")),
             backup_dir: PathBuf::from(get(&vars, "BACKUP_DIR").unwrap_or("var/backups")),
+            rappel_intervalle_jours: parse::<u32>(&vars, "RAPPEL_INTERVALLE_JOURS", 7)?.max(1),
             public_base_url,
             smtp_url,
             smtp_timeout: Duration::from_secs(parse(&vars, "SMTP_TIMEOUT_SECONDS", 30)?),

@@ -71,13 +71,31 @@ pub async fn record_many(
     conn: &mut AsyncPgConnection,
     entries: Vec<AuditEntry<'_>>,
 ) -> DomainResult<()> {
+    insert_many(conn, None, entries).await
+}
+
+/// Many entries written on behalf of `user_id` (a job acting for whoever asked for it; the
+/// entries' own `actor` is ignored).
+pub async fn record_many_as(
+    conn: &mut AsyncPgConnection,
+    user_id: Option<i64>,
+    entries: Vec<AuditEntry<'_>>,
+) -> DomainResult<()> {
+    insert_many(conn, Some(user_id), entries).await
+}
+
+async fn insert_many(
+    conn: &mut AsyncPgConnection,
+    user_id: Option<Option<i64>>,
+    entries: Vec<AuditEntry<'_>>,
+) -> DomainResult<()> {
     if entries.is_empty() {
         return Ok(());
     }
     let rows: Vec<NewAudit<'_>> = entries
         .into_iter()
         .map(|e| NewAudit {
-            user_id: e.actor.map(|a| a.user_id),
+            user_id: user_id.unwrap_or(e.actor.map(|a| a.user_id)),
             action: e.action.as_str(),
             table_name: e.table,
             row_id: e.row_id,
@@ -85,9 +103,12 @@ pub async fn record_many(
             after: e.after,
         })
         .collect();
-    diesel::insert_into(audit_log::table)
-        .values(&rows)
-        .execute(conn)
-        .await?;
+    // 6 parameters a row: well under PostgreSQL's 65,535 per statement.
+    for chunk in rows.chunks(5_000) {
+        diesel::insert_into(audit_log::table)
+            .values(chunk)
+            .execute(conn)
+            .await?;
+    }
     Ok(())
 }

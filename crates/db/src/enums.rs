@@ -261,3 +261,64 @@ text_enum! {
         Incertain => "INCERTAIN",
     }
 }
+
+text_enum! {
+    /// Where an invoice stands (SPEC §2): a draft has no number; paid money forbids cancelling.
+    pub enum StatutFacture {
+        Brouillon => "BROUILLON",
+        Emise => "EMISE",
+        PartiellementPayee => "PARTIELLEMENT_PAYEE",
+        Payee => "PAYEE",
+        Annulee => "ANNULEE",
+    }
+}
+
+impl StatutFacture {
+    /// Issued and not fully paid: money may still come in.
+    pub fn accepte_paiement(self) -> bool {
+        matches!(
+            self,
+            StatutFacture::Emise | StatutFacture::PartiellementPayee
+        )
+    }
+
+    /// `émise`, `partiellement payée`…, for sentences.
+    pub fn libelle(self) -> &'static str {
+        match self {
+            StatutFacture::Brouillon => "brouillon",
+            StatutFacture::Emise => "émise",
+            StatutFacture::PartiellementPayee => "partiellement payée",
+            StatutFacture::Payee => "payée",
+            StatutFacture::Annulee => "annulée",
+        }
+    }
+}
+
+text_enum! {
+    /// How a payment was made.
+    pub enum ModePaiement {
+        Especes => "ESPECES",
+        OrangeMoney => "ORANGE_MONEY",
+        MtnMomo => "MTN_MOMO",
+        Virement => "VIREMENT",
+        Cheque => "CHEQUE",
+    }
+}
+
+impl ModePaiement {
+    /// As printed on a receipt.
+    pub fn libelle(self) -> &'static str {
+        match self {
+            ModePaiement::Especes => "Espèces",
+            ModePaiement::OrangeMoney => "Orange Money",
+            ModePaiement::MtnMomo => "MTN Mobile Money",
+            ModePaiement::Virement => "Virement bancaire",
+            ModePaiement::Cheque => "Chèque",
+        }
+    }
+
+    /// Every mode but cash leaves a trace at an operator or a bank: its reference is required.
+    pub fn exige_reference(self) -> bool {
+        !matches!(self, ModePaiement::Especes)
+    }
+}

@@ -97,6 +97,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    compteurs_numeros (prefixe, annee) {
+        prefixe -> Text,
+        annee -> Int4,
+        dernier -> Int8,
+    }
+}
+
+diesel::table! {
     eleve_parents (id) {
         id -> Int8,
         eleve_id -> Int8,
@@ -167,6 +175,36 @@ diesel::table! {
 }
 
 diesel::table! {
+    factures (id) {
+        id -> Int8,
+        numero -> Nullable<Text>,
+        eleve_id -> Int8,
+        annee_scolaire_id -> Int8,
+        date_emission -> Nullable<Date>,
+        date_echeance -> Date,
+        montant_total -> Int8,
+        montant_paye -> Int8,
+        statut -> Text,
+        fichier_pdf -> Nullable<Text>,
+        dernier_rappel_le -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    frais_scolarite (id) {
+        id -> Int8,
+        annee_scolaire_id -> Int8,
+        niveau -> Text,
+        libelle -> Text,
+        montant -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     jobs (id) {
         id -> Int8,
         name -> Text,
@@ -192,6 +230,18 @@ diesel::table! {
         started_at -> Nullable<Timestamptz>,
         finished_at -> Nullable<Timestamptz>,
         updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    lignes_facture (id) {
+        id -> Int8,
+        facture_id -> Int8,
+        frais_id -> Nullable<Int8>,
+        libelle -> Text,
+        quantite -> Int4,
+        prix_unitaire -> Int8,
+        montant -> Int8,
     }
 }
 
@@ -259,6 +309,23 @@ diesel::table! {
         sms_texte -> Nullable<Text>,
         derniere_erreur -> Nullable<Text>,
         cle -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    paiements (id) {
+        id -> Int8,
+        facture_id -> Int8,
+        montant -> Int8,
+        mode -> Text,
+        reference -> Text,
+        date_paiement -> Date,
+        recu_numero -> Text,
+        enregistre_par -> Int8,
+        idempotency_key -> Nullable<Text>,
+        fichier_pdf -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
     }
@@ -341,6 +408,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    requetes_idempotentes (cle) {
+        cle -> Text,
+        utilisateur_id -> Int8,
+        empreinte -> Text,
+        statut_reponse -> Nullable<Int4>,
+        corps_reponse -> Nullable<Jsonb>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Int8,
         username -> Text,
@@ -373,19 +451,27 @@ diesel::joinable!(enseignants -> users (user_id));
 diesel::joinable!(enseignements -> classes (classe_id));
 diesel::joinable!(enseignements -> enseignants (enseignant_id));
 diesel::joinable!(enseignements -> matieres (matiere_id));
+diesel::joinable!(factures -> annees_scolaires (annee_scolaire_id));
+diesel::joinable!(factures -> eleves (eleve_id));
+diesel::joinable!(frais_scolarite -> annees_scolaires (annee_scolaire_id));
 diesel::joinable!(jobs -> users (requested_by));
+diesel::joinable!(lignes_facture -> factures (facture_id));
+diesel::joinable!(lignes_facture -> frais_scolarite (frais_id));
 diesel::joinable!(notes -> annees_scolaires (annee_scolaire_id));
 diesel::joinable!(notes -> classes (classe_id));
 diesel::joinable!(notes -> eleves (eleve_id));
 diesel::joinable!(notes -> matieres (matiere_id));
 diesel::joinable!(notes -> users (saisie_par));
 diesel::joinable!(notifications -> users (utilisateur_id));
+diesel::joinable!(paiements -> factures (facture_id));
+diesel::joinable!(paiements -> users (enregistre_par));
 diesel::joinable!(parents -> users (user_id));
 diesel::joinable!(periodes -> annees_scolaires (annee_scolaire_id));
 diesel::joinable!(presences -> classes (classe_id));
 diesel::joinable!(presences -> eleves (eleve_id));
 diesel::joinable!(presences -> users (saisie_par));
 diesel::joinable!(refresh_tokens -> auth_sessions (session_id));
+diesel::joinable!(requetes_idempotentes -> users (utilisateur_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     annees_scolaires,
@@ -394,21 +480,27 @@ diesel::allow_tables_to_appear_in_same_query!(
     bulletin_lignes,
     bulletins,
     classes,
+    compteurs_numeros,
     eleve_parents,
     eleves,
     enseignants,
     enseignements,
     etablissement,
+    factures,
+    frais_scolarite,
     jobs,
+    lignes_facture,
     login_failures,
     matieres,
     notes,
     notifications,
+    paiements,
     parents,
     periodes,
     presences,
     process_heartbeats,
     refresh_tokens,
     regles_bulletin,
+    requetes_idempotentes,
     users,
 );

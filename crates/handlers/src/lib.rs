@@ -2,7 +2,10 @@
 //! `ECHEC` « non implémentée ».
 
 use ecole_jobs::Registry;
-use ecole_jobs::payloads::{Debug, GenererBulletinPdf, GenererBulletinsPeriode};
+use ecole_jobs::payloads::{
+    Debug, EnvoyerRappelsPaiement, GenererBulletinPdf, GenererBulletinsPeriode, GenererFacturePdf,
+    GenererFactures, GenererRecuPdf,
+};
 use ecole_jobs::runner::debug_handler;
 
 /// Every job this version can run.
@@ -16,5 +19,12 @@ pub fn registry() -> Registry {
         ecole_pedagogie::bulletins::document::generer_bulletin_pdf,
     );
     ecole_communication::jobs::register(&mut registry);
+    registry
+        .register::<GenererFacturePdf, _, _>(ecole_finances::documents::generer_facture_pdf)
+        .register::<GenererRecuPdf, _, _>(ecole_finances::documents::generer_recu_pdf)
+        .register::<GenererFactures, _, _>(ecole_finances::generation::generer_factures)
+        .register::<EnvoyerRappelsPaiement, _, _>(
+            ecole_finances::rappels::envoyer_rappels_paiement,
+        );
     registry
 }

@@ -50,6 +50,19 @@ payload!(NotifierAbsencesQuotidiennes = "pedagogie.notifier_absences_quotidienne
 payload!(GenererFacturePdf = "finances.generer_facture_pdf" { facture_id: i64 });
 payload!(GenererRecuPdf = "finances.generer_recu_pdf" { paiement_id: i64 });
 payload!(EnvoyerRappelsPaiement = "finances.envoyer_rappels_paiement" {});
+payload!(
+    /// The invoices of a level or a class from the year's fee schedule: one per pupil, never
+    /// the same fee twice to a pupil (`factures/generer/`).
+    GenererFactures = "finances.generer_factures" {
+        annee_scolaire_id: i64,
+        #[serde(default)] niveau: Option<String>,
+        #[serde(default)] classe_id: Option<i64>,
+        /// `AAAA-MM-JJ`; 30 days after the run when absent.
+        #[serde(default)] date_echeance: Option<chrono::NaiveDate>,
+        /// Issue them at once (numbers and PDFs); otherwise they stay drafts.
+        #[serde(default)] emettre: bool,
+    }
+);
 payload!(EnvoyerNotificationAbsence = "communication.envoyer_notification_absence" { presence_id: i64 });
 payload!(EnvoyerEmailNotification = "communication.envoyer_email_notification" { notification_id: i64 });
 payload!(EnvoyerSmsNotification = "communication.envoyer_sms_notification" { notification_id: i64 });
@@ -65,6 +78,7 @@ pub const KNOWN_JOBS: &[&str] = &[
     GenererFacturePdf::NAME,
     GenererRecuPdf::NAME,
     EnvoyerRappelsPaiement::NAME,
+    GenererFactures::NAME,
     EnvoyerNotificationAbsence::NAME,
     EnvoyerEmailNotification::NAME,
     EnvoyerSmsNotification::NAME,

@@ -45,6 +45,7 @@ pub fn validate_payload(name: &str, payload: &Value) -> Result<(), String> {
         n if n == GenererFacturePdf::NAME => check::<GenererFacturePdf>(payload),
         n if n == GenererRecuPdf::NAME => check::<GenererRecuPdf>(payload),
         n if n == EnvoyerRappelsPaiement::NAME => check::<EnvoyerRappelsPaiement>(payload),
+        n if n == GenererFactures::NAME => check::<GenererFactures>(payload),
         n if n == EnvoyerNotificationAbsence::NAME => check::<EnvoyerNotificationAbsence>(payload),
         n if n == EnvoyerEmailNotification::NAME => check::<EnvoyerEmailNotification>(payload),
         n if n == EnvoyerSmsNotification::NAME => check::<EnvoyerSmsNotification>(payload),

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod bulletins;
 pub mod communication;
+pub mod finances;
 pub mod health;
 pub mod jobs;
 pub mod pedagogie;
@@ -40,6 +41,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(configure_pedagogie)
                 .configure(configure_bulletins)
                 .configure(configure_communication)
+                .configure(configure_finances)
                 .service(web::resource("/jobs").route(web::post().to(jobs::create)))
                 .service(web::resource("/jobs/{id:\\d+}").route(web::get().to(jobs::retrieve)))
                 .service(
@@ -238,6 +240,55 @@ fn configure_communication(cfg: &mut web::ServiceConfig) {
             web::resource(format!("/notifications/{ID}/lire"))
                 .route(web::post().to(c::notifications_lire)),
         );
+}
+
+fn configure_finances(cfg: &mut web::ServiceConfig) {
+    use finances as f;
+    cfg.service(
+        web::resource("/frais")
+            .route(web::get().to(f::frais_list))
+            .route(web::post().to(f::frais_create)),
+    )
+    .service(
+        web::resource(format!("/frais/{ID}"))
+            .route(web::get().to(f::frais_get))
+            .route(web::put().to(f::frais_put))
+            .route(web::patch().to(f::frais_patch))
+            .route(web::delete().to(f::frais_delete)),
+    )
+    .service(
+        web::resource("/factures")
+            .route(web::get().to(f::factures_list))
+            .route(web::post().to(f::factures_create)),
+    )
+    .service(web::resource("/factures/generer").route(web::post().to(f::factures_generer)))
+    .service(
+        web::resource(format!("/factures/{ID}/emettre")).route(web::post().to(f::factures_emettre)),
+    )
+    .service(
+        web::resource(format!("/factures/{ID}/annuler")).route(web::post().to(f::factures_annuler)),
+    )
+    .service(web::resource(format!("/factures/{ID}/pdf")).route(web::get().to(f::factures_pdf)))
+    .service(
+        web::resource(format!("/factures/{ID}/paiements"))
+            .route(web::get().to(f::factures_paiements_list))
+            .route(web::post().to(f::factures_paiements_create)),
+    )
+    .service(
+        web::resource(format!("/factures/{ID}"))
+            .route(web::get().to(f::factures_get))
+            .route(web::put().to(f::factures_put))
+            .route(web::patch().to(f::factures_patch))
+            .route(web::delete().to(f::factures_delete)),
+    )
+    .service(
+        web::resource("/paiements")
+            .route(web::get().to(f::paiements_list))
+            .route(web::post().to(f::paiements_create)),
+    )
+    .service(web::resource(format!("/paiements/{ID}/recu")).route(web::get().to(f::paiements_recu)))
+    .service(web::resource(format!("/paiements/{ID}")).route(web::get().to(f::paiements_get)))
+    .service(web::resource(format!("/eleves/{ID}/releve")).route(web::get().to(f::eleves_releve)));
 }
 
 /// Unknown routes answer 404 in the contract's JSON.
