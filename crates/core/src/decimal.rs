@@ -30,6 +30,17 @@ pub fn serialize_number<S: Serializer>(d: &BigDecimal, s: S) -> Result<S::Ok, S:
     s.serialize_f64(d.to_f64().unwrap_or(f64::NAN))
 }
 
+/// Serialises an optional decimal as a JSON number or `null`.
+pub fn serialize_option_number<S: Serializer>(
+    d: &Option<BigDecimal>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => serialize_number(d, s),
+        None => s.serialize_none(),
+    }
+}
+
 /// `fr` format with two decimals: `12,50`.
 pub fn format_fr(d: &BigDecimal) -> String {
     use bigdecimal::num_bigint::Sign;

@@ -6,7 +6,7 @@ use bigdecimal::BigDecimal;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use ecole_core::decimal::serialize_number;
+use ecole_core::decimal::{serialize_number, serialize_option_number};
 use ecole_core::scope::Scope;
 use ecole_core::time::serde_conakry;
 use ecole_core::{Actor, DomainError, DomainResult, Page, PageRequest, Role};
@@ -17,14 +17,6 @@ use ecole_db::schema::{
 use serde::Serialize;
 
 use crate::calcul::{self, rang_imprime};
-
-/// Serialises an optional decimal as a JSON number or `null`.
-fn opt_number<S: serde::Serializer>(d: &Option<BigDecimal>, s: S) -> Result<S::Ok, S::Error> {
-    match d {
-        Some(d) => serialize_number(d, s),
-        None => s.serialize_none(),
-    }
-}
 
 /// A report card as listed (`bulletins/`). Averages are on /20 as stored; `bareme` tells
 /// the class's printing scale (10 in primary).
@@ -41,7 +33,7 @@ pub struct BulletinOut {
     pub annee_scolaire: i64,
     pub periode: CodePeriode,
     pub periode_libelle: String,
-    #[serde(serialize_with = "opt_number")]
+    #[serde(serialize_with = "serialize_option_number")]
     #[schema(value_type = Option<f64>)]
     pub moyenne_generale: Option<BigDecimal>,
     pub rang: Option<i32>,
@@ -49,13 +41,13 @@ pub struct BulletinOut {
     /// As printed: `1er`, `1ère`, `2ème ex`.
     pub rang_affiche: Option<String>,
     pub effectif: i32,
-    #[serde(serialize_with = "opt_number")]
+    #[serde(serialize_with = "serialize_option_number")]
     #[schema(value_type = Option<f64>)]
     pub moyenne_classe: Option<BigDecimal>,
-    #[serde(serialize_with = "opt_number")]
+    #[serde(serialize_with = "serialize_option_number")]
     #[schema(value_type = Option<f64>)]
     pub moyenne_max: Option<BigDecimal>,
-    #[serde(serialize_with = "opt_number")]
+    #[serde(serialize_with = "serialize_option_number")]
     #[schema(value_type = Option<f64>)]
     pub moyenne_min: Option<BigDecimal>,
     pub mention: Option<String>,
@@ -81,15 +73,15 @@ pub struct LigneOut {
     pub matiere_nom: String,
     pub coefficient: i32,
     /// /20; `null`: no grade (non classé).
-    #[serde(serialize_with = "opt_number")]
+    #[serde(serialize_with = "serialize_option_number")]
     #[schema(value_type = Option<f64>)]
     pub moyenne: Option<BigDecimal>,
-    #[serde(serialize_with = "opt_number")]
+    #[serde(serialize_with = "serialize_option_number")]
     #[schema(value_type = Option<f64>)]
     pub points: Option<BigDecimal>,
     pub rang_matiere: Option<i32>,
     pub ex_aequo: bool,
-    #[serde(serialize_with = "opt_number")]
+    #[serde(serialize_with = "serialize_option_number")]
     #[schema(value_type = Option<f64>)]
     pub moyenne_classe_matiere: Option<BigDecimal>,
     pub appreciation: String,

@@ -6,7 +6,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use ecole_core::audit::{self, AuditAction, AuditEntry};
 use ecole_core::{Actor, DomainError, DomainResult, FieldErrors, Role};
 use ecole_db::enums::{CodePeriode, StatutBulletin};
-use ecole_db::schema::{bulletins, classes};
+use ecole_db::schema::bulletins;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -36,21 +36,9 @@ pub async fn publier(
     input: &PublierInput,
 ) -> DomainResult<Publication> {
     actor.require(&[Role::Admin, Role::Direction])?;
-    let annee: Option<i64> = classes::table
-        .find(input.classe)
-        .select(classes::annee_scolaire_id)
-        .first(conn)
-        .await
-        .optional()?;
     let mut errors = FieldErrors::new();
-    match annee {
-        None => errors.add("classe", "Classe introuvable."),
-        Some(a) if a != input.annee_scolaire => errors.add(
-            "classe",
-            "Cette classe n'appartient pas à cette année scolaire.",
-        ),
-        Some(_) => {}
-    }
+    super::travaux::check_classe_de_l_annee(conn, input.classe, input.annee_scolaire, &mut errors)
+        .await?;
     errors.into_result()?;
     let actor = *actor;
     let input = input.clone();

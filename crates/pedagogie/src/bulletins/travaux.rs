@@ -31,6 +31,30 @@ pub struct GenererInput {
     pub force: bool,
 }
 
+/// Adds a `classe` error unless `classe` exists and belongs to `annee`.
+pub(super) async fn check_classe_de_l_annee(
+    conn: &mut AsyncPgConnection,
+    classe: i64,
+    annee: i64,
+    errors: &mut FieldErrors,
+) -> DomainResult<()> {
+    let annee_classe: Option<i64> = classes::table
+        .find(classe)
+        .select(classes::annee_scolaire_id)
+        .first(conn)
+        .await
+        .optional()?;
+    match annee_classe {
+        None => errors.add("classe", "Classe introuvable."),
+        Some(a) if a != annee => errors.add(
+            "classe",
+            "Cette classe n'appartient pas à cette année scolaire.",
+        ),
+        Some(_) => {}
+    }
+    Ok(())
+}
+
 /// Checks the request and asks for the job (ADMIN, DIRECTION). Returns the job id.
 pub async fn demander_generation(
     conn: &mut AsyncPgConnection,
@@ -65,20 +89,7 @@ pub async fn demander_generation(
             );
         }
         if let Some(classe) = input.classe {
-            let annee_classe: Option<i64> = classes::table
-                .find(classe)
-                .select(classes::annee_scolaire_id)
-                .first(conn)
-                .await
-                .optional()?;
-            match annee_classe {
-                None => errors.add("classe", "Classe introuvable."),
-                Some(a) if a != input.annee_scolaire => errors.add(
-                    "classe",
-                    "Cette classe n'appartient pas à cette année scolaire.",
-                ),
-                Some(_) => {}
-            }
+            check_classe_de_l_annee(conn, classe, input.annee_scolaire, &mut errors).await?;
         }
     }
     errors.into_result()?;
