@@ -13,33 +13,12 @@ use ecole_db::schema::{
     audit_log, compteurs_numeros, factures, frais_scolarite, notifications, paiements,
 };
 use ecole_finances::numerotation::{self, Serie};
+use ecole_test_support::http::{call, get, post};
 use ecole_test_support::school::School;
 use ecole_test_support::{TestApp, TestUser, json_of};
 use serde_json::{Value, json};
 
 // ---------- helpers ----------
-
-async fn call(
-    app: &TestApp,
-    method: reqwest::Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = app.client.request(method, app.url(path)).bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    json_of(req.send().await.unwrap()).await
-}
-
-async fn get(app: &TestApp, path: &str, token: &str) -> (u16, Value) {
-    call(app, reqwest::Method::GET, path, token, None).await
-}
-
-async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> (u16, Value) {
-    call(app, reqwest::Method::POST, path, token, Some(body)).await
-}
 
 fn today() -> NaiveDate {
     ecole_core::time::today()

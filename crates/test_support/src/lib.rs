@@ -13,6 +13,7 @@
 //! `TEST_LOG=1` shows logs, `KEEP_TEST_DB=1` keeps the databases.
 
 pub mod builders;
+pub mod http;
 pub mod orange;
 pub mod process;
 pub mod school;

@@ -12,33 +12,12 @@ use ecole_db::schema::{
     bulletin_lignes, bulletins, classes, eleves, enseignements, jobs, matieres, notes, periodes,
     users,
 };
+use ecole_test_support::http::{call, get, post};
 use ecole_test_support::school::{School, date};
-use ecole_test_support::{TestApp, json_of};
+use ecole_test_support::TestApp;
 use num_rational::Ratio;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
-
-async fn call(
-    app: &TestApp,
-    method: reqwest::Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = app.client.request(method, app.url(path)).bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    json_of(req.send().await.unwrap()).await
-}
-
-async fn get(app: &TestApp, path: &str, token: &str) -> (u16, Value) {
-    call(app, reqwest::Method::GET, path, token, None).await
-}
-
-async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> (u16, Value) {
-    call(app, reqwest::Method::POST, path, token, Some(body)).await
-}
 
 fn d(s: &str) -> BigDecimal {
     s.parse().unwrap()

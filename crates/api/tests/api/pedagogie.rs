@@ -4,31 +4,10 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use ecole_core::Role;
 use ecole_db::schema::{audit_log, jobs, notes, presences};
+use ecole_test_support::http::{call, get, post};
 use ecole_test_support::school::School;
 use ecole_test_support::{TestApp, json_of};
 use serde_json::{Value, json};
-
-async fn call(
-    app: &TestApp,
-    method: reqwest::Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = app.client.request(method, app.url(path)).bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    json_of(req.send().await.unwrap()).await
-}
-
-async fn get(app: &TestApp, path: &str, token: &str) -> (u16, Value) {
-    call(app, reqwest::Method::GET, path, token, None).await
-}
-
-async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> (u16, Value) {
-    call(app, reqwest::Method::POST, path, token, Some(body)).await
-}
 
 #[tokio::test]
 async fn structure_years_periods_classes_subjects() {
