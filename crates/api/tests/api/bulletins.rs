@@ -12,9 +12,9 @@ use ecole_db::schema::{
     bulletin_lignes, bulletins, classes, eleves, enseignements, jobs, matieres, notes, periodes,
     users,
 };
+use ecole_test_support::TestApp;
 use ecole_test_support::http::{call, get, post};
 use ecole_test_support::school::{School, date};
-use ecole_test_support::TestApp;
 use num_rational::Ratio;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
