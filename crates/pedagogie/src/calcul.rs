@@ -2,14 +2,19 @@
 //! rounded until a value is stored (half-up, 2 decimals), ranks are computed on the stored
 //! (rounded) averages with competition ranking (1, 2, 2, 4).
 //!
-//! The caller loads a class's grades in a constant number of queries and hands them here.
-
-use std::collections::{BTreeMap, HashMap};
+//! Grades are `NUMERIC(5, 2)`: they arrive here as exact hundredths ("cents" of a point).
+//! Each pupil's averages are computed as exact fractions of `i128` (checked: no silent
+//! overflow) and, should a fraction ever outgrow it, again with arbitrary-precision integers —
+//! one algorithm, two integer types, the same result. Everything after rounding (ranks,
+//! class averages, points) is integer arithmetic on hundredths.
+//!
+//! The caller loads the grades in a constant number of queries and hands them here.
 
 use bigdecimal::BigDecimal;
 use num_bigint::BigInt;
-use num_rational::BigRational;
-use num_traits::{One, Signed, Zero};
+use num_integer::Integer;
+use num_rational::{BigRational, Ratio};
+use num_traits::{CheckedAdd, CheckedDiv, CheckedMul, One, Signed, ToPrimitive, Zero};
 
 use ecole_db::enums::{Sexe, TypeNote};
 
@@ -57,15 +62,64 @@ impl Regles {
             .map(|(_, m)| m.clone())
             .unwrap_or_else(|| self.mention_defaut.clone())
     }
+
+    /// The thresholds in hundredths, for comparisons with stored averages.
+    pub fn seuils(&self) -> Seuils<'_> {
+        Seuils {
+            mentions: self
+                .mentions
+                .iter()
+                .map(|(seuil, m)| (plancher_centimes(seuil), m.as_str()))
+                .collect(),
+            defaut: &self.mention_defaut,
+            tableau_honneur: plancher_centimes(&self.tableau_honneur),
+        }
+    }
 }
 
-/// One grade: its type and its value on its scale.
-#[derive(Debug, Clone)]
+/// A threshold as the least number of hundredths that reaches it (exact for any scale).
+fn plancher_centimes(seuil: &BigDecimal) -> i64 {
+    let scaled = seuil * BigDecimal::from(100);
+    let (int, scale) = scaled
+        .with_scale_round(0, bigdecimal::RoundingMode::Ceiling)
+        .as_bigint_and_exponent();
+    debug_assert_eq!(scale, 0);
+    int.to_i64().unwrap_or(i64::MAX)
+}
+
+/// [`Regles`]' thresholds in hundredths.
+pub struct Seuils<'a> {
+    mentions: Vec<(i64, &'a str)>,
+    defaut: &'a str,
+    tableau_honneur: i64,
+}
+
+impl Seuils<'_> {
+    pub fn mention(&self, centimes: i64) -> &str {
+        self.mentions
+            .iter()
+            .find(|(seuil, _)| centimes >= *seuil)
+            .map(|(_, m)| *m)
+            .unwrap_or(self.defaut)
+    }
+
+    pub fn tableau_honneur(&self, centimes: i64) -> bool {
+        centimes >= self.tableau_honneur
+    }
+}
+
+/// A stored value in hundredths as a decimal with 2 places (`1250` → `12.50`).
+pub fn decimal(centimes: i64) -> BigDecimal {
+    BigDecimal::new(BigInt::from(centimes), 2)
+}
+
+/// One grade: its subject, its type and its value on its scale, both in hundredths.
+#[derive(Debug, Clone, Copy)]
 pub struct NoteBrute {
     pub matiere: i64,
     pub type_note: TypeNote,
-    pub valeur: BigDecimal,
-    pub sur: BigDecimal,
+    pub valeur: i64,
+    pub sur: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -75,22 +129,24 @@ pub struct EleveNotes {
     pub notes: Vec<NoteBrute>,
 }
 
+/// A subject line; averages and points in hundredths (`1250` is 12.50).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LigneCalculee {
     pub matiere: i64,
     pub coefficient: i32,
     /// /20, stored value; `None`: no grade (non classé).
-    pub moyenne: Option<BigDecimal>,
-    pub points: Option<BigDecimal>,
+    pub moyenne: Option<i64>,
+    pub points: Option<i64>,
     pub rang: Option<u32>,
     pub ex_aequo: bool,
-    pub moyenne_classe: Option<BigDecimal>,
+    pub moyenne_classe: Option<i64>,
 }
 
+/// A pupil's bulletin; averages in hundredths.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BulletinCalcule {
     pub eleve: i64,
-    pub moyenne_generale: Option<BigDecimal>,
+    pub moyenne_generale: Option<i64>,
     pub rang: Option<u32>,
     pub ex_aequo: bool,
     pub mention: Option<String>,
@@ -98,14 +154,15 @@ pub struct BulletinCalcule {
     pub lignes: Vec<LigneCalculee>,
 }
 
+/// A class's bulletins and statistics; averages in hundredths.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResultatClasse {
     pub bulletins: Vec<BulletinCalcule>,
     /// Pupils ranked (with at least one grade).
     pub effectif: u32,
-    pub moyenne_classe: Option<BigDecimal>,
-    pub moyenne_max: Option<BigDecimal>,
-    pub moyenne_min: Option<BigDecimal>,
+    pub moyenne_classe: Option<i64>,
+    pub moyenne_max: Option<i64>,
+    pub moyenne_min: Option<i64>,
 }
 
 pub fn to_rational(d: &BigDecimal) -> BigRational {
@@ -143,59 +200,126 @@ pub type Rang = (Option<u32>, bool);
 
 /// Competition ranks (1, 2, 2, 4) of `values` (higher is better); `None` values are unranked.
 /// Returns (rank, ex aequo) per index.
-pub fn competition_ranks(values: &[Option<BigDecimal>]) -> Vec<Rang> {
-    let mut counts: BTreeMap<&BigDecimal, u32> = BTreeMap::new();
-    for v in values.iter().flatten() {
-        *counts.entry(v).or_default() += 1;
-    }
+pub fn competition_ranks(values: &[Option<i64>]) -> Vec<Rang> {
+    let mut sorted: Vec<i64> = values.iter().flatten().copied().collect();
+    sorted.sort_unstable();
     values
         .iter()
         .map(|v| match v {
             None => (None, false),
             Some(v) => {
-                let better: u32 = counts
-                    .range::<&BigDecimal, _>((
-                        std::ops::Bound::Excluded(v),
-                        std::ops::Bound::Unbounded,
-                    ))
-                    .map(|(_, c)| *c)
-                    .sum();
-                (Some(better + 1), counts.get(v).copied().unwrap_or(0) > 1)
+                let below_or_equal = sorted.partition_point(|x| x <= v);
+                let below = sorted.partition_point(|x| x < v);
+                let better = sorted.len() - below_or_equal;
+                (Some(better as u32 + 1), below_or_equal - below > 1)
             }
         })
         .collect()
 }
 
-/// The subject average (exact), per SPEC §3.1–2.
-fn moyenne_matiere(regles: &Regles, notes: &[&NoteBrute]) -> Option<BigRational> {
-    let twenty = BigRational::from_integer(BigInt::from(20));
-    let sur20 = |n: &&NoteBrute| to_rational(&n.valeur) * &twenty / to_rational(&n.sur);
-    let cours: Vec<BigRational> = notes
-        .iter()
-        .filter(|n| n.type_note != TypeNote::Composition)
-        .map(sur20)
-        .collect();
-    let compo: Vec<BigRational> = notes
-        .iter()
-        .filter(|n| n.type_note == TypeNote::Composition)
-        .map(sur20)
-        .collect();
-    match (mean(&cours), mean(&compo)) {
-        (Some(c), Some(k)) => {
-            let (wc, wk) = (
-                BigInt::from(regles.poids_cours),
-                BigInt::from(regles.poids_composition),
-            );
-            Some(
-                (c * BigRational::from_integer(wc.clone())
-                    + k * BigRational::from_integer(wk.clone()))
-                    / BigRational::from_integer(wc + wk),
-            )
+/// The mean of stored values (hundredths), rounded half-up to a hundredth.
+fn moyenne_centimes(values: impl Iterator<Item = i64>) -> Option<i64> {
+    let (sum, n) = values.fold((0i128, 0i128), |(s, n), v| (s + v as i128, n + 1));
+    // floor(sum / n + 1/2) for sum >= 0
+    (n > 0).then(|| ((2 * sum + n).div_euclid(2 * n)) as i64)
+}
+
+/// Integers an exact average can be computed with: `i128` (checked) or `BigInt`.
+trait Entier: Clone + Integer + CheckedAdd + CheckedMul + From<i64> + ToPrimitive {}
+impl<T: Clone + Integer + CheckedAdd + CheckedMul + From<i64> + ToPrimitive> Entier for T {}
+
+/// Grades of one side (course or composition) of a subject: per scale, sum and count.
+#[derive(Default)]
+struct Cote {
+    /// `(sur, sum of valeur, count)`, hundredths.
+    par_bareme: Vec<(i64, i64, i64)>,
+    n: i64,
+}
+
+impl Cote {
+    fn add(&mut self, valeur: i64, sur: i64) {
+        self.n += 1;
+        match self.par_bareme.iter_mut().find(|(s, _, _)| *s == sur) {
+            Some(entry) => {
+                entry.1 += valeur;
+                entry.2 += 1;
+            }
+            None => self.par_bareme.push((sur, valeur, 1)),
         }
-        (Some(c), None) => Some(c),
-        (None, Some(k)) => Some(k),
-        (None, None) => None,
     }
+
+    /// Mean of the grades brought to /20: Σ(20·valeur/sur) / n, exactly; `Some(None)`: no grade.
+    fn moyenne<T: Entier>(&self) -> Option<Option<Ratio<T>>> {
+        if self.n == 0 {
+            return Some(None);
+        }
+        let mut sum = Ratio::<T>::zero();
+        for (sur, total, _) in &self.par_bareme {
+            let term = Ratio::new(T::from(20).checked_mul(&T::from(*total))?, T::from(*sur));
+            sum = sum.checked_add(&term)?;
+        }
+        Some(Some(
+            sum.checked_div(&Ratio::from_integer(T::from(self.n)))?,
+        ))
+    }
+}
+
+/// Half-up rounding of a non-negative fraction to hundredths: floor((200p + q) / 2q).
+fn centimes<T: Entier>(r: &Ratio<T>) -> Option<i64> {
+    let two = T::from(2);
+    let num = T::from(200)
+        .checked_mul(r.numer())?
+        .checked_add(r.denom())?;
+    let den = two.checked_mul(r.denom())?;
+    num.div_floor(&den).to_i64()
+}
+
+/// One pupil's stored subject averages (aligned on `matieres`) and general average, from the
+/// exact fractions; `None` when an `i128` fraction would overflow.
+fn moyennes_eleve<T: Entier>(
+    regles: &Regles,
+    matieres: &[(i64, i32)],
+    cotes: &[(Cote, Cote)],
+) -> Option<(Vec<Option<i64>>, Option<i64>)> {
+    let (wc, wk) = (
+        Ratio::from_integer(T::from(i64::from(regles.poids_cours))),
+        Ratio::from_integer(T::from(i64::from(regles.poids_composition))),
+    );
+    let wsum = wc.checked_add(&wk)?;
+    let mut stored = Vec::with_capacity(matieres.len());
+    let mut num = Ratio::<T>::zero();
+    let mut den: i64 = 0;
+    for ((_, coef), (cours, compo)) in matieres.iter().zip(cotes) {
+        let avg = match (cours.moyenne::<T>()?, compo.moyenne::<T>()?) {
+            (Some(c), Some(k)) if !wsum.is_zero() => Some(
+                c.checked_mul(&wc)?
+                    .checked_add(&k.checked_mul(&wk)?)?
+                    .checked_div(&wsum)?,
+            ),
+            (Some(c), Some(_)) => Some(c),
+            (Some(c), None) => Some(c),
+            (None, Some(k)) => Some(k),
+            (None, None) => None,
+        };
+        match avg {
+            Some(avg) => {
+                stored.push(Some(centimes(&avg)?));
+                num = num.checked_add(
+                    &avg.checked_mul(&Ratio::from_integer(T::from(i64::from(*coef))))?,
+                )?;
+                den += i64::from(*coef);
+            }
+            None => stored.push(None),
+        }
+    }
+    let generale = if den > 0 {
+        Some(centimes(
+            &num.checked_div(&Ratio::from_integer(T::from(den)))?,
+        )?)
+    } else {
+        None
+    };
+    Some((stored, generale))
 }
 
 /// Computes a whole class: `matieres` are the class's subjects with their coefficient (the
@@ -205,82 +329,65 @@ pub fn calculer_classe(
     matieres: &[(i64, i32)],
     eleves: &[EleveNotes],
 ) -> ResultatClasse {
-    // Exact subject averages, then stored (rounded) values.
-    let mut exact: Vec<HashMap<i64, BigRational>> = Vec::with_capacity(eleves.len());
+    let seuils = regles.seuils();
+    // Exact averages, stored (rounded) values.
+    let mut subject_avgs: Vec<Vec<Option<i64>>> = Vec::with_capacity(eleves.len());
+    let mut generales: Vec<Option<i64>> = Vec::with_capacity(eleves.len());
     for e in eleves {
-        let mut by_subject: HashMap<i64, Vec<&NoteBrute>> = HashMap::new();
+        let mut cotes: Vec<(Cote, Cote)> = matieres.iter().map(|_| Default::default()).collect();
         for n in &e.notes {
-            by_subject.entry(n.matiere).or_default().push(n);
-        }
-        exact.push(
-            matieres
-                .iter()
-                .filter_map(|(m, _)| {
-                    by_subject
-                        .get(m)
-                        .and_then(|ns| moyenne_matiere(regles, ns))
-                        .map(|avg| (*m, avg))
-                })
-                .collect(),
-        );
-    }
-    // General averages from exact subject averages.
-    let generales: Vec<Option<BigDecimal>> = exact
-        .iter()
-        .map(|avgs| {
-            let mut num = BigRational::zero();
-            let mut den = BigInt::zero();
-            for (m, coef) in matieres {
-                if let Some(avg) = avgs.get(m) {
-                    num += avg * BigRational::from_integer(BigInt::from(*coef));
-                    den += BigInt::from(*coef);
+            if n.sur <= 0 {
+                continue; // impossible: CHECK (sur > 0)
+            }
+            if let Some(i) = matieres.iter().position(|(m, _)| *m == n.matiere) {
+                let (cours, compo) = &mut cotes[i];
+                match n.type_note {
+                    TypeNote::Composition => compo.add(n.valeur, n.sur),
+                    _ => cours.add(n.valeur, n.sur),
                 }
             }
-            (!den.is_zero()).then(|| round2(&(num / BigRational::from_integer(den))))
-        })
-        .collect();
+        }
+        let (stored, generale) = moyennes_eleve::<i128>(regles, matieres, &cotes)
+            .or_else(|| moyennes_eleve::<BigInt>(regles, matieres, &cotes))
+            .unwrap_or_else(|| (vec![None; matieres.len()], None));
+        subject_avgs.push(stored);
+        generales.push(generale);
+    }
     let ranks = competition_ranks(&generales);
     // Subject ranks and class subject averages on stored values.
-    let mut subject_stats: HashMap<i64, (Vec<Rang>, Option<BigDecimal>)> = HashMap::new();
-    for (m, _) in matieres {
-        let stored: Vec<Option<BigDecimal>> = exact.iter().map(|a| a.get(m).map(round2)).collect();
-        let present: Vec<BigRational> = stored.iter().flatten().map(to_rational).collect();
-        subject_stats.insert(
-            *m,
-            (
-                competition_ranks(&stored),
-                mean(&present).map(|r| round2(&r)),
-            ),
-        );
-    }
-    let ranked: Vec<BigRational> = generales.iter().flatten().map(to_rational).collect();
+    let subject_stats: Vec<(Vec<Rang>, Option<i64>)> = (0..matieres.len())
+        .map(|j| {
+            let stored: Vec<Option<i64>> = subject_avgs.iter().map(|a| a[j]).collect();
+            let classe = moyenne_centimes(stored.iter().flatten().copied());
+            (competition_ranks(&stored), classe)
+        })
+        .collect();
     let bulletins = eleves
         .iter()
         .enumerate()
         .map(|(i, e)| {
             let lignes = matieres
                 .iter()
-                .map(|(m, coef)| {
-                    let moyenne = exact[i].get(m).map(round2);
-                    let (ranks, classe) = &subject_stats[m];
+                .enumerate()
+                .map(|(j, (m, coef))| {
+                    let moyenne = subject_avgs[i][j];
+                    let (ranks, classe) = &subject_stats[j];
                     LigneCalculee {
                         matiere: *m,
                         coefficient: *coef,
-                        points: moyenne.as_ref().map(|avg| avg * BigDecimal::from(*coef)),
+                        points: moyenne.map(|avg| avg * i64::from(*coef)),
                         moyenne,
                         rang: ranks[i].0,
                         ex_aequo: ranks[i].1,
-                        moyenne_classe: classe.clone(),
+                        moyenne_classe: *classe,
                     }
                 })
                 .collect();
-            let moyenne = generales[i].clone();
+            let moyenne = generales[i];
             BulletinCalcule {
                 eleve: e.eleve,
-                mention: moyenne.as_ref().map(|m| regles.mention(m)),
-                tableau_honneur: moyenne
-                    .as_ref()
-                    .is_some_and(|m| m >= &regles.tableau_honneur),
+                mention: moyenne.map(|m| seuils.mention(m).to_string()),
+                tableau_honneur: moyenne.is_some_and(|m| seuils.tableau_honneur(m)),
                 moyenne_generale: moyenne,
                 rang: ranks[i].0,
                 ex_aequo: ranks[i].1,
@@ -288,12 +395,13 @@ pub fn calculer_classe(
             }
         })
         .collect();
+    let ranked = generales.iter().flatten().copied();
     ResultatClasse {
         bulletins,
-        effectif: ranked.len() as u32,
-        moyenne_classe: mean(&ranked).map(|r| round2(&r)),
-        moyenne_max: generales.iter().flatten().max().cloned(),
-        moyenne_min: generales.iter().flatten().min().cloned(),
+        effectif: generales.iter().flatten().count() as u32,
+        moyenne_classe: moyenne_centimes(ranked),
+        moyenne_max: generales.iter().flatten().max().copied(),
+        moyenne_min: generales.iter().flatten().min().copied(),
     }
 }
 
@@ -335,9 +443,13 @@ mod tests {
         NoteBrute {
             matiere,
             type_note: t,
-            valeur: dec(v),
-            sur: dec(sur),
+            valeur: cents(v),
+            sur: cents(sur),
         }
+    }
+
+    fn cents(s: &str) -> i64 {
+        plancher_centimes(&dec(s))
     }
 
     fn pupil(id: i64, notes: Vec<NoteBrute>) -> EleveNotes {
@@ -364,14 +476,14 @@ mod tests {
                 ],
             )],
         );
-        assert_eq!(res.bulletins[0].lignes[0].moyenne, Some(dec("11.00")));
+        assert_eq!(res.bulletins[0].lignes[0].moyenne, Some(1100));
         // Only composition.
         let res = calculer_classe(
             &r,
             &[(1, 1)],
             &[pupil(1, vec![n(1, TypeNote::Composition, "15", "20")])],
         );
-        assert_eq!(res.bulletins[0].moyenne_generale, Some(dec("15.00")));
+        assert_eq!(res.bulletins[0].moyenne_generale, Some(1500));
     }
 
     #[test]
@@ -390,10 +502,10 @@ mod tests {
         );
         let b = &res.bulletins[0];
         // (16×4 + 10×2) / 6 = 14
-        assert_eq!(b.moyenne_generale, Some(dec("14.00")));
+        assert_eq!(b.moyenne_generale, Some(1400));
         assert_eq!(b.lignes[2].moyenne, None);
         assert_eq!(b.lignes[2].rang, None);
-        assert_eq!(b.lignes[0].points, Some(dec("64.00")));
+        assert_eq!(b.lignes[0].points, Some(6400));
         assert_eq!(b.mention.as_deref(), Some("Bien"));
         assert!(b.tableau_honneur);
     }
@@ -401,14 +513,21 @@ mod tests {
     #[test]
     fn competition_ranking_with_ex_aequo_on_rounded_averages() {
         let r = Regles::default();
-        // 15, 13.333… → 13.33, 13.331 → 13.33 (tie after rounding), 12
+        // 15, 13.333… → 13.33, 13.3333… → 13.33 (tie after rounding), 12
         let res = calculer_classe(
             &r,
             &[(1, 1)],
             &[
                 pupil(1, vec![n(1, TypeNote::Devoir, "15", "20")]),
                 pupil(2, vec![n(1, TypeNote::Devoir, "40", "60")]),
-                pupil(3, vec![n(1, TypeNote::Devoir, "13.331", "20")]),
+                pupil(
+                    3,
+                    vec![
+                        n(1, TypeNote::Devoir, "13.33", "20"),
+                        n(1, TypeNote::Devoir, "13.33", "20"),
+                        n(1, TypeNote::Devoir, "13.34", "20"),
+                    ],
+                ),
                 pupil(4, vec![n(1, TypeNote::Devoir, "12", "20")]),
                 pupil(5, vec![]),
             ],
@@ -426,10 +545,10 @@ mod tests {
             ]
         );
         assert_eq!(res.effectif, 4);
-        assert_eq!(res.moyenne_max, Some(dec("15.00")));
-        assert_eq!(res.moyenne_min, Some(dec("12.00")));
+        assert_eq!(res.moyenne_max, Some(1500));
+        assert_eq!(res.moyenne_min, Some(1200));
         // (15 + 13.33 + 13.33 + 12) / 4 = 13.415 → 13.42 (half-up)
-        assert_eq!(res.moyenne_classe, Some(dec("13.42")));
+        assert_eq!(res.moyenne_classe, Some(1342));
         assert_eq!(rang_imprime(2, true, Sexe::F), "2ème ex");
         assert_eq!(rang_imprime(1, false, Sexe::F), "1ère");
         assert_eq!(rang_imprime(1, false, Sexe::M), "1er");
@@ -453,7 +572,7 @@ mod tests {
             )],
         );
         // (4.6666… + 16) / 2 = 10.3333… → 10.33
-        assert_eq!(res.bulletins[0].moyenne_generale, Some(dec("10.33")));
+        assert_eq!(res.bulletins[0].moyenne_generale, Some(1033));
     }
 
     #[test]
@@ -468,6 +587,64 @@ mod tests {
         assert_eq!(sur_bareme(&dec("15.50"), 10), dec("7.75"));
         assert_eq!(sur_bareme(&dec("15.55"), 10), dec("7.78"));
         assert_eq!(r.mention(&dec("7.99")), "Faible");
+        assert_eq!(r.seuils().mention(799), "Faible");
+        assert_eq!(r.seuils().mention(800), "Insuffisant");
+        assert!(r.seuils().tableau_honneur(1200) && !r.seuils().tableau_honneur(1199));
         assert_eq!(r.mention(&dec("18")), "Excellent");
+    }
+
+    #[test]
+    fn i128_and_bigint_agree_and_overflow_falls_back() {
+        use rand::{Rng, SeedableRng};
+        let r = Regles::default();
+        let matieres = [(1, 3), (2, 2), (3, 1)];
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        for _ in 0..500 {
+            let mut cotes: Vec<(Cote, Cote)> =
+                matieres.iter().map(|_| Default::default()).collect();
+            for (cours, compo) in cotes.iter_mut() {
+                for _ in 0..rng.random_range(0..5) {
+                    let sur = [1000, 2000, 4000, 3000, 700][rng.random_range(0..5)];
+                    cours.add(rng.random_range(0..=sur), sur);
+                }
+                for _ in 0..rng.random_range(0..2) {
+                    compo.add(rng.random_range(0..=2000), 2000);
+                }
+            }
+            assert_eq!(
+                moyennes_eleve::<i128>(&r, &matieres, &cotes),
+                moyennes_eleve::<BigInt>(&r, &matieres, &cotes)
+            );
+        }
+        // Pairwise coprime scales: the common denominator outgrows i128.
+        let mut cours = Cote::default();
+        let primes = [
+            99991, 99989, 99971, 99961, 99929, 99923, 99907, 99901, 99881, 99877,
+        ];
+        for p in primes {
+            cours.add(p / 2, p);
+        }
+        let cotes = vec![(cours, Cote::default())];
+        assert_eq!(moyennes_eleve::<i128>(&r, &[(1, 1)], &cotes), None);
+        let big = moyennes_eleve::<BigInt>(&r, &[(1, 1)], &cotes);
+        // Each grade is just under 10/20.
+        assert_eq!(big, Some((vec![Some(1000)], Some(1000))));
+        let res = calculer_classe(
+            &r,
+            &[(1, 1)],
+            &[pupil(
+                1,
+                primes
+                    .iter()
+                    .map(|p| NoteBrute {
+                        matiere: 1,
+                        type_note: TypeNote::Devoir,
+                        valeur: p / 2,
+                        sur: *p,
+                    })
+                    .collect(),
+            )],
+        );
+        assert_eq!(res.bulletins[0].moyenne_generale, Some(1000));
     }
 }

@@ -1,15 +1,16 @@
-//! Computing and storing a class's report cards for a period: a constant number of queries
-//! per class (never one per pupil), the rules of [`crate::calcul`], bulletins upserted in place
-//! (recomputing never duplicates; a published one only with `force`), and one PDF job per
-//! bulletin asked for in the same transaction.
+//! Computing and storing report cards for a period, for one class or many at once: a
+//! constant number of queries whatever the number of classes and pupils (6 to load, 6 to
+//! store), the rules of [`crate::calcul`], bulletins upserted in place (recomputing never
+//! duplicates; a published one only with `force`), their lines and one PDF job per bulletin
+//! written by set-based statements in one transaction.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use bigdecimal::BigDecimal;
-use chrono::{NaiveDate, Utc};
-use diesel::dsl::count_star;
+use chrono::NaiveDate;
+use diesel::dsl::{count_star, sql};
 use diesel::prelude::*;
-use diesel::upsert::excluded;
+use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use ecole_core::{DomainError, DomainResult};
 use ecole_db::enums::{CodePeriode, Sexe, StatutBulletin, StatutPresence, TypeNote};
@@ -20,7 +21,7 @@ use ecole_db::schema::{
 use ecole_jobs::payloads::GenererBulletinPdf;
 use ecole_jobs::{NewJob, enqueue_many};
 
-use crate::calcul::{EleveNotes, NoteBrute, Regles, calculer_classe};
+use crate::calcul::{EleveNotes, NoteBrute, Regles, ResultatClasse, calculer_classe};
 
 /// The school's rules, from `regles_bulletin`.
 pub async fn regles(conn: &mut AsyncPgConnection) -> DomainResult<Regles> {
@@ -69,10 +70,12 @@ pub async fn regles(conn: &mut AsyncPgConnection) -> DomainResult<Regles> {
     })
 }
 
-/// A subject of the class: id, coefficient, class override, teacher's first and last names.
-type SubjectRow = (i64, i32, Option<i32>, Option<String>, Option<String>);
+/// A subject of a class: class, subject, coefficient, class override, teacher's names.
+type SubjectRow = (i64, i64, i32, Option<i32>, Option<String>, Option<String>);
+/// A grade: class, pupil, subject, type, value and scale in hundredths.
+type GradeRow = (i64, i64, i64, TypeNote, i64, i64);
 
-/// What a generation did for one class.
+/// What a generation did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Generation {
     pub bulletins: Vec<i64>,
@@ -87,35 +90,53 @@ pub async fn generer_classe(
     periode: CodePeriode,
     force: bool,
 ) -> DomainResult<Generation> {
-    let calcul = calculer(conn, classe, periode).await?;
+    let calcul = calculer(conn, &[classe], periode).await?;
     enregistrer(conn, calcul, force).await
 }
 
-/// A class's period computed, not stored yet.
+/// Classes of one school year computed for a period, not stored yet.
 pub struct Calcul {
     regles: Regles,
     annee: i64,
-    classe: i64,
     periode: CodePeriode,
-    pupils: Vec<(i64, Sexe)>,
-    teacher: HashMap<i64, String>,
-    attendance: HashMap<(i64, StatutPresence), i32>,
-    pub result: crate::calcul::ResultatClasse,
+    attendance: HashMap<(i64, i64, StatutPresence), i32>,
+    pub classes: Vec<CalculClasse>,
 }
 
-/// Loads a class's grades, subjects and attendance (7 queries) and computes its report
-/// cards in memory.
+/// One class of a [`Calcul`].
+pub struct CalculClasse {
+    pub classe: i64,
+    /// Subject → teacher's name.
+    teacher: HashMap<i64, String>,
+    pub result: ResultatClasse,
+}
+
+/// Loads the grades, subjects and attendance of `classes` (which must belong to one school
+/// year) in 6 queries whatever their number, and computes their report cards in memory.
 pub async fn calculer(
     conn: &mut AsyncPgConnection,
-    classe: i64,
+    classes: &[i64],
     periode: CodePeriode,
 ) -> DomainResult<Calcul> {
     let regles = regles(conn).await?;
-    let annee: i64 = classes::table
-        .find(classe)
-        .select(classes::annee_scolaire_id)
-        .first(conn)
+    let years: Vec<(i64, i64)> = classes::table
+        .filter(classes::id.eq_any(classes))
+        .select((classes::id, classes::annee_scolaire_id))
+        .load(conn)
         .await?;
+    let wanted: HashSet<i64> = classes.iter().copied().collect();
+    if years.len() != wanted.len() {
+        return Err(DomainError::NotFound);
+    }
+    let Some(annee) = <[(i64, i64)]>::first(&years).map(|(_, a)| *a) else {
+        return Err(DomainError::NotFound);
+    };
+    if years.iter().any(|(_, a)| *a != annee) {
+        return Err(DomainError::validation(
+            "classe",
+            "Les classes d'une génération appartiennent à une même année scolaire.",
+        ));
+    }
     let dates: Option<(NaiveDate, NaiveDate)> = periodes::table
         .filter(periodes::annee_scolaire_id.eq(annee))
         .filter(periodes::code.eq(periode))
@@ -132,102 +153,175 @@ pub async fn calculer(
             ),
         ));
     };
-    // Subjects taught in the class, with the class's coefficient and the teacher's name.
+    // Subjects taught in each class, with the class's coefficient and the teacher's name.
     let subjects: Vec<SubjectRow> = enseignements::table
         .inner_join(matieres::table)
         .left_join(enseignants::table.inner_join(users::table))
-        .filter(enseignements::classe_id.eq(classe))
+        .filter(enseignements::classe_id.eq_any(classes))
         .select((
+            enseignements::classe_id,
             matieres::id,
             matieres::coefficient,
             enseignements::coefficient,
             users::first_name.nullable(),
             users::last_name.nullable(),
         ))
-        .order(matieres::id)
+        .order((enseignements::classe_id, matieres::id))
         .load(conn)
         .await?;
-    let matieres_coef: Vec<(i64, i32)> = subjects
-        .iter()
-        .map(|(m, c, o, _, _)| (*m, o.unwrap_or(*c)))
-        .collect();
-    let teacher: HashMap<i64, String> = subjects
-        .iter()
-        .map(|(m, _, _, f, l)| {
-            (
-                *m,
-                format!(
-                    "{} {}",
-                    f.clone().unwrap_or_default(),
-                    l.clone().unwrap_or_default()
-                )
-                .trim()
-                .to_string(),
-            )
-        })
-        .collect();
-    let pupils: Vec<(i64, Sexe)> = eleves::table
-        .filter(eleves::classe_actuelle_id.eq(classe))
-        .select((eleves::id, eleves::sexe))
-        .order(eleves::id)
+    let pupils: Vec<(i64, i64, Sexe)> = eleves::table
+        .filter(eleves::classe_actuelle_id.eq_any(classes))
+        .select((
+            eleves::classe_actuelle_id.assume_not_null(),
+            eleves::id,
+            eleves::sexe,
+        ))
+        .order((eleves::classe_actuelle_id, eleves::id))
         .load(conn)
         .await?;
-    let grades: Vec<(i64, i64, TypeNote, BigDecimal, BigDecimal)> = notes::table
-        .filter(notes::classe_id.eq(classe))
+    // NUMERIC(5, 2) values as exact hundredths: no decimal decoding of 30 grades a pupil.
+    let grades: Vec<GradeRow> = notes::table
+        .filter(notes::classe_id.eq_any(classes))
         .filter(notes::annee_scolaire_id.eq(annee))
         .filter(notes::periode.eq(periode))
         .select((
+            notes::classe_id,
             notes::eleve_id,
             notes::matiere_id,
             notes::type_note,
-            notes::valeur,
-            notes::sur,
+            sql::<BigInt>("(notes.valeur * 100)::int8"),
+            sql::<BigInt>("(notes.sur * 100)::int8"),
         ))
         .load(conn)
         .await?;
-    let attendance: Vec<(i64, StatutPresence, i64)> = presences::table
-        .filter(presences::classe_id.eq(classe))
+    let attendance: Vec<(i64, i64, StatutPresence, i64)> = presences::table
+        .filter(presences::classe_id.eq_any(classes))
         .filter(presences::date.between(debut, fin))
         .filter(presences::statut.eq_any([StatutPresence::Absent, StatutPresence::Retard]))
-        .group_by((presences::eleve_id, presences::statut))
-        .select((presences::eleve_id, presences::statut, count_star()))
+        .group_by((presences::classe_id, presences::eleve_id, presences::statut))
+        .select((
+            presences::classe_id,
+            presences::eleve_id,
+            presences::statut,
+            count_star(),
+        ))
         .load(conn)
         .await?;
-    let mut by_pupil: HashMap<i64, Vec<NoteBrute>> = HashMap::new();
-    for (eleve, matiere, type_note, valeur, sur) in grades {
-        by_pupil.entry(eleve).or_default().push(NoteBrute {
-            matiere,
-            type_note,
-            valeur,
-            sur,
-        });
+
+    // Grades of a pupil count in the class they were given in.
+    let mut by_pupil: HashMap<(i64, i64), Vec<NoteBrute>> = HashMap::new();
+    for (classe, eleve, matiere, type_note, valeur, sur) in grades {
+        by_pupil
+            .entry((classe, eleve))
+            .or_default()
+            .push(NoteBrute {
+                matiere,
+                type_note,
+                valeur,
+                sur,
+            });
     }
-    let input: Vec<EleveNotes> = pupils
-        .iter()
-        .map(|(id, sexe)| EleveNotes {
-            eleve: *id,
-            sexe: *sexe,
-            notes: by_pupil.remove(id).unwrap_or_default(),
+    let mut subjects_of: HashMap<i64, Vec<&SubjectRow>> = HashMap::new();
+    for row in &subjects {
+        subjects_of.entry(row.0).or_default().push(row);
+    }
+    let mut pupils_of: HashMap<i64, Vec<(i64, Sexe)>> = HashMap::new();
+    for (classe, eleve, sexe) in pupils {
+        pupils_of.entry(classe).or_default().push((eleve, sexe));
+    }
+    let mut sorted: Vec<i64> = wanted.into_iter().collect();
+    sorted.sort_unstable();
+    let computed = sorted
+        .into_iter()
+        .map(|classe| {
+            let subjects = subjects_of.remove(&classe).unwrap_or_default();
+            let matieres_coef: Vec<(i64, i32)> = subjects
+                .iter()
+                .map(|(_, m, c, o, _, _)| (*m, o.unwrap_or(*c)))
+                .collect();
+            let teacher: HashMap<i64, String> = subjects
+                .iter()
+                .map(|(_, m, _, _, f, l)| {
+                    let name = format!(
+                        "{} {}",
+                        f.as_deref().unwrap_or_default(),
+                        l.as_deref().unwrap_or_default()
+                    );
+                    (*m, name.trim().to_string())
+                })
+                .collect();
+            let input: Vec<EleveNotes> = pupils_of
+                .remove(&classe)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(eleve, sexe)| EleveNotes {
+                    eleve,
+                    sexe,
+                    notes: by_pupil.remove(&(classe, eleve)).unwrap_or_default(),
+                })
+                .collect();
+            CalculClasse {
+                classe,
+                teacher,
+                result: calculer_classe(&regles, &matieres_coef, &input),
+            }
         })
         .collect();
-    let result = calculer_classe(&regles, &matieres_coef, &input);
     Ok(Calcul {
         regles,
         annee,
-        classe,
         periode,
-        pupils,
-        teacher,
         attendance: attendance
             .into_iter()
-            .map(|(e, s, n)| ((e, s), n as i32))
+            .map(|(c, e, s, n)| ((c, e, s), n as i32))
             .collect(),
-        result,
+        classes: computed,
     })
 }
 
-/// Stores a computation: bulletins upserted in place (published ones only with `force`),
-/// their lines replaced, one PDF job each — one transaction.
+#[derive(QueryableByName)]
+struct Saved {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = BigInt)]
+    eleve_id: i64,
+}
+
+/// The bulletins to write, column by column (bound as arrays, unnested by PostgreSQL).
+#[derive(Default)]
+struct BulletinColumns {
+    eleve: Vec<i64>,
+    classe: Vec<i64>,
+    moyenne: Vec<Option<i64>>,
+    rang: Vec<Option<i32>>,
+    ex_aequo: Vec<bool>,
+    effectif: Vec<i32>,
+    moyenne_classe: Vec<Option<i64>>,
+    moyenne_max: Vec<Option<i64>>,
+    moyenne_min: Vec<Option<i64>>,
+    mention: Vec<Option<String>>,
+    tableau_honneur: Vec<bool>,
+    absences: Vec<i32>,
+    retards: Vec<i32>,
+}
+
+/// The subject lines to write, column by column.
+#[derive(Default)]
+struct LineColumns {
+    bulletin: Vec<i64>,
+    matiere: Vec<i64>,
+    coefficient: Vec<i32>,
+    moyenne: Vec<Option<i64>>,
+    points: Vec<Option<i64>>,
+    rang: Vec<Option<i32>>,
+    ex_aequo: Vec<bool>,
+    moyenne_classe: Vec<Option<i64>>,
+    appreciation: Vec<String>,
+    enseignant: Vec<String>,
+}
+
+/// Stores a computation in one transaction: bulletins upserted in place (published ones only
+/// with `force`), their lines replaced, one PDF job each — 6 statements whatever its size.
 pub async fn enregistrer(
     conn: &mut AsyncPgConnection,
     calcul: Calcul,
@@ -236,129 +330,165 @@ pub async fn enregistrer(
     let Calcul {
         regles,
         annee,
-        classe,
         periode,
-        pupils,
-        teacher,
         attendance,
-        result,
+        classes,
     } = calcul;
-    let count =
-        |eleve: i64, statut: StatutPresence| attendance.get(&(eleve, statut)).copied().unwrap_or(0);
-    // Published bulletins stay as they are unless forced.
-    let published: Vec<i64> = bulletins::table
-        .filter(bulletins::annee_scolaire_id.eq(annee))
-        .filter(bulletins::periode.eq(periode))
-        .filter(bulletins::eleve_id.eq_any(pupils.iter().map(|(id, _)| *id).collect::<Vec<_>>()))
-        .filter(bulletins::statut.eq(StatutBulletin::Publie))
-        .select(bulletins::eleve_id)
-        .load(conn)
-        .await?;
-    let skipped = if force { 0 } else { published.len() };
-    let now = Utc::now();
-    let kept: Vec<_> = result
-        .bulletins
-        .iter()
-        .filter(|b| force || !published.contains(&b.eleve))
-        .collect();
-    let rows: Vec<_> = kept
-        .iter()
-        .map(|b| {
-            (
-                bulletins::eleve_id.eq(b.eleve),
-                bulletins::classe_id.eq(classe),
-                bulletins::annee_scolaire_id.eq(annee),
-                bulletins::periode.eq(periode),
-                bulletins::moyenne_generale.eq(b.moyenne_generale.clone()),
-                bulletins::rang.eq(b.rang.map(|r| r as i32)),
-                bulletins::ex_aequo.eq(b.ex_aequo),
-                bulletins::effectif.eq(result.effectif as i32),
-                bulletins::moyenne_classe.eq(result.moyenne_classe.clone()),
-                bulletins::moyenne_max.eq(result.moyenne_max.clone()),
-                bulletins::moyenne_min.eq(result.moyenne_min.clone()),
-                bulletins::mention.eq(b.mention.clone()),
-                bulletins::tableau_honneur.eq(b.tableau_honneur),
-                bulletins::absences.eq(count(b.eleve, StatutPresence::Absent)),
-                bulletins::retards.eq(count(b.eleve, StatutPresence::Retard)),
-                bulletins::statut.eq(StatutBulletin::Calcule),
-                bulletins::genere_le.eq(now),
-            )
-        })
-        .collect();
-    if rows.is_empty() {
-        return Ok(Generation {
-            bulletins: Vec::new(),
-            publies_ignores: skipped,
-        });
-    }
-    let lines_of: HashMap<i64, &Vec<crate::calcul::LigneCalculee>> =
-        kept.iter().map(|b| (b.eleve, &b.lignes)).collect();
-    let appreciation = |moyenne: &Option<BigDecimal>| match moyenne {
-        Some(m) => regles.mention(m),
-        None => "Non classé".to_string(),
+    let seuils = regles.seuils();
+    let count = |classe: i64, eleve: i64, statut: StatutPresence| {
+        attendance
+            .get(&(classe, eleve, statut))
+            .copied()
+            .unwrap_or(0)
     };
+    let pupils: Vec<i64> = classes
+        .iter()
+        .flat_map(|c| c.result.bulletins.iter().map(|b| b.eleve))
+        .collect();
     conn.transaction::<_, DomainError, _>(async move |conn| {
-        // One generation of a class and period at a time (two requests, or the beat and a
+        // One generation of a year's period at a time (two requests, or the beat and a
         // request, wait for each other rather than interleave their lines).
         diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind::<diesel::sql_types::Text, _>(format!("bulletins:{classe}:{}", periode.as_str()))
+            .bind::<Text, _>(format!("bulletins:{annee}:{}", periode.as_str()))
             .execute(conn)
             .await?;
-        let saved: Vec<(i64, i64)> = diesel::insert_into(bulletins::table)
-            .values(&rows)
-            .on_conflict((
-                bulletins::eleve_id,
-                bulletins::annee_scolaire_id,
-                bulletins::periode,
-            ))
-            .do_update()
-            .set((
-                bulletins::classe_id.eq(excluded(bulletins::classe_id)),
-                bulletins::moyenne_generale.eq(excluded(bulletins::moyenne_generale)),
-                bulletins::rang.eq(excluded(bulletins::rang)),
-                bulletins::ex_aequo.eq(excluded(bulletins::ex_aequo)),
-                bulletins::effectif.eq(excluded(bulletins::effectif)),
-                bulletins::moyenne_classe.eq(excluded(bulletins::moyenne_classe)),
-                bulletins::moyenne_max.eq(excluded(bulletins::moyenne_max)),
-                bulletins::moyenne_min.eq(excluded(bulletins::moyenne_min)),
-                bulletins::mention.eq(excluded(bulletins::mention)),
-                bulletins::tableau_honneur.eq(excluded(bulletins::tableau_honneur)),
-                bulletins::absences.eq(excluded(bulletins::absences)),
-                bulletins::retards.eq(excluded(bulletins::retards)),
-                bulletins::statut.eq(excluded(bulletins::statut)),
-                bulletins::genere_le.eq(excluded(bulletins::genere_le)),
-            ))
-            .returning((bulletins::id, bulletins::eleve_id))
-            .get_results(conn)
-            .await?;
-        let ids: Vec<i64> = saved.iter().map(|(id, _)| *id).collect();
+        // Published bulletins stay as they are unless forced.
+        let published: HashSet<i64> = if force {
+            HashSet::new()
+        } else {
+            bulletins::table
+                .filter(bulletins::annee_scolaire_id.eq(annee))
+                .filter(bulletins::periode.eq(periode))
+                .filter(bulletins::eleve_id.eq_any(&pupils))
+                .filter(bulletins::statut.eq(StatutBulletin::Publie))
+                .select(bulletins::eleve_id)
+                .load::<i64>(conn)
+                .await?
+                .into_iter()
+                .collect()
+        };
+        let mut cols = BulletinColumns::default();
+        for c in &classes {
+            let r = &c.result;
+            for b in r.bulletins.iter().filter(|b| !published.contains(&b.eleve)) {
+                cols.eleve.push(b.eleve);
+                cols.classe.push(c.classe);
+                cols.moyenne.push(b.moyenne_generale);
+                cols.rang.push(b.rang.map(|r| r as i32));
+                cols.ex_aequo.push(b.ex_aequo);
+                cols.effectif.push(r.effectif as i32);
+                cols.moyenne_classe.push(r.moyenne_classe);
+                cols.moyenne_max.push(r.moyenne_max);
+                cols.moyenne_min.push(r.moyenne_min);
+                cols.mention.push(b.mention.clone());
+                cols.tableau_honneur.push(b.tableau_honneur);
+                cols.absences
+                    .push(count(c.classe, b.eleve, StatutPresence::Absent));
+                cols.retards
+                    .push(count(c.classe, b.eleve, StatutPresence::Retard));
+            }
+        }
+        if cols.eleve.is_empty() {
+            return Ok(Generation {
+                bulletins: Vec::new(),
+                publies_ignores: published.len(),
+            });
+        }
+        let saved: Vec<Saved> = diesel::sql_query(
+            "INSERT INTO bulletins (eleve_id, classe_id, annee_scolaire_id, periode, \
+               moyenne_generale, rang, ex_aequo, effectif, moyenne_classe, moyenne_max, \
+               moyenne_min, mention, tableau_honneur, absences, retards, statut, genere_le) \
+             SELECT t.eleve, t.classe, $1, $2, t.moyenne * 0.01, t.rang, t.ex_aequo, \
+               t.effectif, t.moyenne_classe * 0.01, t.moyenne_max * 0.01, t.moyenne_min * 0.01, \
+               t.mention, t.tableau_honneur, t.absences, t.retards, 'CALCULE', now() \
+             FROM unnest($3::int8[], $4::int8[], $5::int8[], $6::int4[], $7::bool[], \
+               $8::int4[], $9::int8[], $10::int8[], $11::int8[], $12::text[], $13::bool[], \
+               $14::int4[], $15::int4[]) \
+               AS t(eleve, classe, moyenne, rang, ex_aequo, effectif, moyenne_classe, \
+                    moyenne_max, moyenne_min, mention, tableau_honneur, absences, retards) \
+             ON CONFLICT (eleve_id, annee_scolaire_id, periode) DO UPDATE SET \
+               classe_id = excluded.classe_id, moyenne_generale = excluded.moyenne_generale, \
+               rang = excluded.rang, ex_aequo = excluded.ex_aequo, \
+               effectif = excluded.effectif, moyenne_classe = excluded.moyenne_classe, \
+               moyenne_max = excluded.moyenne_max, moyenne_min = excluded.moyenne_min, \
+               mention = excluded.mention, tableau_honneur = excluded.tableau_honneur, \
+               absences = excluded.absences, retards = excluded.retards, \
+               statut = excluded.statut, genere_le = excluded.genere_le \
+             RETURNING id, eleve_id",
+        )
+        .bind::<BigInt, _>(annee)
+        .bind::<Text, _>(periode.as_str())
+        .bind::<Array<BigInt>, _>(&cols.eleve)
+        .bind::<Array<BigInt>, _>(&cols.classe)
+        .bind::<Array<Nullable<BigInt>>, _>(&cols.moyenne)
+        .bind::<Array<Nullable<Integer>>, _>(&cols.rang)
+        .bind::<Array<Bool>, _>(&cols.ex_aequo)
+        .bind::<Array<Integer>, _>(&cols.effectif)
+        .bind::<Array<Nullable<BigInt>>, _>(&cols.moyenne_classe)
+        .bind::<Array<Nullable<BigInt>>, _>(&cols.moyenne_max)
+        .bind::<Array<Nullable<BigInt>>, _>(&cols.moyenne_min)
+        .bind::<Array<Nullable<Text>>, _>(&cols.mention)
+        .bind::<Array<Bool>, _>(&cols.tableau_honneur)
+        .bind::<Array<Integer>, _>(&cols.absences)
+        .bind::<Array<Integer>, _>(&cols.retards)
+        .load(conn)
+        .await?;
+        let ids: Vec<i64> = saved.iter().map(|s| s.id).collect();
+        // Lines by pupil, with their class's teachers.
+        let mut lines_of = HashMap::new();
+        for c in &classes {
+            for b in &c.result.bulletins {
+                lines_of.insert(b.eleve, (&b.lignes, &c.teacher));
+            }
+        }
         diesel::delete(bulletin_lignes::table.filter(bulletin_lignes::bulletin_id.eq_any(&ids)))
             .execute(conn)
             .await?;
-        let mut lines = Vec::new();
-        for (bulletin, eleve) in &saved {
-            for l in lines_of.get(eleve).map(|v| v.as_slice()).unwrap_or(&[]) {
-                lines.push((
-                    bulletin_lignes::bulletin_id.eq(*bulletin),
-                    bulletin_lignes::matiere_id.eq(l.matiere),
-                    bulletin_lignes::coefficient.eq(l.coefficient),
-                    bulletin_lignes::moyenne.eq(l.moyenne.clone()),
-                    bulletin_lignes::points.eq(l.points.clone()),
-                    bulletin_lignes::rang_matiere.eq(l.rang.map(|r| r as i32)),
-                    bulletin_lignes::ex_aequo.eq(l.ex_aequo),
-                    bulletin_lignes::moyenne_classe_matiere.eq(l.moyenne_classe.clone()),
-                    bulletin_lignes::appreciation.eq(appreciation(&l.moyenne)),
-                    bulletin_lignes::enseignant
-                        .eq(teacher.get(&l.matiere).cloned().unwrap_or_default()),
-                ));
+        let mut lines = LineColumns::default();
+        for s in &saved {
+            let Some((lignes, teacher)) = lines_of.get(&s.eleve_id) else {
+                continue;
+            };
+            for l in lignes.iter() {
+                lines.bulletin.push(s.id);
+                lines.matiere.push(l.matiere);
+                lines.coefficient.push(l.coefficient);
+                lines.moyenne.push(l.moyenne);
+                lines.points.push(l.points);
+                lines.rang.push(l.rang.map(|r| r as i32));
+                lines.ex_aequo.push(l.ex_aequo);
+                lines.moyenne_classe.push(l.moyenne_classe);
+                lines.appreciation.push(match l.moyenne {
+                    Some(m) => seuils.mention(m).to_string(),
+                    None => "Non classé".to_string(),
+                });
+                lines
+                    .enseignant
+                    .push(teacher.get(&l.matiere).cloned().unwrap_or_default());
             }
         }
-        for chunk in lines.chunks(5000) {
-            diesel::insert_into(bulletin_lignes::table)
-                .values(chunk)
-                .execute(conn)
-                .await?;
-        }
+        diesel::sql_query(
+            "INSERT INTO bulletin_lignes (bulletin_id, matiere_id, coefficient, moyenne, points, \
+               rang_matiere, ex_aequo, moyenne_classe_matiere, appreciation, enseignant) \
+             SELECT t.bulletin, t.matiere, t.coefficient, t.moyenne * 0.01, t.points * 0.01, \
+               t.rang, t.ex_aequo, t.moyenne_classe * 0.01, t.appreciation, t.enseignant \
+             FROM unnest($1::int8[], $2::int8[], $3::int4[], $4::int8[], $5::int8[], \
+               $6::int4[], $7::bool[], $8::int8[], $9::text[], $10::text[]) \
+               AS t(bulletin, matiere, coefficient, moyenne, points, rang, ex_aequo, \
+                    moyenne_classe, appreciation, enseignant)",
+        )
+        .bind::<Array<BigInt>, _>(&lines.bulletin)
+        .bind::<Array<BigInt>, _>(&lines.matiere)
+        .bind::<Array<Integer>, _>(&lines.coefficient)
+        .bind::<Array<Nullable<BigInt>>, _>(&lines.moyenne)
+        .bind::<Array<Nullable<BigInt>>, _>(&lines.points)
+        .bind::<Array<Nullable<Integer>>, _>(&lines.rang)
+        .bind::<Array<Bool>, _>(&lines.ex_aequo)
+        .bind::<Array<Nullable<BigInt>>, _>(&lines.moyenne_classe)
+        .bind::<Array<Text>, _>(&lines.appreciation)
+        .bind::<Array<Text>, _>(&lines.enseignant)
+        .execute(conn)
+        .await?;
         let pdf_jobs = ids
             .iter()
             .map(|id| NewJob::of(&GenererBulletinPdf { bulletin_id: *id }))
@@ -368,7 +498,7 @@ pub async fn enregistrer(
         }
         Ok(Generation {
             bulletins: ids,
-            publies_ignores: skipped,
+            publies_ignores: published.len(),
         })
     })
     .await

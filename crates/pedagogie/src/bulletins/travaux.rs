@@ -15,7 +15,7 @@ use ecole_jobs::{JobContext, JobError, NewJob, enqueue};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::generation::generer_classe;
+use super::generation::{calculer, enregistrer};
 
 /// `bulletins/generer/`.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -103,10 +103,10 @@ pub async fn demander_generation(
     enqueue(conn, job).await
 }
 
-/// One unit of work: a class (of the year) for a period.
+/// One unit of work: classes of one year for a period.
 struct Cible {
     periode: CodePeriode,
-    classe: i64,
+    classes: Vec<i64>,
 }
 
 async fn classes_of(conn: &mut AsyncPgConnection, annee: i64) -> Result<Vec<i64>, JobError> {
@@ -129,13 +129,18 @@ async fn cibles(
             let periode = CodePeriode::from_str(code)
                 .map_err(|_| JobError::fatal(format!("période inconnue : {code}")))?;
             match args.classe_id {
-                Some(classe) => Ok((vec![Cible { periode, classe }], Vec::new())),
+                Some(classe) => Ok((
+                    vec![Cible {
+                        periode,
+                        classes: vec![classe],
+                    }],
+                    Vec::new(),
+                )),
                 None => Ok((
-                    classes_of(conn, annee)
-                        .await?
-                        .into_iter()
-                        .map(|classe| Cible { periode, classe })
-                        .collect(),
+                    vec![Cible {
+                        periode,
+                        classes: classes_of(conn, annee).await?,
+                    }],
                     vec![(annee, periode)],
                 )),
             }
@@ -159,12 +164,10 @@ async fn cibles(
                 .await?;
             let mut out = Vec::new();
             for (annee, periode) in &ended {
-                for classe in classes_of(conn, *annee).await? {
-                    out.push(Cible {
-                        periode: *periode,
-                        classe,
-                    });
-                }
+                out.push(Cible {
+                    periode: *periode,
+                    classes: classes_of(conn, *annee).await?,
+                });
             }
             Ok((out, ended))
         }
@@ -174,30 +177,35 @@ async fn cibles(
     }
 }
 
-/// `pedagogie.generer_bulletins_periode`: each class in its own transaction (its bulletins,
-/// lines and PDF jobs commit together); progress is the number of classes done.
+/// Classes computed and stored together: each batch is one transaction and one progress step
+/// (a whole school of 40 classes takes 4 steps).
+pub const CLASSES_PAR_LOT: usize = 10;
+
+/// `pedagogie.generer_bulletins_periode`: classes in batches of [`CLASSES_PAR_LOT`], each
+/// batch in its own transaction (its bulletins, lines and PDF jobs commit together); progress
+/// is the number of classes done.
 pub async fn generer_bulletins_periode(ctx: JobContext) -> Result<Value, JobError> {
     let args: GenererBulletinsPeriode = ctx.payload()?;
     let mut conn = ctx.pool.get().await?;
     let (cibles, periodes_completes) = cibles(&mut conn, &args).await?;
-    let total = cibles.len() as i32;
-    ctx.progress(0, Some(total)).await?;
-    let (mut bulletins_count, mut ignores) = (0usize, 0usize);
-    for (i, cible) in cibles.iter().enumerate() {
-        let generation =
-            match generer_classe(&mut conn, cible.classe, cible.periode, args.force).await {
-                Ok(g) => g,
+    let total: usize = cibles.iter().map(|c| c.classes.len()).sum();
+    ctx.progress(0, Some(total as i32)).await?;
+    let (mut done, mut bulletins_count, mut ignores) = (0usize, 0usize, 0usize);
+    for cible in &cibles {
+        for lot in cible.classes.chunks(CLASSES_PAR_LOT) {
+            let calcul = match calculer(&mut conn, lot, cible.periode).await {
+                Ok(c) => c,
                 Err(DomainError::NotFound) => {
-                    return Err(JobError::fatal(format!(
-                        "classe {} introuvable",
-                        cible.classe
-                    )));
+                    return Err(JobError::fatal(format!("classe introuvable parmi {lot:?}")));
                 }
                 Err(e) => return Err(e.into()),
             };
-        bulletins_count += generation.bulletins.len();
-        ignores += generation.publies_ignores;
-        ctx.progress(i as i32 + 1, Some(total)).await?;
+            let generation = enregistrer(&mut conn, calcul, args.force).await?;
+            bulletins_count += generation.bulletins.len();
+            ignores += generation.publies_ignores;
+            done += lot.len();
+            ctx.progress(done as i32, Some(total as i32)).await?;
+        }
     }
     let now = Utc::now();
     for (annee, periode) in &periodes_completes {
