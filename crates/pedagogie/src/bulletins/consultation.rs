@@ -468,6 +468,15 @@ pub async fn annuel(
     if last != Some(periode) {
         return Ok(None);
     }
+    annuel_de(conn, eleve, annee).await
+}
+
+/// The annual average and decision of `eleve` for `annee`, from its stored period averages.
+pub async fn annuel_de(
+    conn: &mut AsyncPgConnection,
+    eleve: i64,
+    annee: i64,
+) -> DomainResult<Option<Annuel>> {
     let moyennes: Vec<Option<BigDecimal>> = bulletins::table
         .filter(bulletins::eleve_id.eq(eleve))
         .filter(bulletins::annee_scolaire_id.eq(annee))

@@ -8,12 +8,14 @@ use std::sync::{Mutex, OnceLock};
 
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, NaiveDate, Utc};
+use diesel::dsl::case_when;
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Date, Integer, Nullable, Numeric, Text, Timestamptz};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use ecole_core::decimal::format_fr;
 use ecole_core::{DomainError, media, time};
 use ecole_db::enums::{CodePeriode, Sexe, StatutBulletin};
-use ecole_db::schema::{annees_scolaires, bulletins, classes, eleves, enseignants, users};
+use ecole_db::schema::bulletins;
 use ecole_jobs::payloads::GenererBulletinPdf;
 use ecole_jobs::{JobContext, JobError};
 use ecole_pdf::{BulletinPdf, Entete, LigneBulletinPdf, Logo, render_bulletin};
@@ -28,6 +30,16 @@ static ENTETE: OnceLock<Mutex<Option<EnteteCache>>> = OnceLock::new();
 
 /// The header and the `etablissement.updated_at` it was built from.
 type EnteteCache = (DateTime<Utc>, Entete);
+
+/// The cached header when it was built from the `etablissement` row of `version` (read by
+/// the caller with its own query), without a query of its own.
+fn entete_en_cache(version: DateTime<Utc>) -> Option<Entete> {
+    let guard = ENTETE.get()?.lock().ok()?;
+    match guard.as_ref() {
+        Some((v, entete)) if *v == version => Some(entete.clone()),
+        _ => None,
+    }
+}
 
 pub async fn entete(conn: &mut AsyncPgConnection, media_root: &Path) -> Result<Entete, JobError> {
     let school = ecole_administration::etablissement::get(conn).await?;
@@ -68,95 +80,109 @@ pub async fn entete(conn: &mut AsyncPgConnection, media_root: &Path) -> Result<E
     Ok(entete)
 }
 
-/// What the PDF needs from the bulletin row and its pupil, class and year.
-#[derive(Queryable)]
+/// What the PDF needs, in one query: the bulletin row, its pupil, class, year, the class's
+/// head teacher, whether the period is the year's last, and the school row's version.
+#[derive(QueryableByName)]
 struct Source {
+    #[diesel(sql_type = BigInt)]
     id: i64,
+    #[diesel(sql_type = BigInt)]
     eleve: i64,
+    #[diesel(sql_type = BigInt)]
     annee: i64,
+    #[diesel(sql_type = Text)]
     periode: CodePeriode,
+    #[diesel(sql_type = Nullable<Numeric>)]
     moyenne_generale: Option<BigDecimal>,
+    #[diesel(sql_type = Nullable<Integer>)]
     rang: Option<i32>,
+    #[diesel(sql_type = Bool)]
     ex_aequo: bool,
+    #[diesel(sql_type = Integer)]
     effectif: i32,
+    #[diesel(sql_type = Nullable<Numeric>)]
     moyenne_classe: Option<BigDecimal>,
+    #[diesel(sql_type = Nullable<Numeric>)]
     moyenne_max: Option<BigDecimal>,
+    #[diesel(sql_type = Nullable<Numeric>)]
     moyenne_min: Option<BigDecimal>,
+    #[diesel(sql_type = Nullable<Text>)]
     mention: Option<String>,
+    #[diesel(sql_type = Bool)]
     tableau_honneur: bool,
+    #[diesel(sql_type = Integer)]
     absences: i32,
+    #[diesel(sql_type = Integer)]
     retards: i32,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
     genere_le: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Text)]
     matricule: String,
+    #[diesel(sql_type = Text)]
     sexe: Sexe,
+    #[diesel(sql_type = Nullable<Date>)]
     date_naissance: Option<NaiveDate>,
+    #[diesel(sql_type = Text)]
     lieu_naissance: String,
+    #[diesel(sql_type = Text)]
     first_name: String,
+    #[diesel(sql_type = Text)]
     last_name: String,
+    #[diesel(sql_type = Text)]
     classe_nom: String,
+    #[diesel(sql_type = Integer)]
     bareme: i32,
-    professeur_principal: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    professeur_principal: Option<String>,
+    #[diesel(sql_type = Text)]
     annee_nom: String,
+    #[diesel(sql_type = Bool)]
+    derniere_periode: bool,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    etablissement_version: Option<DateTime<Utc>>,
 }
 
 async fn source(conn: &mut AsyncPgConnection, id: i64) -> Result<Option<Source>, JobError> {
-    Ok(bulletins::table
-        .inner_join(eleves::table.inner_join(users::table))
-        .inner_join(classes::table)
-        .inner_join(annees_scolaires::table)
-        .filter(bulletins::id.eq(id))
-        .select((
-            bulletins::id,
-            bulletins::eleve_id,
-            bulletins::annee_scolaire_id,
-            bulletins::periode,
-            bulletins::moyenne_generale,
-            bulletins::rang,
-            bulletins::ex_aequo,
-            bulletins::effectif,
-            bulletins::moyenne_classe,
-            bulletins::moyenne_max,
-            bulletins::moyenne_min,
-            bulletins::mention,
-            bulletins::tableau_honneur,
-            bulletins::absences,
-            bulletins::retards,
-            bulletins::genere_le,
-            eleves::matricule,
-            eleves::sexe,
-            eleves::date_naissance,
-            eleves::lieu_naissance,
-            users::first_name,
-            users::last_name,
-            classes::nom,
-            classes::bareme,
-            classes::professeur_principal_id,
-            annees_scolaires::nom,
-        ))
-        .first(conn)
-        .await
-        .optional()?)
+    Ok(diesel::sql_query(
+        "SELECT b.id, b.eleve_id AS eleve, b.annee_scolaire_id AS annee, b.periode, \
+           b.moyenne_generale, b.rang, b.ex_aequo, b.effectif, b.moyenne_classe, \
+           b.moyenne_max, b.moyenne_min, b.mention, b.tableau_honneur, b.absences, b.retards, \
+           b.genere_le, e.matricule, e.sexe, e.date_naissance, e.lieu_naissance, \
+           u.first_name, u.last_name, c.nom AS classe_nom, c.bareme, a.nom AS annee_nom, \
+           NULLIF(trim(pu.first_name || ' ' || pu.last_name), '') AS professeur_principal, \
+           COALESCE((SELECT p.code = b.periode FROM periodes p \
+                      WHERE p.annee_scolaire_id = b.annee_scolaire_id \
+                      ORDER BY p.date_fin DESC, p.id DESC LIMIT 1), FALSE) AS derniere_periode, \
+           (SELECT updated_at FROM etablissement ORDER BY id LIMIT 1) AS etablissement_version \
+         FROM bulletins b \
+         JOIN eleves e ON e.id = b.eleve_id \
+         JOIN users u ON u.id = e.user_id \
+         JOIN classes c ON c.id = b.classe_id \
+         JOIN annees_scolaires a ON a.id = b.annee_scolaire_id \
+         LEFT JOIN enseignants pe ON pe.id = c.professeur_principal_id \
+         LEFT JOIN users pu ON pu.id = pe.user_id \
+         WHERE b.id = $1",
+    )
+    .bind::<BigInt, _>(id)
+    .get_result(conn)
+    .await
+    .optional()?)
 }
 
-/// The report card's printable content: 5–7 queries whatever the number of subjects.
+/// The report card's printable content: 1 query (3 on the year's last period) whatever the
+/// number of subjects.
 async fn contenu(
     conn: &mut AsyncPgConnection,
     s: &Source,
     entete: Entete,
 ) -> Result<BulletinPdf, JobError> {
     let lignes = consultation::lignes(conn, s.id).await?;
-    let annuel = consultation::annuel(conn, s.eleve, s.annee, s.periode).await?;
-    let professeur_principal = match s.professeur_principal {
-        Some(id) => enseignants::table
-            .inner_join(users::table)
-            .filter(enseignants::id.eq(id))
-            .select((users::first_name, users::last_name))
-            .first::<(String, String)>(conn)
-            .await
-            .optional()?
-            .map(|(f, l)| format!("{f} {l}").trim().to_string()),
-        None => None,
+    let annuel = if s.derniere_periode {
+        consultation::annuel_de(conn, s.eleve, s.annee).await?
+    } else {
+        None
     };
+    let professeur_principal = s.professeur_principal.clone();
     let bareme = s.bareme;
     let on_scale = |m: &BigDecimal| sur_bareme(m, bareme);
     let mut total_coefficients = 0;
@@ -250,7 +276,10 @@ pub async fn generer_bulletin_pdf(ctx: JobContext) -> Result<Value, JobError> {
         return Ok(json!({"bulletin": args.bulletin_id, "ignore": "bulletin introuvable"}));
     };
     let media_root = ctx.settings.media_root.clone();
-    let entete = entete(&mut conn, &media_root).await?;
+    let entete = match source.etablissement_version.and_then(entete_en_cache) {
+        Some(cached) => cached,
+        None => entete(&mut conn, &media_root).await?,
+    };
     let document = contenu(&mut conn, &source, entete).await?;
     let bytes = tokio::task::spawn_blocking(move || render_bulletin(&document))
         .await
@@ -272,32 +301,33 @@ pub async fn generer_bulletin_pdf(ctx: JobContext) -> Result<Value, JobError> {
     // current computation replaces the file.
     let outcome = conn
         .transaction::<_, DomainError, _>(async move |conn| {
-            let current: Option<Option<DateTime<Utc>>> = bulletins::table
-                .find(id)
-                .select(bulletins::genere_le)
-                .for_update()
-                .first(conn)
-                .await
-                .optional()?;
-            if current != Some(version) {
+            // Locks the row if it still holds the computation this render is of.
+            let current: Option<i64> = diesel::update(
+                bulletins::table
+                    .find(id)
+                    .filter(bulletins::genere_le.is_not_distinct_from(version)),
+            )
+            .set((
+                bulletins::fichier_pdf.eq(&relative),
+                // A published card stays published (its file is refreshed).
+                bulletins::statut.eq(case_when(
+                    bulletins::statut.eq(StatutBulletin::Calcule),
+                    StatutBulletin::PdfGenere.into_sql::<Text>(),
+                )
+                .otherwise(bulletins::statut)),
+            ))
+            .returning(bulletins::id)
+            .get_result(conn)
+            .await
+            .optional()?;
+            if current.is_none() {
                 return Ok(false);
             }
+            // Renamed under the row lock: a recomputation waits for it, and its own render
+            // replaces this file afterwards.
             tokio::fs::rename(&tmp, &path)
                 .await
                 .map_err(|e| DomainError::internal(format!("PDF : {e}")))?;
-            diesel::update(bulletins::table.find(id))
-                .set(bulletins::fichier_pdf.eq(&relative))
-                .execute(conn)
-                .await?;
-            // A published card stays published (its file is refreshed).
-            diesel::update(
-                bulletins::table
-                    .find(id)
-                    .filter(bulletins::statut.eq(StatutBulletin::Calcule)),
-            )
-            .set(bulletins::statut.eq(StatutBulletin::PdfGenere))
-            .execute(conn)
-            .await?;
             Ok(true)
         })
         .await;
