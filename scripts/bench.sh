@@ -251,7 +251,12 @@ bench_bulletins() {
   DATABASE_URL=$db MEDIA_ROOT=$media REDIS_PREFIX=$prefix RUST_LOG=warn ./target/release/ecole-worker >/dev/null 2>&1 &
   w2=$!; PIDS+=($w2)
   sleep 1
+  local cpu0 cpu1 tck
+  tck=$(getconf CLK_TCK)
+  cpu_ticks() { awk '{s += $14 + $15} END {print s}' "/proc/$w1/stat" "/proc/$w2/stat"; }
+  cpu0=$(cpu_ticks)
   pdf=$(DATABASE_URL=$db MEDIA_ROOT=$media ./target/release/ecole-bench bulletins --phase pdf)
+  cpu1=$(cpu_ticks)
   rss1=$(awk '/VmHWM/ {print $2}' /proc/$w1/status)
   rss2=$(awk '/VmHWM/ {print $2}' /proc/$w2/status)
   kill -TERM $w1 $w2 2>/dev/null || true
@@ -285,6 +290,8 @@ bench_bulletins() {
     echo "$calcul"
     echo
     echo "$pdf"
+    echo
+    echo "Temps CPU des deux workers pendant la génération complète (calcul, rendu, jobs, requêtes côté client ; indépendant de la charge de la machine) : $(( (cpu1 - cpu0) * 1000 / tck )) ms, soit $(python3 -c "print(round(($cpu1 - $cpu0) * 1000 / $tck / 1500, 2))") ms par PDF (objectif ≤ 3 ms par PDF et par cœur)"
     echo
     echo "RSS maximale des workers : $((rss1 / 1024)) Mo et $((rss2 / 1024)) Mo (objectif < 150 Mo)"
     echo
