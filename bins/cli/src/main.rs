@@ -336,7 +336,10 @@ async fn backup(settings: &Settings) -> anyhow::Result<()> {
             settings.backup.retention_days
         );
     }
-    println!("Durée : {:.1} s", bilan.duree_ms as f64 / 1000.0);
+    println!(
+        "Durée : {} s",
+        format!("{:.1}", bilan.duree_ms as f64 / 1000.0).replace('.', ",")
+    );
     Ok(())
 }
 

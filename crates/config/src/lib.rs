@@ -442,6 +442,11 @@ impl Settings {
         Self::build(std::env::vars().collect(), false)
     }
 
+    /// [`Settings::from_env_for_audit`] from an explicit map (tests).
+    pub fn from_vars_for_audit(vars: Vars) -> Result<Self, ConfigError> {
+        Self::build(vars, false)
+    }
+
     fn build(vars: Vars, strict: bool) -> Result<Self, ConfigError> {
         let app_env = match get(&vars, "APP_ENV")
             .map(str::to_ascii_lowercase)

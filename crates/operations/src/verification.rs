@@ -205,17 +205,18 @@ async fn fichiers(settings: &Settings, r: &mut Rapport) {
     match derniere_locale(&settings.backup_dir).await {
         Ok(Some(copie)) => {
             let age = Utc::now() - copie.horodatage;
-            let heures = age.num_minutes() as f64 / 60.0;
+            let heures = if age.num_minutes() < 60 {
+                format!("{} min", age.num_minutes().max(0))
+            } else {
+                format!("{:.1} h", age.num_minutes() as f64 / 60.0).replace('.', ",")
+            };
             if age > chrono::Duration::hours(AGE_MAX_SAUVEGARDE_HEURES) {
                 r.erreur(format!(
-                    "dernière sauvegarde {} il y a {heures:.1} h (plus de {AGE_MAX_SAUVEGARDE_HEURES} h) : vérifiez le job core.backup_database",
+                    "dernière sauvegarde {} il y a {heures} (plus de {AGE_MAX_SAUVEGARDE_HEURES} h) : vérifiez le job core.backup_database",
                     copie.nom
                 ));
             } else {
-                r.ok(format!(
-                    "dernière sauvegarde {} il y a {heures:.1} h",
-                    copie.nom
-                ));
+                r.ok(format!("dernière sauvegarde {} il y a {heures}", copie.nom));
             }
         }
         Ok(None) => r.erreur(format!(
