@@ -697,6 +697,9 @@ impl Deploiement {
     }
 }
 
+/// Variables to change, `RUST_LOG`, and the text an `ERREUR` line must contain.
+type Cas<'a> = (Vec<(&'a str, Option<&'a str>)>, &'a str, &'a str);
+
 fn erreurs(lines: &[(Niveau, String)]) -> Vec<String> {
     lines
         .iter()
@@ -730,7 +733,7 @@ async fn check_deploy_fails_on_each_bad_setting() {
     let bad_redis = format!("redis://{closed}/0");
     let bad_smtp = format!("smtp://{closed}");
     let bad_s3 = format!("http://{closed}");
-    let cases: Vec<(Vec<(&str, Option<&str>)>, &str, &str)> = vec![
+    let cases: Vec<Cas> = vec![
         (vec![("SECRET_KEY", Some("court"))], "info", "SECRET_KEY"),
         (vec![("APP_ENV", Some("development"))], "info", "APP_ENV"),
         (vec![], "info,ecole=debug", "RUST_LOG"),
