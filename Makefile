@@ -2,10 +2,14 @@
 .DEFAULT_GOAL := help
 SHELL := /usr/bin/env bash
 
-.PHONY: help run test lint fmt migrate createsuperuser check bench schema-check build worker beat
+.PHONY: help run test lint fmt migrate createsuperuser check bench schema-check build worker beat \
+	up down logs ps backup restore check-deploy seed
 
 help: ## Affiche cette aide
+	@echo "Commandes (make <commande>) :"
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36mmake %-16s\033[0m %s\n", $$1, $$2}'
+	@echo "Variables : FILE=… (restore), FORCE=1 (restore sur une base non vide), ELEVES=N (seed),"
+	@echo "            DOCKER=1 (backup, restore, check-deploy, seed dans les conteneurs de deploy/)"
 
 run: ## Installe/démarre PostgreSQL et Redis, migre, crée un admin de démo, lance API + worker + beat (Ctrl-C arrête tout)
 	@bash scripts/run.sh
@@ -43,3 +47,29 @@ bench: ## Mesure les performances (wrk, pgbench) : voir bench/out/
 
 build: ## Compile tous les binaires en release
 	cargo build --release --bins
+
+# ---- Exploitation ----
+
+up: ## Production Docker : construit l'image et démarre tout (deploy/docker-compose.yml, deploy/.env)
+	@bash scripts/compose.sh up
+
+down: ## Production Docker : arrête les conteneurs (les volumes et les données restent)
+	@bash scripts/compose.sh down
+
+logs: ## Production Docker : suit les journaux de tous les services (make logs ARGS=worker)
+	@bash scripts/compose.sh logs $(ARGS)
+
+ps: ## Production Docker : état des services
+	@bash scripts/compose.sh ps
+
+backup: ## Sauvegarde la base maintenant (pg_dump + .sha256 dans BACKUP_DIR, copie S3, nettoyage)
+	@bash scripts/ops.sh backup
+
+restore: ## Restaure une sauvegarde : make restore FILE=var/backups/ecole_AAAAmmjj_HHMMSS.dump [FORCE=1]
+	@bash scripts/ops.sh restore "$(FILE)" $(if $(FORCE),--force,)
+
+check-deploy: ## Liste de contrôle avant la production (ecole check --deploy) ; échoue à la moindre ERREUR
+	@bash scripts/ops.sh check-deploy
+
+seed: ## Données de démonstration dans une base sans élèves (make seed ELEVES=1500)
+	@bash scripts/ops.sh seed $(ELEVES)

@@ -20,7 +20,10 @@ apt_install() {
     APT_UPDATED=1
   fi
   say "installation : $*"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null || die "installation de $* impossible"
+  local extra=()
+  [ -n "${APT_NO_RECOMMENDS:-}" ] && extra+=(--no-install-recommends)
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 "${extra[@]}" "$@" >/dev/null \
+    || die "installation de $* impossible"
 }
 
 pg_bindir() {
@@ -87,6 +90,66 @@ ensure_poppler() {
     return 0
   fi
   apt_install poppler-utils
+}
+
+# pg_dump and pg_restore of the installed PostgreSQL (the backup tests and `ecole backup`);
+# exports PG_DUMP and PG_RESTORE so that they match the server version.
+ensure_pg_tools() {
+  local bindir
+  bindir=$(pg_bindir || true)
+  if [ -z "$bindir" ] || [ ! -x "$bindir/pg_dump" ]; then
+    apt_install postgresql-client
+    bindir=$(pg_bindir || true)
+  fi
+  [ -n "$bindir" ] && [ -x "$bindir/pg_dump" ] && [ -x "$bindir/pg_restore" ] \
+    || die "pg_dump/pg_restore introuvables : installez postgresql-client"
+  export PG_DUMP="$bindir/pg_dump" PG_RESTORE="$bindir/pg_restore"
+}
+
+# nginx (only `nginx -t` and a loopback instance started by the tests) and openssl (a
+# self-signed certificate). Services are not started by the install.
+ensure_nginx() {
+  command -v openssl >/dev/null || apt_install openssl
+  if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then
+    return 0
+  fi
+  local policy=/usr/sbin/policy-rc.d created=""
+  if is_root && [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && created=1
+  fi
+  apt_install nginx-light
+  [ -n "$created" ] && rm -f "$policy"
+  return 0
+}
+
+# A Compose implementation that validates deploy/docker-compose.yml without an engine: the
+# Docker plugin when present, else Debian's docker-compose (without the engine it recommends).
+ensure_compose_validator() {
+  if docker compose version >/dev/null 2>&1 || docker-compose version >/dev/null 2>&1; then
+    return 0
+  fi
+  APT_NO_RECOMMENDS=1 apt_install docker-compose
+  docker-compose version >/dev/null 2>&1 || die "docker-compose installé mais inutilisable"
+}
+
+# moto's S3 server (a local fake of S3 for the backup tests), in a virtualenv under target/;
+# exports MOTO_SERVER.
+MOTO_VERSION=5.2.5
+ensure_moto() {
+  local venv=target/moto-venv
+  if [ ! -x "$venv/bin/moto_server" ]; then
+    command -v python3 >/dev/null || apt_install python3
+    if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+      rm -rf "$venv"
+      apt_install python3-venv
+      python3 -m venv "$venv" || die "python3 -m venv impossible"
+    fi
+    say "installation de moto $MOTO_VERSION (faux S3 des tests) dans $venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION" \
+      || die "installation de moto impossible (PyPI injoignable ?)"
+  fi
+  MOTO_SERVER="$(pwd)/$venv/bin/moto_server"
+  export MOTO_SERVER
 }
 
 ensure_cargo() {

@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 ensure_cargo
 ensure_poppler
 ensure_redis
+ensure_nginx              # deploy/nginx/nginx.conf: nginx -t and a loopback instance
+ensure_compose_validator  # deploy/docker-compose.yml: schema check without an engine
+ensure_moto               # local fake S3 for the backup tests
 if [ -z "${TEST_DATABASE_URL:-}" ]; then
   ensure_postgres   # installs the PostgreSQL binaries when missing
   if start_ephemeral_postgres; then
@@ -20,6 +23,8 @@ if [ -z "${TEST_DATABASE_URL:-}" ]; then
     warn "pas de cluster jetable : tests sur $TEST_DATABASE_URL"
   fi
 fi
+
+ensure_pg_tools   # after the server: pg_dump/pg_restore of the same version
 
 cargo build --bins -q   # black-box tests start the real binaries
 if cargo nextest --version >/dev/null 2>&1; then

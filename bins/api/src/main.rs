@@ -2,7 +2,7 @@
 
 async fn run() -> anyhow::Result<()> {
     let settings = ecole_config::Settings::from_env()?;
-    ecole_telemetry::init(&settings);
+    let _telemetry = ecole_telemetry::init(&settings);
     let state = ecole_api::AppState::new(settings)?;
     ecole_api::serve(state).await?;
     tracing::info!("API arrêtée");

@@ -54,7 +54,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         return Ok(());
     }
     let settings = ecole_config::Settings::from_env()?;
-    ecole_telemetry::init(&settings);
+    let _telemetry = ecole_telemetry::init(&settings);
     let pool = ecole_db::build_pool(&settings.database_url, 2, settings.database_timeout)?;
     let shutdown = signals::shutdown_on_signals();
     let host = hostname::get()

@@ -49,9 +49,30 @@ enum Command {
     /// Prépare un poste de développement : base, migrations, administrateur de démonstration.
     #[command(help_template = HELP_TEMPLATE, next_help_heading = "Options")]
     Bootstrap,
-    /// Vérifie la configuration et la connexion à PostgreSQL et Redis.
+    /// Vérifie la configuration et la connexion à PostgreSQL et Redis (--deploy : la liste complète avant la production).
     #[command(help_template = HELP_TEMPLATE, next_help_heading = "Options")]
-    Check,
+    Check {
+        /// Liste de contrôle avant la mise en production : secret, APP_ENV, CORS, services,
+        /// SMTP, SMS, dossiers, dernière sauvegarde, migrations, workers, planificateur.
+        /// Code de sortie non nul à la moindre ERREUR.
+        #[arg(long)]
+        deploy: bool,
+    },
+    /// Sauvegarde la base (pg_dump) dans BACKUP_DIR, avec sa somme SHA-256, la copie sur S3 si configuré et le nettoyage des anciennes copies.
+    #[command(help_template = HELP_TEMPLATE, next_help_heading = "Options")]
+    Backup,
+    /// Restaure une sauvegarde (fichier .dump accompagné de son .sha256), puis applique les migrations en attente.
+    #[command(help_template = HELP_TEMPLATE, next_help_heading = "Options")]
+    Restore {
+        /// Fichier de sauvegarde (ecole_AAAAmmjj_HHMMSS.dump).
+        fichier: std::path::PathBuf,
+        /// Remplace une base qui contient déjà des tables (toutes ses données sont perdues).
+        #[arg(long)]
+        force: bool,
+        /// Base cible (par défaut : DATABASE_URL).
+        #[arg(long, value_name = "URL")]
+        base: Option<String>,
+    },
     /// Crée des données de démonstration réalistes (base sans élèves uniquement).
     #[command(help_template = HELP_TEMPLATE, next_help_heading = "Options")]
     Seed {
@@ -279,6 +300,110 @@ async fn check(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Cancelled on Ctrl-C / SIGTERM: a running pg_dump or pg_restore is killed with its group.
+fn annulation_sur_signal() -> tokio_util::sync::CancellationToken {
+    ecole_jobs::signals::shutdown_on_signals()
+}
+
+fn taille_lisible(octets: u64) -> String {
+    const MO: f64 = 1024.0 * 1024.0;
+    if octets as f64 >= MO {
+        format!("{:.1} Mo", octets as f64 / MO).replace('.', ",")
+    } else {
+        format!("{:.1} Ko", octets as f64 / 1024.0).replace('.', ",")
+    }
+}
+
+async fn backup(settings: &Settings) -> anyhow::Result<()> {
+    let annulation = annulation_sur_signal();
+    let bilan = ecole_operations::sauvegarde::sauvegarder(settings, &annulation)
+        .await
+        .map_err(|e| anyhow::anyhow!("sauvegarde impossible : {e}"))?;
+    println!(
+        "Sauvegarde écrite : {} ({}, sha256 {})",
+        bilan.fichier,
+        taille_lisible(bilan.taille),
+        bilan.sha256
+    );
+    if let Some(cle) = &bilan.s3 {
+        println!("Copie sur S3 : {cle}");
+    }
+    if !bilan.supprimees_locales.is_empty() || !bilan.supprimees_s3.is_empty() {
+        println!(
+            "Anciennes sauvegardes supprimées : {} locale(s), {} sur S3 (plus de {} jours ; les 3 dernières sont toujours gardées).",
+            bilan.supprimees_locales.len(),
+            bilan.supprimees_s3.len(),
+            settings.backup.retention_days
+        );
+    }
+    println!(
+        "Durée : {} s",
+        format!("{:.1}", bilan.duree_ms as f64 / 1000.0).replace('.', ",")
+    );
+    Ok(())
+}
+
+async fn restore(
+    settings: &Settings,
+    fichier: &std::path::Path,
+    force: bool,
+    base: Option<String>,
+) -> anyhow::Result<()> {
+    let annulation = annulation_sur_signal();
+    let url = base.unwrap_or_else(|| settings.database_url.clone());
+    let bilan =
+        ecole_operations::restauration::restaurer(settings, fichier, &url, force, &annulation)
+            .await
+            .map_err(|e| anyhow::anyhow!("restauration impossible : {e}"))?;
+    println!("Somme de contrôle vérifiée (sha256 {}).", bilan.sha256);
+    if bilan.tables_remplacees > 0 {
+        println!(
+            "Base « {} » : {} table(s) existante(s) remplacée(s) (--force).",
+            bilan.base, bilan.tables_remplacees
+        );
+    }
+    if bilan.migrations.is_empty() {
+        println!("Aucune migration en attente après la restauration.");
+    } else {
+        for name in &bilan.migrations {
+            println!("  migration appliquée : {name}");
+        }
+    }
+    println!("Lignes par table dans « {} » :", bilan.base);
+    let width = bilan.tables.iter().map(|t| t.nom.len()).max().unwrap_or(10);
+    let mut total = 0i64;
+    for t in &bilan.tables {
+        println!("  {:<width$}  {:>10}", t.nom, t.lignes);
+        total += t.lignes;
+    }
+    println!(
+        "Restauration terminée : {total} ligne(s) dans {} table(s).",
+        bilan.tables.len()
+    );
+    Ok(())
+}
+
+async fn check_deploy(settings: &Settings) -> anyhow::Result<()> {
+    use ecole_operations::verification::{Contexte, en_erreur, verifier_deploiement};
+    let contexte = Contexte {
+        rust_log: std::env::var("RUST_LOG").ok(),
+    };
+    println!(
+        "Vérification avant mise en production (APP_ENV={}) :",
+        settings.app_env.as_str()
+    );
+    let constats = verifier_deploiement(settings, &contexte).await;
+    for c in &constats {
+        println!("{c}");
+    }
+    let erreurs = en_erreur(&constats);
+    if erreurs > 0 {
+        bail!("{erreurs} erreur(s) : l'installation n'est pas prête pour la production");
+    }
+    println!("Prêt pour la production.");
+    Ok(())
+}
+
 async fn seed_demo(
     settings: &Settings,
     eleves: usize,
@@ -338,21 +463,39 @@ async fn enqueue_job(settings: &Settings, name: &str, payload: &str) -> anyhow::
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
-    let settings = match Settings::from_env() {
+    // `check --deploy` reports a weak SECRET_KEY among its findings instead of refusing it.
+    let audit = matches!(cli.command, Command::Check { deploy: true });
+    let loaded = if audit {
+        Settings::from_env_for_audit()
+    } else {
+        Settings::from_env()
+    };
+    let settings = match loaded {
         Ok(s) => s,
         Err(e) => {
+            if audit {
+                println!("ERREUR     configuration invalide : {e}");
+            }
             eprintln!("Configuration invalide : {e}");
             std::process::exit(2);
         }
     };
-    if std::env::var_os("RUST_LOG").is_some() {
-        ecole_telemetry::init(&settings);
-    }
+    // Logs of the admin command only on demand (`RUST_LOG=info ecole backup`).
+    let _telemetry = std::env::var_os("RUST_LOG")
+        .filter(|_| !audit)
+        .map(|_| ecole_telemetry::init(&settings));
     let result = match cli.command {
         Command::Migrate => migrate(&settings).await,
         Command::Createsuperuser(args) => createsuperuser(&settings, args).await,
         Command::Bootstrap => bootstrap(&settings).await,
-        Command::Check => check(&settings).await,
+        Command::Check { deploy: false } => check(&settings).await,
+        Command::Check { deploy: true } => check_deploy(&settings).await,
+        Command::Backup => backup(&settings).await,
+        Command::Restore {
+            fichier,
+            force,
+            base,
+        } => restore(&settings, &fichier, force, base).await,
         Command::EnqueueJob { name, payload } => enqueue_job(&settings, &name, &payload).await,
         Command::Seed {
             eleves,

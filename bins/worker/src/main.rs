@@ -8,7 +8,7 @@ use ecole_jobs::worker::{WorkerOptions, run_worker};
 
 async fn run() -> anyhow::Result<()> {
     let settings = Arc::new(ecole_config::Settings::from_env()?);
-    ecole_telemetry::init(&settings);
+    let _telemetry = ecole_telemetry::init(&settings);
     let pool = ecole_db::build_pool(
         &settings.database_url,
         settings.database_pool_size,

@@ -33,6 +33,12 @@ pub fn build_app(
     >,
 > {
     let cors = middleware::cors(&state.settings.cors_allowed_origins);
+    // Errors and panics of requests to Sentry, when SENTRY_DSN is set (no request bodies,
+    // no personal data unless SENTRY_SEND_DEFAULT_PII: see ecole-telemetry).
+    let sentry = actix_web::middleware::Condition::new(
+        state.settings.sentry_dsn.is_some(),
+        sentry_actix::Sentry::new(),
+    );
     App::new()
         .app_data(state)
         .app_data(web::PayloadConfig::new(BODY_LIMIT))
@@ -40,6 +46,7 @@ pub fn build_app(
         .default_service(web::to(routes::not_found))
         .wrap(cors)
         .wrap(actix_web::middleware::from_fn(middleware::observe))
+        .wrap(sentry)
 }
 
 /// Runs the API until SIGINT/SIGTERM, then lets in-flight requests finish.

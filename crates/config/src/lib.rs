@@ -69,8 +69,16 @@ pub struct Settings {
     pub login_window: Duration,
     pub log_dir: Option<PathBuf>,
     pub log_format_json: bool,
+    /// Size at which the log file rotates (`LOG_MAX_BYTES`, 15 MB as the seed).
+    pub log_max_bytes: u64,
+    /// Rotated files kept beside the current one (`LOG_MAX_FILES`, 10 as the seed).
+    pub log_max_files: usize,
     pub otel_exporter_otlp_endpoint: Option<String>,
     pub sentry_dsn: Option<SecretString>,
+    /// Send personal data (client address, user) to Sentry (`SENTRY_SEND_DEFAULT_PII`, off).
+    pub sentry_send_default_pii: bool,
+    /// Share of requests traced by Sentry (`SENTRY_TRACES_SAMPLE_RATE`, 0: errors only).
+    pub sentry_traces_sample_rate: f32,
     pub worker_concurrency: usize,
     pub worker_shutdown_timeout: Duration,
     /// Base of the retry delay: `JOB_RETRY_BASE_SECONDS × 2ⁿ`.
@@ -78,7 +86,12 @@ pub struct Settings {
     /// How old a missed beat occurrence may be and still run at start.
     pub beat_catchup: Duration,
     pub media_root: PathBuf,
+    /// Internal nginx location serving `MEDIA_ROOT` (`MEDIA_ACCEL_REDIRECT=/_media_protege/`):
+    /// the API checks the caller's scope, then answers with `X-Accel-Redirect` instead of
+    /// the bytes. Unset: the API sends the file itself.
+    pub media_accel_redirect: Option<String>,
     pub backup_dir: PathBuf,
+    pub backup: BackupSettings,
     /// At most one payment reminder per invoice in this many days (`RAPPEL_INTERVALLE_JOURS`).
     pub rappel_intervalle_jours: u32,
     /// Public address of the API (`https://ecole.exemple.gn`): makes notification links
@@ -118,6 +131,34 @@ pub struct SmsSettings {
     pub quiet_hours: Option<(u32, u32)>,
     /// Messages per second sent to the provider, all workers together (0: no limit).
     pub rate_limit_per_second: u32,
+}
+
+/// Backups (`core.backup_database`, `ecole backup`, `ecole restore`).
+#[derive(Debug, Clone)]
+pub struct BackupSettings {
+    /// Copies older than this are pruned, the 3 newest always kept (`BACKUP_RETENTION_DAYS`).
+    pub retention_days: u32,
+    /// Longest a `pg_dump`/`pg_restore` may run before it is killed (`BACKUP_TIMEOUT_SECONDS`).
+    pub timeout: Duration,
+    /// `pg_dump` to run (`PG_DUMP`; its version must not be older than the server's).
+    pub pg_dump: PathBuf,
+    /// `pg_restore` to run (`PG_RESTORE`).
+    pub pg_restore: PathBuf,
+    /// Copy to S3-compatible storage when `S3_BUCKET` is set.
+    pub s3: Option<S3Settings>,
+}
+
+/// An S3-compatible bucket (AWS, MinIO, Wasabi, OVH, Scaleway…).
+#[derive(Debug, Clone)]
+pub struct S3Settings {
+    /// `https://s3.exemple.com` (none: AWS itself).
+    pub endpoint: Option<String>,
+    pub bucket: String,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: SecretString,
+    /// Key prefix of the copies (`S3_PREFIX`, e.g. `ecole/`; empty by default).
+    pub prefix: String,
 }
 
 type Vars = HashMap<String, String>;
@@ -251,6 +292,67 @@ fn parse_sms(vars: &Vars) -> Result<SmsSettings, ConfigError> {
     })
 }
 
+fn parse_backup(vars: &Vars) -> Result<BackupSettings, ConfigError> {
+    let s3 = match get(vars, "S3_BUCKET") {
+        None => {
+            for name in ["S3_ENDPOINT", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"] {
+                if get(vars, name).is_some() {
+                    return Err(ConfigError::Invalid {
+                        name: "S3_BUCKET",
+                        reason: format!("obligatoire quand {name} est définie"),
+                    });
+                }
+            }
+            None
+        }
+        Some(bucket) => {
+            let endpoint = get(vars, "S3_ENDPOINT")
+                .map(|e| e.trim_end_matches('/').to_string())
+                .map(|e| match url::Url::parse(&e) {
+                    Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
+                        Ok(e)
+                    }
+                    _ => Err(ConfigError::Invalid {
+                        name: "S3_ENDPOINT",
+                        reason: format!("« {e} » : adresse http(s) attendue"),
+                    }),
+                })
+                .transpose()?;
+            let required = |name: &'static str| {
+                get(vars, name)
+                    .map(String::from)
+                    .ok_or(ConfigError::Invalid {
+                        name,
+                        reason: "obligatoire avec S3_BUCKET".into(),
+                    })
+            };
+            let mut prefix = get(vars, "S3_PREFIX")
+                .unwrap_or("")
+                .trim_matches('/')
+                .to_string();
+            if !prefix.is_empty() {
+                prefix.push('/');
+            }
+            Some(S3Settings {
+                endpoint,
+                bucket: bucket.to_string(),
+                region: get(vars, "S3_REGION").unwrap_or("us-east-1").to_string(),
+                access_key_id: required("S3_ACCESS_KEY_ID")?,
+                secret_access_key: SecretString::from(required("S3_SECRET_ACCESS_KEY")?),
+                prefix,
+            })
+        }
+    };
+    let timeout: u64 = parse(vars, "BACKUP_TIMEOUT_SECONDS", 20 * 60)?;
+    Ok(BackupSettings {
+        retention_days: parse(vars, "BACKUP_RETENTION_DAYS", 14)?,
+        timeout: Duration::from_secs(timeout.max(1)),
+        pg_dump: PathBuf::from(get(vars, "PG_DUMP").unwrap_or("pg_dump")),
+        pg_restore: PathBuf::from(get(vars, "PG_RESTORE").unwrap_or("pg_restore")),
+        s3,
+    })
+}
+
 fn parse_bool(vars: &Vars, name: &'static str, default: bool) -> Result<bool, ConfigError> {
     match get(vars, name).map(str::to_ascii_lowercase).as_deref() {
         None => Ok(default),
@@ -330,6 +432,22 @@ impl Settings {
 
     /// Builds settings from an explicit map (used by tests and `from_env`).
     pub fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
+        Self::build(vars, true)
+    }
+
+    /// Like [`Settings::from_env`], but a weak `SECRET_KEY` in production is kept instead of
+    /// refused: `ecole check --deploy` reports it among the other findings.
+    pub fn from_env_for_audit() -> Result<Self, ConfigError> {
+        let _ = dotenvy::dotenv();
+        Self::build(std::env::vars().collect(), false)
+    }
+
+    /// [`Settings::from_env_for_audit`] from an explicit map (tests).
+    pub fn from_vars_for_audit(vars: Vars) -> Result<Self, ConfigError> {
+        Self::build(vars, false)
+    }
+
+    fn build(vars: Vars, strict: bool) -> Result<Self, ConfigError> {
         let app_env = match get(&vars, "APP_ENV")
             .map(str::to_ascii_lowercase)
             .as_deref()
@@ -346,7 +464,9 @@ impl Settings {
         };
         let secret = get(&vars, "SECRET_KEY").unwrap_or("").to_string();
         let secret_key = if app_env.is_production() {
-            if let Some(reason) = secret_key_weakness(&secret) {
+            if let Some(reason) = secret_key_weakness(&secret)
+                && strict
+            {
                 return Err(ConfigError::WeakSecret(reason));
             }
             secret
@@ -458,9 +578,22 @@ impl Settings {
             ),
             log_dir: get(&vars, "LOG_DIR").map(PathBuf::from),
             log_format_json: parse_bool(&vars, "LOG_JSON", app_env.is_production())?,
+            log_max_bytes: parse::<u64>(&vars, "LOG_MAX_BYTES", 15 * 1024 * 1024)?.max(1024),
+            log_max_files: parse::<usize>(&vars, "LOG_MAX_FILES", 10)?.max(1),
             otel_exporter_otlp_endpoint: get(&vars, "OTEL_EXPORTER_OTLP_ENDPOINT")
-                .map(String::from),
+                .map(|e| e.trim_end_matches('/').to_string())
+                .map(|e| match url::Url::parse(&e) {
+                    Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(e),
+                    _ => Err(ConfigError::Invalid {
+                        name: "OTEL_EXPORTER_OTLP_ENDPOINT",
+                        reason: format!("« {e} » : adresse http(s) attendue (ex. http://collecteur:4318)"),
+                    }),
+                })
+                .transpose()?,
             sentry_dsn: get(&vars, "SENTRY_DSN").map(|s| SecretString::from(s.to_string())),
+            sentry_send_default_pii: parse_bool(&vars, "SENTRY_SEND_DEFAULT_PII", false)?,
+            sentry_traces_sample_rate: parse::<f32>(&vars, "SENTRY_TRACES_SAMPLE_RATE", 0.0)?
+                .clamp(0.0, 1.0),
             worker_concurrency: parse::<usize>(&vars, "WORKER_CONCURRENCY", 4)?.max(1),
             worker_shutdown_timeout: Duration::from_secs(parse(
                 &vars,
@@ -470,7 +603,21 @@ impl Settings {
             job_retry_base: Duration::from_secs_f64(parse(&vars, "JOB_RETRY_BASE_SECONDS", 60.0)?),
             beat_catchup: parse_duration(&vars, "BEAT_CATCHUP", Duration::from_secs(3600))?,
             media_root: PathBuf::from(get(&vars, "MEDIA_ROOT").unwrap_or("var/media")),
+            media_accel_redirect: get(&vars, "MEDIA_ACCEL_REDIRECT")
+                .map(|p| format!("/{}/", p.trim_matches('/')))
+                .map(|p| {
+                    if p.len() > 2 && p.chars().all(|c| c.is_ascii_alphanumeric() || "/_-".contains(c)) {
+                        Ok(p)
+                    } else {
+                        Err(ConfigError::Invalid {
+                            name: "MEDIA_ACCEL_REDIRECT",
+                            reason: format!("« {p} » : un chemin interne de nginx est attendu (ex. /_media_protege/)"),
+                        })
+                    }
+                })
+                .transpose()?,
             backup_dir: PathBuf::from(get(&vars, "BACKUP_DIR").unwrap_or("var/backups")),
+            backup: parse_backup(&vars)?,
             rappel_intervalle_jours: parse::<u32>(&vars, "RAPPEL_INTERVALLE_JOURS", 7)?.max(1),
             public_base_url,
             smtp_url,
@@ -634,6 +781,66 @@ mod tests {
             let err = Settings::from_vars(vars(&[(name, value)])).unwrap_err();
             assert!(err.to_string().contains(name), "{name}: {err}");
         }
+    }
+
+    #[test]
+    fn backup_and_s3_settings() {
+        let s = Settings::from_vars(Vars::new()).unwrap();
+        assert_eq!(s.backup.retention_days, 14);
+        assert_eq!(s.backup.pg_dump, PathBuf::from("pg_dump"));
+        assert!(s.backup.s3.is_none());
+        assert_eq!(s.log_max_bytes, 15 * 1024 * 1024);
+        assert_eq!(s.log_max_files, 10);
+        assert!(!s.sentry_send_default_pii);
+        let s = Settings::from_vars(vars(&[
+            ("S3_BUCKET", "sauvegardes"),
+            ("S3_ENDPOINT", "http://127.0.0.1:9000/"),
+            ("S3_ACCESS_KEY_ID", "cle"),
+            ("S3_SECRET_ACCESS_KEY", "secret-s3-prive"),
+            ("S3_PREFIX", "/ecole/"),
+            ("BACKUP_RETENTION_DAYS", "30"),
+            ("MEDIA_ACCEL_REDIRECT", "_media_protege"),
+        ]))
+        .unwrap();
+        let s3 = s.backup.s3.as_ref().unwrap();
+        assert_eq!(s3.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(s3.region, "us-east-1");
+        assert_eq!(s3.prefix, "ecole/");
+        assert_eq!(s.backup.retention_days, 30);
+        assert_eq!(s.media_accel_redirect.as_deref(), Some("/_media_protege/"));
+        assert!(!format!("{s:?}").contains("secret-s3-prive"));
+        for (pairs, name) in [
+            (vec![("S3_BUCKET", "b")], "S3_ACCESS_KEY_ID"),
+            (vec![("S3_ENDPOINT", "http://x")], "S3_BUCKET"),
+            (
+                vec![
+                    ("S3_BUCKET", "b"),
+                    ("S3_ENDPOINT", "ftp://x"),
+                    ("S3_ACCESS_KEY_ID", "a"),
+                    ("S3_SECRET_ACCESS_KEY", "b"),
+                ],
+                "S3_ENDPOINT",
+            ),
+            (
+                vec![("MEDIA_ACCEL_REDIRECT", "/a b/")],
+                "MEDIA_ACCEL_REDIRECT",
+            ),
+            (
+                vec![("OTEL_EXPORTER_OTLP_ENDPOINT", "collecteur:4318")],
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+            ),
+        ] {
+            let err = Settings::from_vars(vars(&pairs)).unwrap_err();
+            assert!(err.to_string().contains(name), "{name}: {err}");
+        }
+    }
+
+    #[test]
+    fn audit_keeps_a_weak_secret_for_the_report() {
+        let weak = vars(&[("APP_ENV", "production"), ("SECRET_KEY", "court")]);
+        assert!(Settings::from_vars(weak.clone()).is_err());
+        let s = Settings::build(weak, false).unwrap();
+        assert_eq!(s.secret_key.expose_secret(), "court");
     }
 
     #[test]

@@ -3,8 +3,8 @@
 
 use ecole_jobs::Registry;
 use ecole_jobs::payloads::{
-    Debug, EnvoyerRappelsPaiement, GenererBulletinPdf, GenererBulletinsPeriode, GenererFacturePdf,
-    GenererFactures, GenererRecuPdf,
+    BackupDatabase, Debug, EnvoyerRappelsPaiement, GenererBulletinPdf, GenererBulletinsPeriode,
+    GenererFacturePdf, GenererFactures, GenererRecuPdf,
 };
 use ecole_jobs::runner::debug_handler;
 
@@ -12,6 +12,7 @@ use ecole_jobs::runner::debug_handler;
 pub fn registry() -> Registry {
     let mut registry = Registry::new();
     registry.register::<Debug, _, _>(debug_handler());
+    registry.register::<BackupDatabase, _, _>(ecole_operations::travaux::backup_database);
     registry.register::<GenererBulletinsPeriode, _, _>(
         ecole_pedagogie::bulletins::travaux::generer_bulletins_periode,
     );

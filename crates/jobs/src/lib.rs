@@ -17,6 +17,7 @@ pub mod runner;
 pub mod schedule;
 pub mod service;
 pub mod signals;
+pub mod stats;
 pub mod worker;
 
 pub use enqueue::{NewJob, enqueue, enqueue_many};

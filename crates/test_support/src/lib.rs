@@ -180,8 +180,17 @@ pub struct TestDb {
 
 impl TestDb {
     pub async fn new() -> TestDb {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
         let template = template().await;
+        Self::create(template).await
+    }
+
+    /// An empty database (no tables, no migrations), e.g. the target of a restore.
+    pub async fn empty() -> TestDb {
+        Self::create("template0").await
+    }
+
+    async fn create(template: &str) -> TestDb {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
         let name = format!(
             "t_{}_{}_{:04x}",
             std::process::id(),

@@ -91,6 +91,24 @@ pub async fn stream_pdf(
 ) -> ApiResult<HttpResponse> {
     let path = ecole_core::media::resolve(&state.settings.media_root, relative)
         .ok_or_else(ApiError::not_found)?;
+    let disposition = ContentDisposition {
+        disposition: DispositionType::Attachment,
+        parameters: vec![DispositionParam::Filename(filename)],
+    };
+    if let Some(prefix) = &state.settings.media_accel_redirect {
+        // Behind nginx: the scope is checked, nginx sends the bytes from its `internal`
+        // location (MEDIA_ACCEL_REDIRECT), the file never is a public URL.
+        if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
+            tracing::warn!(fichier = %relative, "PDF enregistré mais absent du disque");
+            return Err(ApiError::not_found());
+        }
+        return Ok(HttpResponse::Ok()
+            .content_type("application/pdf")
+            .insert_header(disposition)
+            .insert_header((header::CACHE_CONTROL, "private, no-store"))
+            .insert_header(("X-Accel-Redirect", format!("{prefix}{relative}")))
+            .finish());
+    }
     let bytes = match tokio::fs::read(&path).await {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -104,10 +122,7 @@ pub async fn stream_pdf(
     };
     Ok(HttpResponse::Ok()
         .content_type("application/pdf")
-        .insert_header(ContentDisposition {
-            disposition: DispositionType::Attachment,
-            parameters: vec![DispositionParam::Filename(filename)],
-        })
+        .insert_header(disposition)
         .insert_header((header::CACHE_CONTROL, "private, no-store"))
         .body(bytes))
 }

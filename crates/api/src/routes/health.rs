@@ -61,7 +61,27 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-/// Prometheus text exposition.
+/// Jobs by name and status and the outbox backlog, read from the `jobs` table (2 statements).
+async fn job_metrics(state: &AppState) -> Result<String, String> {
+    let read = async {
+        let mut conn = state.pool.get().await.map_err(|e| e.to_string())?;
+        let counts = ecole_jobs::stats::comptages(&mut conn)
+            .await
+            .map_err(|e| e.to_string())?;
+        let outbox = ecole_jobs::stats::outbox(&mut conn)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>((counts, outbox))
+    };
+    let (counts, outbox) = match tokio::time::timeout(Duration::from_secs(2), read).await {
+        Ok(r) => r?,
+        Err(_) => return Err("délai dépassé".into()),
+    };
+    crate::metrics::render_jobs(&counts, &outbox, chrono::Utc::now()).map_err(|e| e.to_string())
+}
+
+/// Prometheus text exposition: HTTP requests and latencies of this process, SQL statements,
+/// jobs by name (queued, running, succeeded, failed, retried) and the outbox backlog.
 #[utoipa::path(get, path = "/metrics", tag = "santé", responses((status = 200, description = "Métriques Prometheus", content_type = "text/plain")))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let mut text = state.metrics.render();
@@ -69,6 +89,13 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         "# HELP ecole_db_queries_total Requêtes SQL exécutées par ce processus\n# TYPE ecole_db_queries_total counter\necole_db_queries_total {}\n",
         state.queries.get()
     ));
+    match job_metrics(&state).await {
+        Ok(jobs) => text.push_str(&jobs),
+        Err(e) => {
+            tracing::warn!(error.cause = %e, "métriques des jobs indisponibles");
+            text.push_str("# métriques des jobs indisponibles (base de données injoignable)\n");
+        }
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(text)
