@@ -201,12 +201,35 @@ fn translate_expected(expected: &str) -> String {
     }
 }
 
+/// Whether a JSON text holds the escape `\u0000` in a string: PostgreSQL's text cannot store
+/// that character, so it is refused at the door (400) rather than failing in the database.
+fn has_nul_escape(bytes: &[u8]) -> bool {
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' {
+            if bytes.get(i + 1) == Some(&b'u') && bytes.get(i + 2..i + 6) == Some(b"0000") {
+                return true;
+            }
+            i += 2; // the escaped character, whatever it is
+        } else {
+            i += 1;
+        }
+    }
+    false
+}
+
 /// Parses a JSON body into `T`.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::field(
             "non_field_errors",
             "Corps de requête JSON vide.",
+        ));
+    }
+    if has_nul_escape(bytes) {
+        return Err(ApiError::field(
+            "non_field_errors",
+            "Le caractère nul (\\u0000) n'est accepté dans aucun champ.",
         ));
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);

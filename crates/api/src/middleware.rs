@@ -112,14 +112,23 @@ pub async fn observe(
         user.id = tracing::field::Empty,
     );
 
-    let outcome = next.call(req).instrument(span.clone()).await;
-    let mut res = match outcome {
-        Ok(res) => res.map_into_left_body(),
-        Err(err) => {
-            // Rare (handler errors arrive as responses): answer in the contract's JSON.
-            let status = err.as_response_error().status_code();
-            span.in_scope(|| tracing::warn!(http.status = status.as_u16(), error.cause = %err, "requête en erreur"));
-            return Err(ApiError::for_status(status, method.as_str()).into());
+    // PostgreSQL's text cannot hold a NUL character: refused here for every parameter.
+    let mut res = if req.query_string().contains("%00") {
+        req.error_response(ApiError::field(
+            "non_field_errors",
+            "Le caractère nul (%00) n'est accepté dans aucun paramètre.",
+        ))
+        .map_into_right_body()
+    } else {
+        match next.call(req).instrument(span.clone()).await {
+            Ok(res) => res.map_into_left_body(),
+            Err(err) => {
+                // Rare (handler errors and CORS refusals arrive as responses): answer in the
+                // contract's JSON.
+                let status = err.as_response_error().status_code();
+                span.in_scope(|| tracing::warn!(http.status = status.as_u16(), error.cause = %err, "requête en erreur"));
+                return Err(ApiError::for_status(status, method.as_str()).into());
+            }
         }
     };
 
