@@ -226,6 +226,13 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "Corps de requête JSON vide.",
         ));
     }
+    // Every body is an object: serde would also read a struct from an array, by position.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::field(
+            "non_field_errors",
+            "Un objet JSON ({ … }) est attendu.",
+        ));
+    }
     if has_nul_escape(bytes) {
         return Err(ApiError::field(
             "non_field_errors",
@@ -368,12 +375,16 @@ impl QueryParams {
             return Vec::new();
         };
         let mut out = Vec::new();
-        for part in raw
+        let parts: Vec<&str> = raw
             .split(',')
             .map(str::trim)
             .filter(|p| !p.is_empty())
-            .take(5)
-        {
+            .collect();
+        if parts.len() > 5 {
+            errors.add("ordering", "Cinq champs de tri au plus.");
+            return out;
+        }
+        for part in parts {
             let (name, desc) = match part.strip_prefix('-') {
                 Some(rest) => (rest, true),
                 None => (part, false),

@@ -309,9 +309,10 @@ fn bound_parameter(name: &str, param: &mut Value) {
             schema.insert("minimum".into(), json!(1));
         }
         "page_size" if is_integer => {
-            // As DRF: out of 1..=200 it is brought back in, never refused.
+            // Above the maximum it is brought down to it (as DRF), not refused.
+            schema.insert("minimum".into(), json!(1));
             param["description"] = json!(format!(
-                "Taille de page : {} par défaut, {} au plus (une valeur hors bornes est ramenée dans les bornes).",
+                "Taille de page : {0} par défaut, {1} au plus (au-delà : {1}).",
                 ecole_core::page::DEFAULT_PAGE_SIZE,
                 ecole_core::page::MAX_PAGE_SIZE
             ));
@@ -330,8 +331,12 @@ fn bound_parameter(name: &str, param: &mut Value) {
                 .filter(|f| !f.is_empty() && f.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
                 .collect();
             if !fields.is_empty() {
-                let one = format!("-?({})", fields.join("|"));
-                schema.insert("pattern".into(), json!(format!("^{one}(,{one}){{0,4}}$")));
+                // Up to 5 fields, commas and spaces around them as the server reads them.
+                let one = format!("-?({})\\s*", fields.join("|"));
+                schema.insert(
+                    "pattern".into(),
+                    json!(format!("^[\\s,]*({one}(,[\\s,]*{one}){{0,4}})?[\\s,]*$")),
+                );
             }
         }
         n if ID_PARAMS.contains(&n) && is_integer => {
