@@ -225,15 +225,27 @@ fn complete_operation(path: &str, operation: &mut Value) {
         add("400", "Données invalides", validation_schema());
     }
     if secured {
-        add("401", "Non authentifié : jeton absent, invalide ou expiré", error_schema());
+        add(
+            "401",
+            "Non authentifié : jeton absent, invalide ou expiré",
+            error_schema(),
+        );
         add("403", "Action non permise à ce rôle", error_schema());
     }
     if has_path_id || has_page {
-        add("404", "Introuvable, ou hors de votre périmètre (ou page au-delà de la fin)", error_schema());
+        add(
+            "404",
+            "Introuvable, ou hors de votre périmètre (ou page au-delà de la fin)",
+            error_schema(),
+        );
     }
     if has_body {
         add("413", "Corps de requête trop volumineux", error_schema());
-        add("415", "Type de contenu non pris en charge (JSON attendu)", error_schema());
+        add(
+            "415",
+            "Type de contenu non pris en charge (JSON attendu)",
+            error_schema(),
+        );
     }
     // Error answers the annotations list without a body (409, 429, 503…) get the contract's.
     for (status, response) in responses.iter_mut() {
@@ -256,7 +268,11 @@ fn complete_operation(path: &str, operation: &mut Value) {
             ]});
         }
         if is_error && !response.contains_key("content") {
-            let schema = if status == "400" { validation_schema() } else { error_schema() };
+            let schema = if status == "400" {
+                validation_schema()
+            } else {
+                error_schema()
+            };
             response.insert("content".into(), json_content(schema));
         }
         let empty = response

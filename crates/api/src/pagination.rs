@@ -45,7 +45,9 @@ pub fn page_request(params: &QueryParams) -> Result<PageRequest, ApiError> {
             .ok_or_else(|| {
                 ApiError::field(
                     "page_size",
-                    format!("« {raw} » n'est pas une taille de page (entier de 1 à {MAX_PAGE_SIZE})."),
+                    format!(
+                        "« {raw} » n'est pas une taille de page (entier de 1 à {MAX_PAGE_SIZE})."
+                    ),
                 )
             })?,
     };

@@ -1,0 +1,819 @@
+//! Security suite (issue #10, from OWASP ASVS 4.0.3 level 2), black box: the real `ecole-api`
+//! binary started as a child process with its log written to a file, against the real
+//! PostgreSQL and Redis. Test data is put in place through a [`TestApp`] on the same database
+//! (same secret, so its tokens are valid for the binary); every request under test goes to the
+//! binary.
+//!
+//! Proved elsewhere, not repeated here (crates/api/tests/api.rs):
+//! - same answer for an unknown user, a wrong password and an inactive account:
+//!   `login_by_username_or_email_and_same_answer_for_every_failure`;
+//! - brute force → 429 with `Retry-After`: `five_failures_for_a_username_are_throttled_with_retry_after`,
+//!   `twenty_failures_from_one_address_are_throttled`;
+//! - refresh reuse → 401 and the whole family revoked: `refresh_rotates_and_reuse_revokes_the_family`;
+//! - `alg=none`, edited claims, foreign audience, expired → 401: `forged_and_expired_tokens_are_refused`;
+//! - logout and password change end the sessions: `logout_ends_the_session`,
+//!   `password_change_checks_policy_and_ends_other_sessions`;
+//! - malformed JSON, unknown fields, 413 and 415 on one route: `bad_bodies_get_the_contract_errors`;
+//! - CORS and headers on a few routes: `cors_only_for_configured_origins`,
+//!   `paths_headers_and_unknown_routes`;
+//! - audit of user changes, grades and payments: `admin_manages_users_and_every_change_is_audited`
+//!   (api.rs), `grades_exact_checked_scoped_and_audited` (api/pedagogie.rs),
+//!   `invoice_goes_from_draft_to_paid_and_cancelling_is_refused_once_paid` (finances).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use ecole_core::Role;
+use ecole_db::schema::{audit_log, factures, notes, notifications, users};
+use ecole_test_support::process::ApiProcess;
+use ecole_test_support::school::School;
+use ecole_test_support::{TestApp, TestUser};
+use serde_json::{Value, json};
+
+const ORIGIN: &str = "https://app.ecole.test";
+/// A 1×1 PNG.
+const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
+
+/// Columns of the matrix, in order.
+const COLUMNS: [&str; 8] = [
+    "anonyme",
+    "ADMIN",
+    "DIRECTION",
+    "ENSEIGNANT",
+    "COMPTABLE",
+    "BIBLIOTHECAIRE",
+    "PARENT",
+    "ELEVE",
+];
+
+/// Who may do what: one line per documented operation, "METHOD path" as in the OpenAPI
+/// document → one code per column of [`COLUMNS`] (anonymous, then the seven roles):
+/// - `o` allowed: the request gets past authorization (2xx, or 400/409 on the test's body;
+///   404 only for a DELETE whose row an earlier role already deleted);
+/// - `x` refused: 403; `n` hidden: 404 (a row outside the caller's scope, SPEC §1);
+/// - `-` no token: 401; `p` public: served without a token.
+///
+/// The rows used: pupil a0 of class A (the teacher teaches MATH there; PARENT and ELEVE are
+/// a0's family and a0), a0's grade, attendance, invoice, payment and published bulletin, and
+/// for `users/{id}` a separate account. A documented operation missing here fails the test.
+const MATRICE: &[(&str, &str)] = &[
+    //                                                     anon ADM DIR ENS CPT BIB PAR ELV
+    ("GET /health/live", "p p p p p p p p"),
+    ("GET /health/ready", "p p p p p p p p"),
+    ("GET /metrics", "p p p p p p p p"),
+    ("POST /api/v1/auth/login/", "p p p p p p p p"),
+    ("POST /api/v1/auth/refresh/", "p p p p p p p p"),
+    ("POST /api/v1/auth/logout/", "p p p p p p p p"),
+    ("POST /api/v1/auth/password/", "- o o o o o o o"),
+    ("GET /api/v1/annees-scolaires/", "- o o o o o o o"),
+    ("POST /api/v1/annees-scolaires/", "- o o x x x x x"),
+    ("GET /api/v1/annees-scolaires/{id}/", "- o o o o o o o"),
+    ("PUT /api/v1/annees-scolaires/{id}/", "- o o x x x x x"),
+    ("PATCH /api/v1/annees-scolaires/{id}/", "- o o x x x x x"),
+    ("DELETE /api/v1/annees-scolaires/{id}/", "- o o x x x x x"),
+    (
+        "POST /api/v1/annees-scolaires/{id}/activer/",
+        "- o o x x x x x",
+    ),
+    ("GET /api/v1/bulletins/", "- o o o x x o o"),
+    ("POST /api/v1/bulletins/generer/", "- o o x x x x x"),
+    ("POST /api/v1/bulletins/publier/", "- o o x x x x x"),
+    ("GET /api/v1/bulletins/regles/", "- o o o x x x x"),
+    ("PUT /api/v1/bulletins/regles/", "- o x x x x x x"),
+    ("PATCH /api/v1/bulletins/regles/", "- o x x x x x x"),
+    ("GET /api/v1/bulletins/{id}/", "- o o o n n o o"),
+    ("GET /api/v1/bulletins/{id}/pdf/", "- o o o n n o o"),
+    ("GET /api/v1/classes/", "- o o o o o o o"),
+    ("POST /api/v1/classes/", "- o o x x x x x"),
+    ("GET /api/v1/classes/{id}/", "- o o o o o o o"),
+    ("PUT /api/v1/classes/{id}/", "- o o x x x x x"),
+    ("PATCH /api/v1/classes/{id}/", "- o o x x x x x"),
+    ("DELETE /api/v1/classes/{id}/", "- o o x x x x x"),
+    ("GET /api/v1/classes/{id}/eleves/", "- o o o o x x x"),
+    ("GET /api/v1/eleves/", "- o o o o x o o"),
+    ("POST /api/v1/eleves/", "- o o x x x x x"),
+    ("POST /api/v1/eleves/import/", "- o o x x x x x"),
+    ("GET /api/v1/eleves/{id}/", "- o o o o n o o"),
+    ("PUT /api/v1/eleves/{id}/", "- o o x x n x x"),
+    ("PATCH /api/v1/eleves/{id}/", "- o o x x n x x"),
+    ("DELETE /api/v1/eleves/{id}/", "- o o n x n n n"),
+    ("GET /api/v1/eleves/{id}/parents/", "- o o o o n o o"),
+    ("POST /api/v1/eleves/{id}/parents/", "- o o x x n x x"),
+    ("GET /api/v1/eleves/{id}/releve/", "- o o n o n o o"),
+    ("GET /api/v1/enseignants/", "- o o o o o x x"),
+    ("POST /api/v1/enseignants/", "- o o x x x x x"),
+    ("GET /api/v1/enseignants/{id}/", "- o o o o o n n"),
+    ("PUT /api/v1/enseignants/{id}/", "- o o x x x n n"),
+    ("PATCH /api/v1/enseignants/{id}/", "- o o x x x n n"),
+    ("DELETE /api/v1/enseignants/{id}/", "- o o x x x n n"),
+    ("GET /api/v1/enseignements/", "- o o o o o x x"),
+    ("POST /api/v1/enseignements/", "- o o x x x x x"),
+    ("GET /api/v1/enseignements/{id}/", "- o o o o o n n"),
+    ("PUT /api/v1/enseignements/{id}/", "- o o x x x x x"),
+    ("PATCH /api/v1/enseignements/{id}/", "- o o x x x n n"),
+    ("DELETE /api/v1/enseignements/{id}/", "- o o x x x x x"),
+    ("GET /api/v1/etablissement/", "- o o o o o o o"),
+    ("PUT /api/v1/etablissement/", "- o x x x x x x"),
+    ("PUT /api/v1/etablissement/logo/", "- o x x x x x x"),
+    ("DELETE /api/v1/etablissement/logo/", "- o x x x x x x"),
+    ("GET /api/v1/factures/", "- o o x o x o o"),
+    ("POST /api/v1/factures/", "- o o x o x x x"),
+    ("POST /api/v1/factures/generer/", "- o o x o x x x"),
+    ("GET /api/v1/factures/{id}/", "- o o n o n o o"),
+    ("PUT /api/v1/factures/{id}/", "- o o x o x x x"),
+    ("PATCH /api/v1/factures/{id}/", "- o o x o x x x"),
+    ("DELETE /api/v1/factures/{id}/", "- o o x o x x x"),
+    ("POST /api/v1/factures/{id}/annuler/", "- o o x o x x x"),
+    ("POST /api/v1/factures/{id}/emettre/", "- o o x o x x x"),
+    ("GET /api/v1/factures/{id}/paiements/", "- o o x o x o o"),
+    ("POST /api/v1/factures/{id}/paiements/", "- o o x o x x x"),
+    ("GET /api/v1/factures/{id}/pdf/", "- o o n o n o o"),
+    ("GET /api/v1/frais/", "- o o x o x o o"),
+    ("POST /api/v1/frais/", "- o o x o x x x"),
+    ("GET /api/v1/frais/{id}/", "- o o n o n o o"),
+    ("PUT /api/v1/frais/{id}/", "- o o x o x x x"),
+    ("PATCH /api/v1/frais/{id}/", "- o o x o x x x"),
+    ("DELETE /api/v1/frais/{id}/", "- o o x o x x x"),
+    ("POST /api/v1/jobs/", "- o x x x x x x"),
+    ("GET /api/v1/jobs/{id}/", "- o o n n n n n"),
+    ("GET /api/v1/matieres/", "- o o o o o o o"),
+    ("POST /api/v1/matieres/", "- o o x x x x x"),
+    ("GET /api/v1/matieres/{id}/", "- o o o o o o o"),
+    ("PUT /api/v1/matieres/{id}/", "- o o x x x x x"),
+    ("PATCH /api/v1/matieres/{id}/", "- o o x x x x x"),
+    ("DELETE /api/v1/matieres/{id}/", "- o o x x x x x"),
+    ("GET /api/v1/notes/", "- o o o x x o o"),
+    ("POST /api/v1/notes/", "- o o o x x x x"),
+    ("POST /api/v1/notes/saisie/", "- o o o x x x x"),
+    ("GET /api/v1/notes/{id}/", "- o o o n n o o"),
+    ("PUT /api/v1/notes/{id}/", "- o o o n n x x"),
+    ("PATCH /api/v1/notes/{id}/", "- o o o n n x x"),
+    ("DELETE /api/v1/notes/{id}/", "- o o o n n x x"),
+    ("GET /api/v1/notifications/", "- o o o o o o o"),
+    ("GET /api/v1/notifications/non-lues/", "- o o o o o o o"),
+    ("POST /api/v1/notifications/tout-lire/", "- o o o o o o o"),
+    ("POST /api/v1/notifications/{id}/lire/", "- o o o o o o o"),
+    ("GET /api/v1/paiements/", "- o o x o x o o"),
+    ("POST /api/v1/paiements/", "- o o x o x x x"),
+    ("GET /api/v1/paiements/{id}/", "- o o n o n o o"),
+    ("GET /api/v1/paiements/{id}/recu/", "- o o n o n o o"),
+    ("GET /api/v1/parents/", "- o o x o x o x"),
+    ("POST /api/v1/parents/", "- o o x x x x x"),
+    ("GET /api/v1/parents/{id}/", "- o o n o n o n"),
+    ("PUT /api/v1/parents/{id}/", "- o o n x n x n"),
+    ("PATCH /api/v1/parents/{id}/", "- o o n x n x n"),
+    ("DELETE /api/v1/parents/{id}/", "- o o n x n n n"),
+    ("GET /api/v1/periodes/", "- o o o o o o o"),
+    ("POST /api/v1/periodes/", "- o o x x x x x"),
+    ("GET /api/v1/periodes/{id}/", "- o o o o o o o"),
+    ("PUT /api/v1/periodes/{id}/", "- o o x x x x x"),
+    ("PATCH /api/v1/periodes/{id}/", "- o o x x x x x"),
+    ("DELETE /api/v1/periodes/{id}/", "- o o x x x x x"),
+    ("GET /api/v1/presences/", "- o o o x x o o"),
+    ("POST /api/v1/presences/", "- o o o x x x x"),
+    ("POST /api/v1/presences/appel/", "- o o o x x x x"),
+    ("GET /api/v1/presences/{id}/", "- o o o n n o o"),
+    ("PUT /api/v1/presences/{id}/", "- o o o n n x x"),
+    ("PATCH /api/v1/presences/{id}/", "- o o o n n x x"),
+    ("DELETE /api/v1/presences/{id}/", "- o o o n n x x"),
+    ("GET /api/v1/users/", "- o o x x o x x"),
+    ("POST /api/v1/users/", "- o x x x x x x"),
+    ("GET /api/v1/users/me/", "- o o o o o o o"),
+    ("PATCH /api/v1/users/me/", "- o o o o o o o"),
+    ("GET /api/v1/users/{id}/", "- o o x x o x x"),
+    ("PUT /api/v1/users/{id}/", "- o x x x x x x"),
+    ("PATCH /api/v1/users/{id}/", "- o x x x x x x"),
+    ("DELETE /api/v1/users/{id}/", "- o x x x x x x"),
+];
+
+fn in_days(n: u64) -> String {
+    ecole_core::time::today()
+        .checked_add_days(chrono::Days::new(n))
+        .unwrap()
+        .to_string()
+}
+
+fn role_of(column: &str) -> Option<Role> {
+    column.parse().ok()
+}
+
+/// One response, as the checks need it.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+/// What a request carries.
+enum Body {
+    None,
+    Json(Value),
+    Raw(&'static str, Vec<u8>),
+}
+
+/// The binary, the school, one signed-in user per role and the ids of the test rows.
+struct Banc {
+    app: TestApp,
+    api: ApiProcess,
+    client: reqwest::Client,
+    school: School,
+    /// `COLUMNS[1..]` order.
+    users: Vec<TestUser>,
+    /// Resource (the path segment before `{id}`) → id.
+    ids: HashMap<&'static str, i64>,
+    /// Where a write to the row above would end a test user's account or profile (DELETE) or
+    /// change a scope (the teacher's assignment): other rows, outside the family's and the
+    /// teacher's scope, for these methods.
+    ids_ecriture: HashMap<&'static str, (&'static [&'static str], i64)>,
+    /// Per role: the id of one of its own notifications.
+    notifications: HashMap<Role, i64>,
+    /// The account `users/{id}` acts on.
+    victime: TestUser,
+}
+
+impl Banc {
+    async fn new() -> Banc {
+        Self::with_env(&[]).await
+    }
+
+    async fn with_env(env: &[(&str, String)]) -> Banc {
+        let app = TestApp::new().await;
+        let school = School::create(&app, 1).await;
+        let api = ApiProcess::start(&app, env).await;
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let users = vec![
+            app.as_admin().await,
+            app.as_role(Role::Direction).await,
+            school.teacher.clone(),
+            app.as_role(Role::Comptable).await,
+            app.as_role(Role::Bibliothecaire).await,
+            school.a[0].parent.clone(),
+            school.a[0].user.clone(),
+        ];
+        let victime = app.as_role(Role::Parent).await;
+        let mut banc = Banc {
+            app,
+            api,
+            client,
+            school,
+            users,
+            ids: HashMap::new(),
+            ids_ecriture: HashMap::new(),
+            notifications: HashMap::new(),
+            victime,
+        };
+        banc.rows().await;
+        banc
+    }
+
+    fn token(&self, role: Role) -> &str {
+        let i = COLUMNS[1..]
+            .iter()
+            .position(|c| role_of(c) == Some(role))
+            .unwrap();
+        &self.users[i].access
+    }
+
+    fn admin(&self) -> &str {
+        self.token(Role::Admin)
+    }
+
+    async fn send(&self, method: &str, path: &str, token: Option<&str>, body: Body) -> Answer {
+        let mut req = self
+            .client
+            .request(method.parse().unwrap(), self.api.url(path))
+            .header("origin", ORIGIN);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req = match body {
+            Body::None => req,
+            Body::Json(v) => req.json(&v),
+            Body::Raw(ct, bytes) => req.header("content-type", ct).body(bytes),
+        };
+        let res = req
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path} : {e}"));
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let body = res.text().await.unwrap_or_default();
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn json(&self, method: &str, path: &str, token: &str, body: Value) -> (u16, Value) {
+        let a = self.send(method, path, Some(token), Body::Json(body)).await;
+        (a.status, a.json())
+    }
+
+    async fn get(&self, path: &str, token: &str) -> (u16, Value) {
+        let a = self.send("GET", path, Some(token), Body::None).await;
+        (a.status, a.json())
+    }
+
+    /// A grade, an attendance, a fee, an invoice issued and partly paid, published bulletins
+    /// with their PDFs (run by the job handlers in-process), one notification per role.
+    async fn rows(&mut self) {
+        let admin = self.admin().to_string();
+        let (a0, ca, math, annee) = (
+            self.school.a[0].id,
+            self.school.classe_a,
+            self.school.math,
+            self.school.annee,
+        );
+        let (s, note) = self
+            .json("POST", "/api/v1/notes/", &admin, json!({"eleve": a0, "matiere": math, "classe": ca, "periode": "TRIMESTRE_1", "type_note": "DEVOIR", "valeur": 11, "date_evaluation": "2025-10-01"}))
+            .await;
+        assert_eq!(s, 201, "{note}");
+        let (s, presence) = self
+            .json(
+                "POST",
+                "/api/v1/presences/",
+                &admin,
+                json!({"eleve": a0, "classe": ca, "date": "2025-10-03", "statut": "ABSENT"}),
+            )
+            .await;
+        assert_eq!(s, 201, "{presence}");
+        let (_, periodes) = self.get("/api/v1/periodes/?code=TRIMESTRE_1", &admin).await;
+        let (_, ens) = self
+            .get(&format!("/api/v1/enseignements/?classe={ca}"), &admin)
+            .await;
+        let (s, frais) = self
+            .json("POST", "/api/v1/frais/", &admin, json!({"annee_scolaire": annee, "niveau": "SIXIEME", "libelle": "Scolarité", "montant": 300000}))
+            .await;
+        assert_eq!(s, 201, "{frais}");
+        let (s, facture) = self
+            .json("POST", "/api/v1/factures/", &admin, json!({"eleve": a0, "date_echeance": in_days(30), "lignes": [{"libelle": "Scolarité", "quantite": 1, "prix_unitaire": 300000}]}))
+            .await;
+        assert_eq!(s, 201, "{facture}");
+        let facture_id = facture["id"].as_i64().unwrap();
+        let (s, b) = self
+            .json(
+                "POST",
+                &format!("/api/v1/factures/{facture_id}/emettre/"),
+                &admin,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let (s, paiement) = self
+            .json(
+                "POST",
+                &format!("/api/v1/factures/{facture_id}/paiements/"),
+                &admin,
+                json!({"montant": 100000, "mode": "ESPECES"}),
+            )
+            .await;
+        assert_eq!(s, 201, "{paiement}");
+        let (s, job) = self
+            .json(
+                "POST",
+                "/api/v1/bulletins/generer/",
+                &admin,
+                json!({"annee_scolaire": annee, "periode": "TRIMESTRE_1", "classe": ca}),
+            )
+            .await;
+        assert_eq!(s, 202, "{job}");
+        self.app.run_jobs(ecole_handlers::registry()).await;
+        let (s, b) = self
+            .json(
+                "POST",
+                "/api/v1/bulletins/publier/",
+                &admin,
+                json!({"annee_scolaire": annee, "periode": "TRIMESTRE_1", "classe": ca}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let (_, bulletins) = self
+            .get(&format!("/api/v1/bulletins/?eleve={a0}"), &admin)
+            .await;
+        self.ids = HashMap::from([
+            ("annees-scolaires", annee),
+            ("periodes", periodes["results"][0]["id"].as_i64().unwrap()),
+            ("classes", ca),
+            ("matieres", math),
+            ("enseignements", ens["results"][0]["id"].as_i64().unwrap()),
+            ("eleves", a0),
+            ("parents", self.school.a[0].parent_id),
+            ("enseignants", self.school.enseignant_id),
+            ("notes", note["id"].as_i64().unwrap()),
+            ("presences", presence["id"].as_i64().unwrap()),
+            ("bulletins", bulletins["results"][0]["id"].as_i64().unwrap()),
+            ("frais", frais["id"].as_i64().unwrap()),
+            ("factures", facture_id),
+            ("paiements", paiement["id"].as_i64().unwrap()),
+            ("jobs", job["job_id"].as_str().unwrap().parse().unwrap()),
+            ("users", self.victime.id()),
+        ]);
+        let (s, prof) = self
+            .json("POST", "/api/v1/enseignants/", &admin, json!({"username": "prof.supprime", "password": "Matrice-securite-2026", "first_name": "Karim", "last_name": "Sylla", "matricule": "ENS-900"}))
+            .await;
+        assert_eq!(s, 201, "{prof}");
+        let prof = prof["id"].as_i64().unwrap();
+        let (s, autre) = self
+            .json(
+                "POST",
+                "/api/v1/enseignements/",
+                &admin,
+                json!({"classe": self.school.classe_b, "matiere": self.school.francais, "enseignant": prof}),
+            )
+            .await;
+        assert_eq!(s, 201, "{autre}");
+        const DELETE: &[&str] = &["DELETE"];
+        self.ids_ecriture = HashMap::from([
+            ("eleves", (DELETE, self.school.b[0].id)),
+            ("parents", (DELETE, self.school.b[0].parent_id)),
+            ("enseignants", (DELETE, prof)),
+            (
+                "enseignements",
+                (
+                    &["PUT", "PATCH", "DELETE"][..],
+                    autre["id"].as_i64().unwrap(),
+                ),
+            ),
+        ]);
+        let mut conn = self.app.conn().await;
+        for user in &self.users {
+            let id: i64 = diesel::insert_into(notifications::table)
+                .values((
+                    notifications::utilisateur_id.eq(user.id()),
+                    notifications::type_notification.eq("GENERAL"),
+                    notifications::titre.eq("Réunion"),
+                    notifications::message.eq("Réunion des parents samedi."),
+                ))
+                .returning(notifications::id)
+                .get_result(&mut conn)
+                .await
+                .unwrap();
+            self.notifications.insert(user.user.role, id);
+        }
+    }
+
+    /// The path of an operation with the test rows' ids.
+    fn path_for(&self, method: &str, template: &str, role: Option<Role>) -> Result<String, String> {
+        if !template.contains('{') {
+            return Ok(template.to_string());
+        }
+        let segments: Vec<&str> = template.split('/').collect();
+        let mut out = Vec::new();
+        for (i, seg) in segments.iter().enumerate() {
+            if seg.starts_with('{') {
+                let resource = segments.get(i.wrapping_sub(1)).copied().unwrap_or("");
+                let id = if resource == "notifications" {
+                    let role = role.unwrap_or(Role::Admin);
+                    self.notifications.get(&role).copied()
+                } else if let Some((_, id)) = self
+                    .ids_ecriture
+                    .get(resource)
+                    .filter(|(methods, _)| methods.contains(&method))
+                {
+                    Some(*id)
+                } else {
+                    self.ids.get(resource).copied()
+                };
+                let Some(id) = id else {
+                    return Err(format!(
+                        "aucune ligne de test pour « {resource} » : ajoutez son id dans Banc::rows (tests/tests/securite.rs)"
+                    ));
+                };
+                out.push(id.to_string());
+            } else {
+                out.push((*seg).to_string());
+            }
+        }
+        Ok(out.join("/"))
+    }
+
+    async fn openapi(&self) -> Value {
+        let a = self
+            .send("GET", "/api/v1/openapi.json", None, Body::None)
+            .await;
+        assert_eq!(a.status, 200);
+        a.json()
+    }
+}
+
+/// Every documented operation: (METHOD, path template, operation object).
+fn operations(doc: &Value) -> Vec<(String, String, Value)> {
+    let mut out = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if matches!(method.as_str(), "get" | "post" | "put" | "patch" | "delete") {
+                out.push((method.to_uppercase(), path.clone(), op.clone()));
+            }
+        }
+    }
+    out
+}
+
+fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema.get("$ref").and_then(Value::as_str) {
+        Some(r) => doc
+            .pointer(r.trim_start_matches('#'))
+            .map(|s| resolve(doc, s))
+            .unwrap_or(schema),
+        None => schema,
+    }
+}
+
+/// A value of `schema` for a property called `name`, with the test rows' ids for references.
+fn sample(doc: &Value, schema: &Value, name: &str, banc: &Banc, n: &mut u32) -> Value {
+    let schema = resolve(doc, schema);
+    for key in ["anyOf", "oneOf", "allOf"] {
+        if let Some(options) = schema.get(key).and_then(Value::as_array) {
+            let pick = options
+                .iter()
+                .find(|o| resolve(doc, o).get("type") != Some(&json!("null")))
+                .unwrap_or(&Value::Null);
+            return sample(doc, pick, name, banc, n);
+        }
+    }
+    if let Some(values) = schema.get("enum").and_then(Value::as_array) {
+        return values.iter().next().cloned().unwrap_or(Value::Null);
+    }
+    let kind = match schema.get("type") {
+        Some(Value::Array(types)) => types
+            .iter()
+            .find(|t| *t != "null")
+            .and_then(Value::as_str)
+            .unwrap_or("null")
+            .to_string(),
+        Some(Value::String(t)) => t.clone(),
+        _ if schema.get("properties").is_some() => "object".into(),
+        _ => "null".into(),
+    };
+    *n += 1;
+    match kind.as_str() {
+        "object" => {
+            let mut out = serde_json::Map::new();
+            let required: Vec<&str> = schema["required"]
+                .as_array()
+                .map(|r| r.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+                for (prop, s) in props {
+                    if required.contains(&prop.as_str()) {
+                        out.insert(prop.clone(), sample(doc, s, prop, banc, n));
+                    }
+                }
+            }
+            Value::Object(out)
+        }
+        "array" => json!([sample(doc, &schema["items"], name, banc, n)]),
+        "integer" => {
+            let resource = match name {
+                "eleve" => Some("eleves"),
+                "classe" | "classe_actuelle" => Some("classes"),
+                "matiere" => Some("matieres"),
+                "annee_scolaire" => Some("annees-scolaires"),
+                "parent" => Some("parents"),
+                "enseignant" | "professeur_principal" => Some("enseignants"),
+                "facture" => Some("factures"),
+                _ => None,
+            };
+            match resource.and_then(|r| banc.ids.get(r)) {
+                Some(id) => json!(id),
+                None => match name {
+                    "montant" | "prix_unitaire" => json!(1000),
+                    "bareme" => json!(20),
+                    "capacite" => json!(40),
+                    _ => json!(1),
+                },
+            }
+        }
+        "number" => json!(10),
+        "boolean" => json!(false),
+        "string" => {
+            let format = schema.get("format").and_then(Value::as_str).unwrap_or("");
+            match (format, name) {
+                ("date", _) => json!("2025-10-06"),
+                ("date-time", _) => json!("2025-10-06T08:00:00Z"),
+                (_, "password" | "new_password") => json!("Matrice-securite-2026"),
+                (_, "email") => json!(format!("matrice{n}@ecole.test")),
+                (_, "telephone" | "contact_urgence_phone") => json!("+224621000099"),
+                _ => json!(format!("M{n}")),
+            }
+        }
+        _ => Value::Null,
+    }
+}
+
+/// The body of an operation for the matrix: a value of its schema (only required fields).
+fn body_for(doc: &Value, op: &Value, banc: &Banc, n: &mut u32) -> Body {
+    let Some(content) = op
+        .pointer("/requestBody/content")
+        .and_then(Value::as_object)
+    else {
+        return Body::None;
+    };
+    if let Some(media) = content.get("application/json") {
+        return Body::Json(sample(doc, &media["schema"], "", banc, n));
+    }
+    if content.contains_key("text/csv") {
+        return Body::Raw(
+            "text/csv",
+            format!("matricule,nom,prenom,sexe\n2026/M{n},Bah,Test,M\n").into_bytes(),
+        );
+    }
+    if content.contains_key("image/png") {
+        return Body::Raw("image/png", STANDARD.decode(PNG).unwrap());
+    }
+    Body::None
+}
+
+/// Headers every answer carries, errors included; CORS for the allowed origin.
+fn header_problems(a: &Answer, authenticated: bool) -> Vec<String> {
+    let mut problems = Vec::new();
+    let h = &a.headers;
+    let expect = |name: &str, value: Option<&str>, problems: &mut Vec<String>| match (
+        h.get(name).and_then(|v| v.to_str().ok()),
+        value,
+    ) {
+        (None, _) => problems.push(format!("en-tête {name} absent")),
+        (Some(got), Some(want)) if got != want => {
+            problems.push(format!("{name} = « {got} » (attendu « {want} »)"))
+        }
+        _ => {}
+    };
+    expect("x-content-type-options", Some("nosniff"), &mut problems);
+    expect("x-frame-options", Some("DENY"), &mut problems);
+    expect("referrer-policy", Some("no-referrer"), &mut problems);
+    expect("content-security-policy", None, &mut problems);
+    expect("x-request-id", None, &mut problems);
+    expect("access-control-allow-origin", Some(ORIGIN), &mut problems);
+    expect(
+        "access-control-allow-credentials",
+        Some("true"),
+        &mut problems,
+    );
+    if authenticated {
+        expect("cache-control", Some("no-store"), &mut problems);
+    }
+    if h.get("server").is_some() {
+        problems.push("en-tête server présent".into());
+    }
+    if a.status >= 400 {
+        let ct = h
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !ct.starts_with("application/json") {
+            problems.push(format!("erreur {} en « {ct} » (JSON attendu)", a.status));
+        }
+    }
+    problems
+}
+
+fn matches(code: char, status: u16, deleted_before: bool) -> bool {
+    match code {
+        'o' => matches!(status, 200..=299 | 400 | 409) || (status == 404 && deleted_before),
+        'x' => status == 403,
+        'n' => status == 404,
+        '-' => status == 401,
+        'p' => status < 500 && status != 403,
+        _ => false,
+    }
+}
+
+fn code_of(status: u16) -> char {
+    match status {
+        401 => '-',
+        403 => 'x',
+        404 => 'n',
+        s if s < 500 => 'o',
+        _ => '!',
+    }
+}
+
+/// Every documented operation × every role and anonymous, against [`MATRICE`]: 0 deviations,
+/// no 5xx, and the security headers and CORS on every answer. A documented operation without
+/// an entry fails the test and names itself, with the codes observed as a suggestion.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_documented_operation_for_every_role_matches_the_matrix() {
+    let banc = Banc::new().await;
+    let doc = banc.openapi().await;
+    let matrix: BTreeMap<&str, Vec<char>> = MATRICE
+        .iter()
+        .map(|(k, v)| (*k, v.chars().filter(|c| !c.is_whitespace()).collect()))
+        .collect();
+    for (key, codes) in &matrix {
+        assert_eq!(codes.len(), COLUMNS.len(), "{key} : {} codes", codes.len());
+    }
+    // Reads, then writes, then DELETE with dependants first (notes before enseignements, …).
+    let mut ops = operations(&doc);
+    let rank = |m: &str| match m {
+        "GET" => 0,
+        "DELETE" => 2,
+        _ => 1,
+    };
+    ops.sort_by(|a, b| {
+        rank(&a.0).cmp(&rank(&b.0)).then_with(|| {
+            if a.0 == "DELETE" {
+                b.1.cmp(&a.1)
+            } else {
+                a.1.cmp(&b.1)
+            }
+        })
+    });
+    let mut deviations = Vec::new();
+    let mut missing = Vec::new();
+    let mut n = 0;
+    let mut requests = 0;
+    for (method, template, op) in &ops {
+        let key = format!("{method} {template}");
+        let expected = matrix.get(key.as_str());
+        // Refusals first, so that an allowed DELETE does not hide them.
+        let mut order: Vec<usize> = (0..COLUMNS.len()).collect();
+        if let Some(codes) = expected {
+            order.sort_by_key(|i| codes[*i] == 'o');
+        }
+        let mut observed = vec!['?'; COLUMNS.len()];
+        let mut deleted = false;
+        for i in order {
+            let role = role_of(COLUMNS[i]);
+            let path = match banc.path_for(method, template, role) {
+                Ok(p) => p,
+                Err(e) => {
+                    deviations.push(format!("{key} : {e}"));
+                    break;
+                }
+            };
+            let token = role.map(|r| banc.token(r).to_string());
+            let body = body_for(&doc, op, &banc, &mut n);
+            let a = banc.send(method, &path, token.as_deref(), body).await;
+            requests += 1;
+            observed[i] = code_of(a.status);
+            if std::env::var_os("SECURITE_DETAIL").is_some() {
+                eprintln!(
+                    "{key} {} {} {}",
+                    COLUMNS[i],
+                    a.status,
+                    a.body.chars().take(200).collect::<String>()
+                );
+            }
+            for p in header_problems(&a, token.is_some()) {
+                deviations.push(format!("{key} en {} ({}) : {p}", COLUMNS[i], a.status));
+            }
+            if a.status >= 500 {
+                deviations.push(format!("{key} en {} : {} {}", COLUMNS[i], a.status, a.body));
+            }
+            if let Some(codes) = expected
+                && !matches(codes[i], a.status, deleted)
+            {
+                deviations.push(format!(
+                    "{key} en {} : {} (attendu « {} ») {}",
+                    COLUMNS[i],
+                    a.status,
+                    codes[i],
+                    a.body.chars().take(160).collect::<String>()
+                ));
+            }
+            deleted |= method == "DELETE" && (200..300).contains(&a.status);
+        }
+        if expected.is_none() {
+            let suggestion: Vec<String> = observed.iter().map(char::to_string).collect();
+            missing.push(format!("    (\"{key}\", \"{}\"),", suggestion.join(" ")));
+        }
+    }
+    let documented: Vec<String> = ops.iter().map(|(m, p, _)| format!("{m} {p}")).collect();
+    let stale: Vec<&&str> = matrix
+        .keys()
+        .filter(|k| !documented.iter().any(|d| d == **k))
+        .collect();
+    eprintln!("matrice : {} opérations, {requests} requêtes", ops.len());
+    assert!(
+        missing.is_empty(),
+        "{} opération(s) documentée(s) sans entrée dans MATRICE (tests/tests/securite.rs) ; codes observés, à vérifier avant de les recopier :\n{}",
+        missing.len(),
+        missing.join("\n")
+    );
+    assert!(
+        stale.is_empty(),
+        "entrées de MATRICE sans opération documentée : {stale:?}"
+    );
+    assert!(
+        deviations.is_empty(),
+        "{} écart(s) à la matrice :\n{}",
+        deviations.len(),
+        deviations.join("\n")
+    );
+}
