@@ -817,3 +817,258 @@ async fn every_documented_operation_for_every_role_matches_the_matrix() {
         deviations.join("\n")
     );
 }
+
+impl Banc {
+    /// Every secret the run handled: passwords and tokens (and a prefix of each token, so a
+    /// truncated one is caught too).
+    fn secrets(&self) -> Vec<String> {
+        let mut out = vec![ecole_test_support::DEFAULT_PASSWORD.to_string()];
+        for u in self.users.iter().chain(std::iter::once(&self.victime)) {
+            out.push(u.password.clone());
+            for token in [&u.access, &u.refresh] {
+                out.push(token.clone());
+                // The signature part of a JWT, or a refresh token's first characters.
+                let tail = token.rsplit('.').next().unwrap_or(token);
+                out.push(tail.chars().take(16).collect());
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// No secret and no request body in the log the binary wrote during this test.
+    fn assert_log_clean(&self, extra: &[&str]) {
+        let log = self.api.log();
+        assert!(!log.is_empty(), "journal vide : {}", self.api.log_path.display());
+        let mut secrets = self.secrets();
+        secrets.extend(extra.iter().map(|s| s.to_string()));
+        secrets.push("$argon2".into());
+        for secret in secrets.iter().filter(|s| s.len() >= 8) {
+            if let Some(line) = log.lines().find(|l| l.contains(secret.as_str())) {
+                panic!("secret « {secret} » dans le journal : {line}");
+            }
+        }
+        for word in ["authorization", "bearer "] {
+            if let Some(line) = log.lines().find(|l| l.to_lowercase().contains(word)) {
+                panic!("« {word} » dans le journal : {line}");
+            }
+        }
+    }
+}
+
+/// Unknown user and wrong password take the same time (both hash: median of 50 each,
+/// interleaved so the machine's load falls on both alike, within 20 %) and get the same body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_timing_does_not_tell_an_unknown_user_from_a_wrong_password() {
+    // Throttling would answer 429 early: this measures the password check itself.
+    let banc = Banc::with_env(&[
+        ("LOGIN_MAX_FAILURES_USER", "100000".into()),
+        ("LOGIN_MAX_FAILURES_IP", "100000".into()),
+    ])
+    .await;
+    let existing = banc.users[3].user.username.clone();
+    let login = |username: String, password: &'static str| {
+        let req = banc
+            .client
+            .post(banc.api.url("/api/v1/auth/login/"))
+            .json(&json!({"username": username, "password": password}));
+        async move {
+            let started = Instant::now();
+            let res = req.send().await.unwrap();
+            let status = res.status().as_u16();
+            let body = res.text().await.unwrap();
+            (started.elapsed(), status, body)
+        }
+    };
+    // Warm-up: connections, caches.
+    for _ in 0..3 {
+        login(existing.clone(), "Pas-le-bon-2026").await;
+        login("personne".into(), "Pas-le-bon-2026").await;
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let mut bodies = std::collections::HashSet::new();
+    let mut rounds = Vec::new();
+    // A loaded machine can skew one round; a real difference (no dummy hash: 1 ms against
+    // 20) shows in every round. Up to three rounds of 50 + 50.
+    for round in 0..3 {
+        let (mut wrong, mut unknown) = (Vec::new(), Vec::new());
+        for i in 0..50 {
+            let pairs = [
+                (existing.clone(), &mut wrong),
+                (format!("inconnu.{round}.{i}"), &mut unknown),
+            ];
+            // Alternate which goes first.
+            let pairs: Vec<_> = if i % 2 == 0 {
+                pairs.into_iter().collect()
+            } else {
+                pairs.into_iter().rev().collect()
+            };
+            for (username, out) in pairs {
+                let (elapsed, status, body) = login(username, "Pas-le-bon-2026").await;
+                assert_eq!(status, 401, "{body}");
+                bodies.insert(body);
+                out.push(elapsed);
+            }
+        }
+        let (w, u) = (median(&mut wrong), median(&mut unknown));
+        let ratio = w.as_secs_f64().max(u.as_secs_f64()) / w.as_secs_f64().min(u.as_secs_f64());
+        eprintln!(
+            "connexion refusée, médiane de 50 : mot de passe faux {w:?}, inconnu {u:?}, rapport {ratio:.3}"
+        );
+        rounds.push((w, u, ratio));
+        if ratio <= 1.20 {
+            break;
+        }
+    }
+    assert!(
+        rounds.iter().any(|(_, _, r)| *r <= 1.20),
+        "mot de passe faux contre utilisateur inconnu, écart de plus de 20 % à chaque série : {rounds:?}"
+    );
+    assert_eq!(bodies.len(), 1, "réponses différentes : {bodies:?}");
+    banc.assert_log_clean(&["Pas-le-bon-2026"]);
+}
+
+fn sign(claims: &Value, header: jsonwebtoken::Header, secret: &[u8]) -> String {
+    jsonwebtoken::encode(
+        &header,
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret),
+    )
+    .unwrap()
+}
+
+fn claims_of(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+/// Tokens the server did not issue, or no longer honours, are refused: another key, another
+/// algorithm (even with the right key), `alg` none in any case, claims re-signed with the right
+/// key but expired, of another type, issuer or session; a deactivated account; the other
+/// sessions' refresh tokens after a password change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_and_revoked_tokens_are_refused() {
+    let banc = Banc::new().await;
+    let secret = banc.app.state.settings.secret_bytes().to_vec();
+    let parent = &banc.users[5];
+    let claims = claims_of(&parent.access);
+    let now = chrono::Utc::now().timestamp();
+    let hs = |alg| jsonwebtoken::Header::new(alg);
+    let with = |key: &str, value: Value| {
+        let mut c = claims.clone();
+        c[key] = value;
+        c
+    };
+    let other = &banc.users[6];
+    let other_sid = claims_of(&other.access)["sid"].clone();
+    let b64 = |v: &Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap());
+    let mut forged: Vec<(&str, String)> = vec![
+        (
+            "autre clé",
+            sign(&claims, hs(jsonwebtoken::Algorithm::HS256), b"une-autre-cle-secrete-de-32-caracteres!!"),
+        ),
+        ("HS384, bonne clé", sign(&claims, hs(jsonwebtoken::Algorithm::HS384), &secret)),
+        ("HS512, bonne clé", sign(&claims, hs(jsonwebtoken::Algorithm::HS512), &secret)),
+        (
+            "expiré",
+            sign(&with("exp", json!(now - 120)), hs(jsonwebtoken::Algorithm::HS256), &secret),
+        ),
+        (
+            "type refresh",
+            sign(&with("typ", json!("refresh")), hs(jsonwebtoken::Algorithm::HS256), &secret),
+        ),
+        (
+            "autre émetteur",
+            sign(&with("iss", json!("autre")), hs(jsonwebtoken::Algorithm::HS256), &secret),
+        ),
+        (
+            "rôle ADMIN",
+            // Signed with the right key: the role comes from the database, not the token…
+            sign(&with("role", json!("ADMIN")), hs(jsonwebtoken::Algorithm::HS256), &secret),
+        ),
+        (
+            "session d'un autre",
+            sign(&with("sid", other_sid), hs(jsonwebtoken::Algorithm::HS256), &secret),
+        ),
+        ("vide", String::new()),
+        ("sans signature", parent.access.rsplit_once('.').unwrap().0.to_string() + "."),
+    ];
+    for alg in ["none", "None", "NONE", "nOnE"] {
+        forged.push((
+            "alg none",
+            format!("{}.{}.", b64(&json!({"alg": alg, "typ": "JWT"})), b64(&claims)),
+        ));
+    }
+    for (what, token) in &forged {
+        let a = banc
+            .send("GET", "/api/v1/users/", Some(token), Body::None)
+            .await;
+        // …so the re-signed "ADMIN" parent is still a parent: 403, not the user list.
+        let expected = if *what == "rôle ADMIN" { 403 } else { 401 };
+        assert_eq!(a.status, expected, "{what} : {}", a.body);
+    }
+    // The parent's real token still works: nothing above revoked it by accident.
+    let (s, me) = banc.get("/api/v1/users/me/", &parent.access).await;
+    assert_eq!((s, me["role"].as_str()), (200, Some("PARENT")));
+
+    // A deactivated account: its access and refresh tokens stop at once.
+    let victime = &banc.victime;
+    let (s, _) = banc
+        .json("DELETE", &format!("/api/v1/users/{}/", victime.id()), banc.admin(), json!({}))
+        .await;
+    assert_eq!(s, 204);
+    assert_eq!(banc.get("/api/v1/users/me/", &victime.access).await.0, 401);
+    let a = banc
+        .send(
+            "POST",
+            "/api/v1/auth/refresh/",
+            None,
+            Body::Json(json!({"refresh": victime.refresh})),
+        )
+        .await;
+    assert_eq!(a.status, 401, "{}", a.body);
+
+    // A password change ends the other sessions, refresh tokens included.
+    let eleve = &banc.users[6];
+    let a = banc
+        .send(
+            "POST",
+            "/api/v1/auth/login/",
+            None,
+            Body::Json(json!({"username": eleve.user.username, "password": eleve.password})),
+        )
+        .await;
+    assert_eq!(a.status, 200);
+    let second = a.json();
+    let (s, b) = banc
+        .json(
+            "POST",
+            "/api/v1/auth/password/",
+            &eleve.access,
+            json!({"old_password": eleve.password, "new_password": "Nouveau-secret-2026"}),
+        )
+        .await;
+    assert_eq!(s, 204, "{b}");
+    for token in [&second["access"]] {
+        assert_eq!(banc.get("/api/v1/users/me/", token.as_str().unwrap()).await.0, 401);
+    }
+    let a = banc
+        .send(
+            "POST",
+            "/api/v1/auth/refresh/",
+            None,
+            Body::Json(json!({"refresh": second["refresh"]})),
+        )
+        .await;
+    assert_eq!(a.status, 401, "{}", a.body);
+    let tokens: Vec<String> = forged.iter().map(|(_, t)| t.clone()).collect();
+    let mut extra: Vec<&str> = tokens.iter().map(String::as_str).collect();
+    extra.push("Nouveau-secret-2026");
+    extra.push(second["access"].as_str().unwrap());
+    extra.push(second["refresh"].as_str().unwrap());
+    banc.assert_log_clean(&extra);
+}

@@ -85,7 +85,6 @@ async fn do_update(
 /// The body `PUT users/<id>/` needs (the same type as PATCH, read with these fields required);
 /// for the document only.
 #[derive(utoipa::ToSchema)]
-#[expect(dead_code, reason = "documentation only")]
 pub struct UserReplace {
     pub username: String,
     pub email: Option<String>,
