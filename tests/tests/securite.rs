@@ -1072,3 +1072,169 @@ async fn forged_and_revoked_tokens_are_refused() {
     extra.push(second["refresh"].as_str().unwrap());
     banc.assert_log_clean(&extra);
 }
+
+/// Another family's rows (pupil b0 of class B): a grade, an attendance, an invoice with a
+/// payment, a published bulletin, and a notification of another account. Their ids.
+async fn other_family(banc: &Banc) -> HashMap<&'static str, i64> {
+    let admin = banc.admin();
+    let (b0, cb, math, annee) = (
+        banc.school.b[0].id,
+        banc.school.classe_b,
+        banc.school.math,
+        banc.school.annee,
+    );
+    let (s, note) = banc
+        .json("POST", "/api/v1/notes/", admin, json!({"eleve": b0, "matiere": math, "classe": cb, "periode": "TRIMESTRE_1", "type_note": "DEVOIR", "valeur": 14, "date_evaluation": "2025-10-01"}))
+        .await;
+    assert_eq!(s, 201, "{note}");
+    let (s, presence) = banc
+        .json(
+            "POST",
+            "/api/v1/presences/",
+            admin,
+            json!({"eleve": b0, "classe": cb, "date": "2025-10-03", "statut": "RETARD"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{presence}");
+    let (s, facture) = banc
+        .json("POST", "/api/v1/factures/", admin, json!({"eleve": b0, "date_echeance": in_days(30), "lignes": [{"libelle": "Cantine", "quantite": 1, "prix_unitaire": 80000}]}))
+        .await;
+    assert_eq!(s, 201, "{facture}");
+    let facture = facture["id"].as_i64().unwrap();
+    let (s, _) = banc
+        .json("POST", &format!("/api/v1/factures/{facture}/emettre/"), admin, json!({}))
+        .await;
+    assert_eq!(s, 200);
+    let (s, paiement) = banc
+        .json(
+            "POST",
+            &format!("/api/v1/factures/{facture}/paiements/"),
+            admin,
+            json!({"montant": 20000, "mode": "ORANGE_MONEY", "reference": "OM-1"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{paiement}");
+    let generer = json!({"annee_scolaire": annee, "periode": "TRIMESTRE_1", "classe": cb});
+    let (s, _) = banc
+        .json("POST", "/api/v1/bulletins/generer/", admin, generer.clone())
+        .await;
+    assert_eq!(s, 202);
+    banc.app.run_jobs(ecole_handlers::registry()).await;
+    let (s, _) = banc
+        .json("POST", "/api/v1/bulletins/publier/", admin, generer)
+        .await;
+    assert_eq!(s, 200);
+    let (_, bulletins) = banc
+        .get(&format!("/api/v1/bulletins/?eleve={b0}"), admin)
+        .await;
+    let mut conn = banc.app.conn().await;
+    let notification: i64 = diesel::insert_into(notifications::table)
+        .values((
+            notifications::utilisateur_id.eq(banc.victime.id()),
+            notifications::type_notification.eq("GENERAL"),
+            notifications::titre.eq("Privé"),
+            notifications::message.eq("Pour un autre compte."),
+        ))
+        .returning(notifications::id)
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    HashMap::from([
+        ("eleve", b0),
+        ("classe", cb),
+        ("parent", banc.school.b[0].parent_id),
+        ("note", note["id"].as_i64().unwrap()),
+        ("presence", presence["id"].as_i64().unwrap()),
+        ("facture", facture),
+        ("paiement", paiement["id"].as_i64().unwrap()),
+        ("bulletin", bulletins["results"][0]["id"].as_i64().unwrap()),
+        ("notification", notification),
+    ])
+}
+
+/// Rows outside the caller's scope are not found (404, never 403), whether named by id, by a
+/// list filter or through a nested route; and nothing of them leaks in a list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_families_rows_are_not_found_by_id_filter_or_nested_route() {
+    let banc = Banc::new().await;
+    let o = other_family(&banc).await;
+    let (b0, cb) = (o["eleve"], o["classe"]);
+    // (path with "{}" for the id, the other family's id)
+    let by_id: Vec<(&str, i64)> = vec![
+        ("/api/v1/eleves/{}/", b0),
+        ("/api/v1/parents/{}/", o["parent"]),
+        ("/api/v1/notes/{}/", o["note"]),
+        ("/api/v1/presences/{}/", o["presence"]),
+        ("/api/v1/factures/{}/", o["facture"]),
+        ("/api/v1/paiements/{}/", o["paiement"]),
+        ("/api/v1/bulletins/{}/", o["bulletin"]),
+        // Nested routes.
+        ("/api/v1/eleves/{}/parents/", b0),
+        ("/api/v1/eleves/{}/releve/", b0),
+        ("/api/v1/factures/{}/paiements/", o["facture"]),
+        ("/api/v1/factures/{}/pdf/", o["facture"]),
+        ("/api/v1/paiements/{}/recu/", o["paiement"]),
+        ("/api/v1/bulletins/{}/pdf/", o["bulletin"]),
+    ];
+    let filters = [
+        format!("/api/v1/notes/?eleve={b0}"),
+        format!("/api/v1/presences/?eleve={b0}"),
+        format!("/api/v1/factures/?eleve={b0}"),
+        format!("/api/v1/paiements/?eleve={b0}"),
+        format!("/api/v1/paiements/?facture={}", o["facture"]),
+        format!("/api/v1/bulletins/?eleve={b0}"),
+        format!("/api/v1/notes/?classe={cb}"),
+        format!("/api/v1/presences/?classe={cb}"),
+        format!("/api/v1/bulletins/?classe={cb}"),
+        format!("/api/v1/eleves/?classe={cb}"),
+        format!("/api/v1/parents/?eleve={b0}"),
+        format!("/api/v1/classes/{cb}/eleves/"),
+    ];
+    let writes: Vec<(&str, &str, i64, Value)> = vec![
+        ("PATCH", "/api/v1/eleves/{}/", b0, json!({"adresse": "Kaloum"})),
+        ("PATCH", "/api/v1/notes/{}/", o["note"], json!({"valeur": 20})),
+        ("DELETE", "/api/v1/notes/{}/", o["note"], json!({})),
+        ("PATCH", "/api/v1/presences/{}/", o["presence"], json!({"statut": "PRESENT"})),
+        ("POST", "/api/v1/notifications/{}/lire/", o["notification"], json!({})),
+        ("POST", "/api/v1/eleves/{}/parents/", b0, json!({"parent": banc.school.a[0].parent_id, "lien": "TUTEUR"})),
+    ];
+    let mut problems = Vec::new();
+    // The family of pupil a0 (class A) and the teacher of class A.
+    for who in [Role::Parent, Role::Eleve, Role::Enseignant] {
+        let token = banc.token(who);
+        let reads = by_id.iter().map(|(t, id)| ("GET", *t, *id, Value::Null));
+        for (method, template, id, body) in reads.chain(writes.iter().cloned()) {
+            let path = template.replace("{}", &id.to_string());
+            let body = if body.is_null() { Body::None } else { Body::Json(body.clone()) };
+            let a = banc.send(method, &path, Some(token), body).await;
+            if a.status == 404 {
+                continue;
+            }
+            // A 403 is allowed only when it says nothing of the row: the same answer as for
+            // an id that does not exist (a role with no access to the kind of row at all).
+            let missing = template.replace("{}", "999999999");
+            let b = banc.send(method, &missing, Some(token), Body::Json(json!({}))).await;
+            if !(a.status == 403 && b.status == 403 && a.body == b.body) {
+                problems.push(format!("{who:?} {method} {path} : {} {}", a.status, a.body));
+            }
+        }
+        for path in &filters {
+            let a = banc.send("GET", path, Some(token), Body::None).await;
+            let leaked = a.json()["results"]
+                .as_array()
+                .is_some_and(|rows| !rows.is_empty());
+            // 404, 403 (a list the role has not), or an empty page: never a row of the other
+            // family.
+            if !(matches!(a.status, 403 | 404) || (a.status == 200 && !leaked)) {
+                problems.push(format!("{who:?} GET {path} : {} {}", a.status, a.body));
+            }
+        }
+    }
+    // Nothing was changed by the attempts.
+    let (s, note) = banc
+        .get(&format!("/api/v1/notes/{}/", o["note"]), banc.admin())
+        .await;
+    assert_eq!((s, note["valeur"].as_f64()), (200, Some(14.0)), "{note}");
+    assert!(problems.is_empty(), "{} accès :\n{}", problems.len(), problems.join("\n"));
+    banc.assert_log_clean(&[]);
+}
