@@ -1238,3 +1238,151 @@ async fn other_families_rows_are_not_found_by_id_filter_or_nested_route() {
     assert!(problems.is_empty(), "{} accès :\n{}", problems.len(), problems.join("\n"));
     banc.assert_log_clean(&[]);
 }
+
+/// Fields a client must not set (`role`, `montant_paye`, `statut`, `saisie_par`, …) are refused
+/// (400 naming the field) or ignored; the row shows what the server decided.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mass_assignment_is_refused_or_ignored() {
+    let banc = Banc::new().await;
+    let admin_id = banc.users[0].id();
+    let (a0, ca, math) = (banc.school.a[0].id, banc.school.classe_a, banc.school.math);
+    let mut problems = Vec::new();
+    // 400 naming the field, or a 2xx the caller then checks.
+    let mut refused = |what: &str, status: u16, body: &Value, field: &str| -> bool {
+        if status == 400 && body.get(field).is_some() {
+            return true;
+        }
+        if !(200..300).contains(&status) {
+            problems.push(format!("{what} : {status} {body}"));
+        }
+        false
+    };
+
+    // One's own account: only email and telephone.
+    let parent = banc.token(Role::Parent);
+    for (field, value) in [
+        ("role", json!("ADMIN")),
+        ("is_active", json!(false)),
+        ("username", json!("pirate")),
+        ("password_hash", json!("$argon2id$v=19$x")),
+        ("id", json!(admin_id)),
+    ] {
+        let (s, b) = banc
+            .json("PATCH", "/api/v1/users/me/", parent, json!({ field: value }))
+            .await;
+        refused(&format!("users/me {field}"), s, &b, field);
+    }
+    let (_, me) = banc.get("/api/v1/users/me/", parent).await;
+    assert_eq!(
+        (me["role"].as_str(), me["is_active"].as_bool()),
+        (Some("PARENT"), Some(true)),
+        "{me}"
+    );
+
+    // A grade is recorded by whoever sends it.
+    let teacher = banc.token(Role::Enseignant);
+    let note = json!({"eleve": a0, "matiere": math, "classe": ca, "periode": "TRIMESTRE_1", "type_note": "DEVOIR", "valeur": 12, "date_evaluation": "2025-10-02", "saisie_par": admin_id});
+    let (s, b) = banc.json("POST", "/api/v1/notes/", teacher, note).await;
+    if !refused("notes saisie_par", s, &b, "saisie_par") {
+        let by: Option<i64> = notes::table
+            .find(b["id"].as_i64().unwrap())
+            .select(notes::saisie_par)
+            .first(&mut banc.app.conn().await)
+            .await
+            .unwrap();
+        assert_eq!(by, Some(banc.school.teacher.id()));
+    }
+    let note_id = banc.ids["notes"];
+    let (s, b) = banc
+        .json("PATCH", &format!("/api/v1/notes/{note_id}/"), teacher, json!({"saisie_par": admin_id}))
+        .await;
+    refused("PATCH notes saisie_par", s, &b, "saisie_par");
+
+    // An invoice's totals, state and number are the server's.
+    let till = banc.token(Role::Comptable);
+    for (field, value) in [
+        ("montant_paye", json!(300000)),
+        ("statut", json!("PAYEE")),
+        ("montant_total", json!(1)),
+        ("numero", json!("FAC-2026-999999")),
+    ] {
+        let mut body = json!({"eleve": a0, "date_echeance": in_days(20), "lignes": [{"libelle": "Tenue", "quantite": 2, "prix_unitaire": 45000}]});
+        body[field] = value;
+        let (s, b) = banc.json("POST", "/api/v1/factures/", till, body).await;
+        if !refused(&format!("factures {field}"), s, &b, field) {
+            let row: (i64, i64, String) = factures::table
+                .find(b["id"].as_i64().unwrap())
+                .select((factures::montant_total, factures::montant_paye, factures::statut))
+                .first(&mut banc.app.conn().await)
+                .await
+                .unwrap();
+            assert_eq!(row, (90000, 0, "BROUILLON".to_string()), "{field}");
+        }
+    }
+    let facture = banc.ids["factures"];
+    for (field, value) in [("montant_paye", json!(300000)), ("statut", json!("PAYEE"))] {
+        let (s, b) = banc
+            .json("PATCH", &format!("/api/v1/factures/{facture}/"), till, json!({ field: value }))
+            .await;
+        // An issued invoice is not edited at all (409) — also a refusal.
+        if s != 409 {
+            refused(&format!("PATCH factures {field}"), s, &b, field);
+        }
+    }
+    let row: (i64, String) = factures::table
+        .find(facture)
+        .select((factures::montant_paye, factures::statut))
+        .first(&mut banc.app.conn().await)
+        .await
+        .unwrap();
+    assert_eq!(row, (100000, "PARTIELLEMENT_PAYEE".to_string()));
+
+    // A payment's recorder and receipt number are the server's.
+    for (field, value) in [
+        ("enregistre_par", json!(admin_id)),
+        ("recu_numero", json!("REC-2026-999999")),
+        ("facture", json!(facture + 1000)),
+    ] {
+        let mut body = json!({"montant": 1000, "mode": "ESPECES"});
+        body[field] = value;
+        let (s, b) = banc
+            .json("POST", &format!("/api/v1/factures/{facture}/paiements/"), till, body)
+            .await;
+        if !refused(&format!("paiements {field}"), s, &b, field) {
+            assert_ne!(b[field], json!(value_of(field, admin_id)), "{field} : {b}");
+        }
+    }
+
+    // Creating a pupil creates an ELEVE account, whatever the body says.
+    let (s, b) = banc
+        .json("POST", "/api/v1/eleves/", banc.admin(), json!({"username": "eleve.masse", "password": "Matrice-securite-2026", "first_name": "Fanta", "last_name": "Camara", "matricule": "2026/777", "sexe": "F", "role": "ADMIN"}))
+        .await;
+    if !refused("eleves role", s, &b, "role") {
+        let role: String = users::table
+            .filter(users::username.eq("eleve.masse"))
+            .select(users::role)
+            .first(&mut banc.app.conn().await)
+            .await
+            .unwrap();
+        assert_eq!(role, "ELEVE");
+    }
+    // Attendance: its recorder and notification flag.
+    let presence = banc.ids["presences"];
+    for field in ["saisie_par", "notification_envoyee"] {
+        let value = if field == "saisie_par" { json!(admin_id) } else { json!(true) };
+        let (s, b) = banc
+            .json("PATCH", &format!("/api/v1/presences/{presence}/"), teacher, json!({ field: value }))
+            .await;
+        refused(&format!("presences {field}"), s, &b, field);
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    banc.assert_log_clean(&[]);
+}
+
+fn value_of(field: &str, admin_id: i64) -> Value {
+    match field {
+        "enregistre_par" => json!(admin_id),
+        "recu_numero" => json!("REC-2026-999999"),
+        _ => Value::Null,
+    }
+}
