@@ -840,7 +840,11 @@ impl Banc {
     /// No secret and no request body in the log the binary wrote during this test.
     fn assert_log_clean(&self, extra: &[&str]) {
         let log = self.api.log();
-        assert!(!log.is_empty(), "journal vide : {}", self.api.log_path.display());
+        assert!(
+            !log.is_empty(),
+            "journal vide : {}",
+            self.api.log_path.display()
+        );
         let mut secrets = self.secrets();
         secrets.extend(extra.iter().map(|s| s.to_string()));
         secrets.push("$argon2".into());
@@ -969,38 +973,75 @@ async fn forged_and_revoked_tokens_are_refused() {
     let mut forged: Vec<(&str, String)> = vec![
         (
             "autre clé",
-            sign(&claims, hs(jsonwebtoken::Algorithm::HS256), b"une-autre-cle-secrete-de-32-caracteres!!"),
+            sign(
+                &claims,
+                hs(jsonwebtoken::Algorithm::HS256),
+                b"une-autre-cle-secrete-de-32-caracteres!!",
+            ),
         ),
-        ("HS384, bonne clé", sign(&claims, hs(jsonwebtoken::Algorithm::HS384), &secret)),
-        ("HS512, bonne clé", sign(&claims, hs(jsonwebtoken::Algorithm::HS512), &secret)),
+        (
+            "HS384, bonne clé",
+            sign(&claims, hs(jsonwebtoken::Algorithm::HS384), &secret),
+        ),
+        (
+            "HS512, bonne clé",
+            sign(&claims, hs(jsonwebtoken::Algorithm::HS512), &secret),
+        ),
         (
             "expiré",
-            sign(&with("exp", json!(now - 120)), hs(jsonwebtoken::Algorithm::HS256), &secret),
+            sign(
+                &with("exp", json!(now - 120)),
+                hs(jsonwebtoken::Algorithm::HS256),
+                &secret,
+            ),
         ),
         (
             "type refresh",
-            sign(&with("typ", json!("refresh")), hs(jsonwebtoken::Algorithm::HS256), &secret),
+            sign(
+                &with("typ", json!("refresh")),
+                hs(jsonwebtoken::Algorithm::HS256),
+                &secret,
+            ),
         ),
         (
             "autre émetteur",
-            sign(&with("iss", json!("autre")), hs(jsonwebtoken::Algorithm::HS256), &secret),
+            sign(
+                &with("iss", json!("autre")),
+                hs(jsonwebtoken::Algorithm::HS256),
+                &secret,
+            ),
         ),
         (
             "rôle ADMIN",
             // Signed with the right key: the role comes from the database, not the token…
-            sign(&with("role", json!("ADMIN")), hs(jsonwebtoken::Algorithm::HS256), &secret),
+            sign(
+                &with("role", json!("ADMIN")),
+                hs(jsonwebtoken::Algorithm::HS256),
+                &secret,
+            ),
         ),
         (
             "session d'un autre",
-            sign(&with("sid", other_sid), hs(jsonwebtoken::Algorithm::HS256), &secret),
+            sign(
+                &with("sid", other_sid),
+                hs(jsonwebtoken::Algorithm::HS256),
+                &secret,
+            ),
         ),
         ("vide", String::new()),
-        ("sans signature", parent.access.rsplit_once('.').unwrap().0.to_string() + "."),
+        (
+            "sans signature",
+            parent.access.rsplit_once('.').unwrap().0.to_string() + ".",
+        ),
     ];
     for alg in ["none", "None", "NONE", "nOnE"] {
         forged.push((
             "alg none",
-            format!("{}.{}.", b64(&json!({"alg": alg, "typ": "JWT"})), b64(&claims)),
+            format!(
+                "{}.{}.",
+                b64(&json!({"alg": alg, "typ": "JWT"})),
+                b64(&claims)
+            ),
         ));
     }
     for (what, token) in &forged {
@@ -1018,7 +1059,12 @@ async fn forged_and_revoked_tokens_are_refused() {
     // A deactivated account: its access and refresh tokens stop at once.
     let victime = &banc.victime;
     let (s, _) = banc
-        .json("DELETE", &format!("/api/v1/users/{}/", victime.id()), banc.admin(), json!({}))
+        .json(
+            "DELETE",
+            &format!("/api/v1/users/{}/", victime.id()),
+            banc.admin(),
+            json!({}),
+        )
         .await;
     assert_eq!(s, 204);
     assert_eq!(banc.get("/api/v1/users/me/", &victime.access).await.0, 401);
@@ -1054,7 +1100,12 @@ async fn forged_and_revoked_tokens_are_refused() {
         .await;
     assert_eq!(s, 204, "{b}");
     for token in [&second["access"]] {
-        assert_eq!(banc.get("/api/v1/users/me/", token.as_str().unwrap()).await.0, 401);
+        assert_eq!(
+            banc.get("/api/v1/users/me/", token.as_str().unwrap())
+                .await
+                .0,
+            401
+        );
     }
     let a = banc
         .send(
@@ -1102,7 +1153,12 @@ async fn other_family(banc: &Banc) -> HashMap<&'static str, i64> {
     assert_eq!(s, 201, "{facture}");
     let facture = facture["id"].as_i64().unwrap();
     let (s, _) = banc
-        .json("POST", &format!("/api/v1/factures/{facture}/emettre/"), admin, json!({}))
+        .json(
+            "POST",
+            &format!("/api/v1/factures/{facture}/emettre/"),
+            admin,
+            json!({}),
+        )
         .await;
     assert_eq!(s, 200);
     let (s, paiement) = banc
@@ -1191,12 +1247,37 @@ async fn other_families_rows_are_not_found_by_id_filter_or_nested_route() {
         format!("/api/v1/classes/{cb}/eleves/"),
     ];
     let writes: Vec<(&str, &str, i64, Value)> = vec![
-        ("PATCH", "/api/v1/eleves/{}/", b0, json!({"adresse": "Kaloum"})),
-        ("PATCH", "/api/v1/notes/{}/", o["note"], json!({"valeur": 20})),
+        (
+            "PATCH",
+            "/api/v1/eleves/{}/",
+            b0,
+            json!({"adresse": "Kaloum"}),
+        ),
+        (
+            "PATCH",
+            "/api/v1/notes/{}/",
+            o["note"],
+            json!({"valeur": 20}),
+        ),
         ("DELETE", "/api/v1/notes/{}/", o["note"], json!({})),
-        ("PATCH", "/api/v1/presences/{}/", o["presence"], json!({"statut": "PRESENT"})),
-        ("POST", "/api/v1/notifications/{}/lire/", o["notification"], json!({})),
-        ("POST", "/api/v1/eleves/{}/parents/", b0, json!({"parent": banc.school.a[0].parent_id, "lien": "TUTEUR"})),
+        (
+            "PATCH",
+            "/api/v1/presences/{}/",
+            o["presence"],
+            json!({"statut": "PRESENT"}),
+        ),
+        (
+            "POST",
+            "/api/v1/notifications/{}/lire/",
+            o["notification"],
+            json!({}),
+        ),
+        (
+            "POST",
+            "/api/v1/eleves/{}/parents/",
+            b0,
+            json!({"parent": banc.school.a[0].parent_id, "lien": "TUTEUR"}),
+        ),
     ];
     let mut problems = Vec::new();
     // The family of pupil a0 (class A) and the teacher of class A.
@@ -1205,7 +1286,11 @@ async fn other_families_rows_are_not_found_by_id_filter_or_nested_route() {
         let reads = by_id.iter().map(|(t, id)| ("GET", *t, *id, Value::Null));
         for (method, template, id, body) in reads.chain(writes.iter().cloned()) {
             let path = template.replace("{}", &id.to_string());
-            let body = if body.is_null() { Body::None } else { Body::Json(body.clone()) };
+            let body = if body.is_null() {
+                Body::None
+            } else {
+                Body::Json(body.clone())
+            };
             let a = banc.send(method, &path, Some(token), body).await;
             if a.status == 404 {
                 continue;
@@ -1213,7 +1298,9 @@ async fn other_families_rows_are_not_found_by_id_filter_or_nested_route() {
             // A 403 is allowed only when it says nothing of the row: the same answer as for
             // an id that does not exist (a role with no access to the kind of row at all).
             let missing = template.replace("{}", "999999999");
-            let b = banc.send(method, &missing, Some(token), Body::Json(json!({}))).await;
+            let b = banc
+                .send(method, &missing, Some(token), Body::Json(json!({})))
+                .await;
             if !(a.status == 403 && b.status == 403 && a.body == b.body) {
                 problems.push(format!("{who:?} {method} {path} : {} {}", a.status, a.body));
             }
@@ -1235,7 +1322,12 @@ async fn other_families_rows_are_not_found_by_id_filter_or_nested_route() {
         .get(&format!("/api/v1/notes/{}/", o["note"]), banc.admin())
         .await;
     assert_eq!((s, note["valeur"].as_f64()), (200, Some(14.0)), "{note}");
-    assert!(problems.is_empty(), "{} accès :\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} accès :\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
     banc.assert_log_clean(&[]);
 }
 
@@ -1268,7 +1360,12 @@ async fn mass_assignment_is_refused_or_ignored() {
         ("id", json!(admin_id)),
     ] {
         let (s, b) = banc
-            .json("PATCH", "/api/v1/users/me/", parent, json!({ field: value }))
+            .json(
+                "PATCH",
+                "/api/v1/users/me/",
+                parent,
+                json!({ field: value }),
+            )
             .await;
         refused(&format!("users/me {field}"), s, &b, field);
     }
@@ -1294,7 +1391,12 @@ async fn mass_assignment_is_refused_or_ignored() {
     }
     let note_id = banc.ids["notes"];
     let (s, b) = banc
-        .json("PATCH", &format!("/api/v1/notes/{note_id}/"), teacher, json!({"saisie_par": admin_id}))
+        .json(
+            "PATCH",
+            &format!("/api/v1/notes/{note_id}/"),
+            teacher,
+            json!({"saisie_par": admin_id}),
+        )
         .await;
     refused("PATCH notes saisie_par", s, &b, "saisie_par");
 
@@ -1312,7 +1414,11 @@ async fn mass_assignment_is_refused_or_ignored() {
         if !refused(&format!("factures {field}"), s, &b, field) {
             let row: (i64, i64, String) = factures::table
                 .find(b["id"].as_i64().unwrap())
-                .select((factures::montant_total, factures::montant_paye, factures::statut))
+                .select((
+                    factures::montant_total,
+                    factures::montant_paye,
+                    factures::statut,
+                ))
                 .first(&mut banc.app.conn().await)
                 .await
                 .unwrap();
@@ -1322,7 +1428,12 @@ async fn mass_assignment_is_refused_or_ignored() {
     let facture = banc.ids["factures"];
     for (field, value) in [("montant_paye", json!(300000)), ("statut", json!("PAYEE"))] {
         let (s, b) = banc
-            .json("PATCH", &format!("/api/v1/factures/{facture}/"), till, json!({ field: value }))
+            .json(
+                "PATCH",
+                &format!("/api/v1/factures/{facture}/"),
+                till,
+                json!({ field: value }),
+            )
             .await;
         // An issued invoice is not edited at all (409) — also a refusal.
         if s != 409 {
@@ -1346,7 +1457,12 @@ async fn mass_assignment_is_refused_or_ignored() {
         let mut body = json!({"montant": 1000, "mode": "ESPECES"});
         body[field] = value;
         let (s, b) = banc
-            .json("POST", &format!("/api/v1/factures/{facture}/paiements/"), till, body)
+            .json(
+                "POST",
+                &format!("/api/v1/factures/{facture}/paiements/"),
+                till,
+                body,
+            )
             .await;
         if !refused(&format!("paiements {field}"), s, &b, field) {
             assert_ne!(b[field], json!(value_of(field, admin_id)), "{field} : {b}");
@@ -1369,9 +1485,18 @@ async fn mass_assignment_is_refused_or_ignored() {
     // Attendance: its recorder and notification flag.
     let presence = banc.ids["presences"];
     for field in ["saisie_par", "notification_envoyee"] {
-        let value = if field == "saisie_par" { json!(admin_id) } else { json!(true) };
+        let value = if field == "saisie_par" {
+            json!(admin_id)
+        } else {
+            json!(true)
+        };
         let (s, b) = banc
-            .json("PATCH", &format!("/api/v1/presences/{presence}/"), teacher, json!({ field: value }))
+            .json(
+                "PATCH",
+                &format!("/api/v1/presences/{presence}/"),
+                teacher,
+                json!({ field: value }),
+            )
             .await;
         refused(&format!("presences {field}"), s, &b, field);
     }
@@ -1482,18 +1607,28 @@ async fn injection_and_traversal_payloads_in_every_parameter_change_nothing() {
     for (method, template, op) in &ops {
         let params = op["parameters"].as_array().cloned().unwrap_or_default();
         for param in &params {
-            let (name, location) = (param["name"].as_str().unwrap(), param["in"].as_str().unwrap());
+            let (name, location) = (
+                param["name"].as_str().unwrap(),
+                param["in"].as_str().unwrap(),
+            );
             for payload in PAYLOADS {
                 let (path, query) = match location {
                     "path" => (
-                        template.replace(&format!("{{{name}}}"), &url::form_urlencoded::byte_serialize(payload.as_bytes()).collect::<String>()),
+                        template.replace(
+                            &format!("{{{name}}}"),
+                            &url::form_urlencoded::byte_serialize(payload.as_bytes())
+                                .collect::<String>(),
+                        ),
                         Vec::new(),
                     ),
                     "query" => (
                         banc.path_for(method, template, Some(Role::Admin)).unwrap(),
                         vec![(name, *payload)],
                     ),
-                    _ => (banc.path_for(method, template, Some(Role::Admin)).unwrap(), Vec::new()),
+                    _ => (
+                        banc.path_for(method, template, Some(Role::Admin)).unwrap(),
+                        Vec::new(),
+                    ),
                 };
                 for token in [&admin, &parent] {
                     let mut url = banc.api.url(&path);
@@ -1521,7 +1656,11 @@ async fn injection_and_traversal_payloads_in_every_parameter_change_nothing() {
                         body: res.text().await.unwrap_or_default(),
                     };
                     requests += 1;
-                    check(format!("{method} {template} {name}={payload:?}"), &a, started.elapsed());
+                    check(
+                        format!("{method} {template} {name}={payload:?}"),
+                        &a,
+                        started.elapsed(),
+                    );
                 }
             }
         }
@@ -1534,7 +1673,10 @@ async fn injection_and_traversal_payloads_in_every_parameter_change_nothing() {
         .map(|(b, _)| b.name.as_str())
         .collect();
     assert_eq!(before.len(), after.len(), "tables : {before:?} → {after:?}");
-    assert!(changed.is_empty(), "tables modifiées par des paramètres : {changed:?}");
+    assert!(
+        changed.is_empty(),
+        "tables modifiées par des paramètres : {changed:?}"
+    );
 
     // Then every text field of every JSON body (as ADMIN, who may write everywhere): the
     // payload is data, stored as such or refused, never executed.
@@ -1546,7 +1688,10 @@ async fn injection_and_traversal_payloads_in_every_parameter_change_nothing() {
         let Body::Json(body) = body_for(&doc, op, &banc, &mut n) else {
             continue;
         };
-        let schema = resolve(&doc, &op["requestBody"]["content"]["application/json"]["schema"]);
+        let schema = resolve(
+            &doc,
+            &op["requestBody"]["content"]["application/json"]["schema"],
+        );
         let texts: Vec<String> = schema["properties"]
             .as_object()
             .map(|p| {
@@ -1554,7 +1699,9 @@ async fn injection_and_traversal_payloads_in_every_parameter_change_nothing() {
                     .filter(|(_, s)| {
                         let s = resolve(&doc, s);
                         s["type"] == "string"
-                            || s["type"].as_array().is_some_and(|t| t.contains(&json!("string")))
+                            || s["type"]
+                                .as_array()
+                                .is_some_and(|t| t.contains(&json!("string")))
                     })
                     .map(|(k, _)| k.clone())
                     .collect()
@@ -1568,7 +1715,11 @@ async fn injection_and_traversal_payloads_in_every_parameter_change_nothing() {
                 let started = Instant::now();
                 let a = banc.send(method, &path, Some(&admin), Body::Json(b)).await;
                 requests += 1;
-                check(format!("{method} {template} {field}={payload:?}"), &a, started.elapsed());
+                check(
+                    format!("{method} {template} {field}={payload:?}"),
+                    &a,
+                    started.elapsed(),
+                );
             }
         }
     }
@@ -1586,9 +1737,186 @@ async fn injection_and_traversal_payloads_in_every_parameter_change_nothing() {
             .unwrap();
         assert_eq!(role, u.user.role.as_str(), "{}", u.user.username);
     }
-    let audit: i64 = audit_log::table.count().get_result(&mut conn).await.unwrap();
-    assert!(audit >= audit_before, "journal d'audit : {audit_before} → {audit}");
+    let audit: i64 = audit_log::table
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        audit >= audit_before,
+        "journal d'audit : {audit_before} → {audit}"
+    );
     eprintln!("injections : {requests} requêtes");
-    assert!(problems.is_empty(), "{} problème(s) :\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} problème(s) :\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+    banc.assert_log_clean(&[]);
+}
+
+/// A request with a chunked body (no Content-Length) of `size` bytes, written by hand.
+async fn chunked(banc: &Banc, method: &str, path: &str, content_type: &str, size: usize) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = banc.api.base_url.trim_start_matches("http://").to_string();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Type: {content_type}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        banc.admin()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let chunk = vec![b' '; 64 * 1024];
+    let mut sent = 0;
+    while sent < size {
+        let frame = [format!("{:x}\r\n", chunk.len()).as_bytes(), &chunk, b"\r\n"].concat();
+        if stream.write_all(&frame).await.is_err() {
+            break; // the server answered and closed: fine
+        }
+        sent += chunk.len();
+    }
+    let _ = stream.write_all(b"0\r\n\r\n").await;
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    let text = String::from_utf8_lossy(&answer);
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Every operation with a body: more than the limit → 413 (with or without Content-Length),
+/// a body that is not of the documented type → 415; uploads have their own limits (logo 2 Mo,
+/// import 5 Mo), multipart included. Nothing is created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_bodies_are_413_and_wrong_content_types_415() {
+    let banc = Banc::new().await;
+    let doc = banc.openapi().await;
+    let admin = banc.admin().to_string();
+    let before = fingerprint(&banc).await;
+    let big_json = format!("{{\"nom\": \"{}\"}}", "a".repeat(1_100_000)).into_bytes();
+    let mut problems = Vec::new();
+    let mut chunked_done = false;
+    for (method, template, op) in operations(&doc) {
+        let Some(content) = op
+            .pointer("/requestBody/content")
+            .and_then(Value::as_object)
+        else {
+            continue;
+        };
+        let path = banc
+            .path_for(&method, &template, Some(Role::Admin))
+            .unwrap();
+        let key = format!("{method} {template}");
+        if content.contains_key("application/json") {
+            let a = banc
+                .send(
+                    &method,
+                    &path,
+                    Some(&admin),
+                    Body::Raw("application/json", big_json.clone()),
+                )
+                .await;
+            if a.status != 413 || a.json()["code"] != "payload_too_large" {
+                problems.push(format!("{key} 1,1 Mo : {} {}", a.status, a.body));
+            }
+            for ct in [
+                "text/plain",
+                "application/xml",
+                "application/x-www-form-urlencoded",
+                "multipart/form-data; boundary=x",
+                "text/csv",
+            ] {
+                let a = banc
+                    .send(
+                        &method,
+                        &path,
+                        Some(&admin),
+                        Body::Raw(ct, b"{\"nom\": \"x\"}".to_vec()),
+                    )
+                    .await;
+                if a.status != 415 || a.json()["code"] != "unsupported_media_type" {
+                    problems.push(format!("{key} en {ct} : {} {}", a.status, a.body));
+                }
+            }
+            let required = op.pointer("/requestBody/required") == Some(&json!(true));
+            let a = banc.send(&method, &path, Some(&admin), Body::None).await;
+            if required && a.status != 415 {
+                problems.push(format!("{key} sans corps : {} {}", a.status, a.body));
+            }
+            if !chunked_done && method == "POST" {
+                // Without Content-Length the limit holds too.
+                let status =
+                    chunked(&banc, &method, &path, "application/json", 2 * 1024 * 1024).await;
+                if status != 413 {
+                    problems.push(format!("{key} en chunked : {status}"));
+                }
+                chunked_done = true;
+            }
+        } else {
+            // Uploads: a file over the limit, raw and in a multipart form.
+            let (limit, ct) = if content.contains_key("text/csv") {
+                (5 * 1024 * 1024, "text/csv")
+            } else {
+                (2 * 1024 * 1024, "image/png")
+            };
+            let mut file = STANDARD.decode(PNG).unwrap();
+            file.resize(limit + 1024, 0);
+            let a = banc
+                .send(&method, &path, Some(&admin), Body::Raw(ct, file.clone()))
+                .await;
+            if a.status != 413 {
+                problems.push(format!("{key} fichier trop gros : {} {}", a.status, a.body));
+            }
+            let boundary = "XYZsecurite";
+            let mut form = format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"fichier\"; filename=\"f\"\r\nContent-Type: {ct}\r\n\r\n"
+            )
+            .into_bytes();
+            form.extend_from_slice(&file);
+            form.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+            let multipart: &'static str =
+                Box::leak(format!("multipart/form-data; boundary={boundary}").into_boxed_str());
+            let a = banc
+                .send(&method, &path, Some(&admin), Body::Raw(multipart, form))
+                .await;
+            if a.status != 413 {
+                problems.push(format!(
+                    "{key} multipart trop gros : {} {}",
+                    a.status, a.body
+                ));
+            }
+            let status = chunked(&banc, &method, &path, ct, limit + 128 * 1024).await;
+            if status != 413 {
+                problems.push(format!("{key} chunked trop gros : {status}"));
+            }
+            // Not a file of the documented kind: refused (400 or 415), never stored.
+            let a = banc
+                .send(
+                    &method,
+                    &path,
+                    Some(&admin),
+                    Body::Raw("application/json", b"{\"a\": 1}".to_vec()),
+                )
+                .await;
+            if !matches!(a.status, 400 | 415) {
+                problems.push(format!("{key} en JSON : {} {}", a.status, a.body));
+            }
+        }
+    }
+    let after = fingerprint(&banc).await;
+    let changed: Vec<&str> = before
+        .iter()
+        .zip(after.iter())
+        .filter(|(b, a)| b != a)
+        .map(|(b, _)| b.name.as_str())
+        .collect();
+    assert!(
+        problems.is_empty(),
+        "{} problème(s) :\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+    assert!(changed.is_empty(), "tables modifiées : {changed:?}");
     banc.assert_log_clean(&[]);
 }

@@ -92,6 +92,26 @@ fn is_json(req: &HttpRequest) -> bool {
         .unwrap_or(false)
 }
 
+/// 415 unless the request says its body is JSON.
+pub fn require_json(req: &HttpRequest) -> Result<(), ApiError> {
+    if is_json(req) {
+        return Ok(());
+    }
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("aucun")
+        .chars()
+        .take(80)
+        .collect::<String>();
+    Err(ApiError::detail(
+        actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        format!("Type de contenu « {ct} » non pris en charge : application/json attendu."),
+    ))
+}
+
 /// Reads the whole body, refusing more than `limit` bytes.
 pub async fn read_body(
     req: &HttpRequest,
@@ -258,23 +278,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
         let req = req.clone();
         let mut payload = payload.take();
         Box::pin(async move {
-            if !is_json(&req) {
-                let ct = req
-                    .headers()
-                    .get(header::CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("aucun")
-                    .chars()
-                    .take(80)
-                    .collect::<String>();
-                return Err(ApiError::detail(
-                    actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported_media_type",
-                    format!(
-                        "Type de contenu « {ct} » non pris en charge : application/json attendu."
-                    ),
-                ));
-            }
+            require_json(&req)?;
             let body = read_body(&req, &mut payload, crate::BODY_LIMIT).await?;
             parse_json(&body).map(ApiJson)
         })
