@@ -249,7 +249,10 @@ impl Banc {
     }
 
     async fn with_env(env: &[(&str, String)]) -> Banc {
-        let app = TestApp::new().await;
+        Self::with_app(TestApp::new().await, env).await
+    }
+
+    async fn with_app(app: TestApp, env: &[(&str, String)]) -> Banc {
         let school = School::create(&app, 1).await;
         let api = ApiProcess::start(&app, env).await;
         let client = reqwest::Client::builder()
@@ -1919,4 +1922,343 @@ async fn oversized_bodies_are_413_and_wrong_content_types_415() {
     );
     assert!(changed.is_empty(), "tables modifiées : {changed:?}");
     banc.assert_log_clean(&[]);
+}
+
+/// Logs hold no password, token or request body: a run of sign-ins (good and bad), token
+/// refresh, logout, password change, bodies refused as malformed, too large or of the wrong
+/// type, all carrying markers, at `debug` level; then the log file is read back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_hold_no_password_token_or_body() {
+    let banc = Banc::with_env(&[("RUST_LOG", "debug".into())]).await;
+    const MARQUEUR: &str = "MARQUEUR-CORPS-7f3a9c";
+    let user = &banc.users[3];
+    let login = |password: &str| {
+        banc.send(
+            "POST",
+            "/api/v1/auth/login/",
+            None,
+            Body::Json(json!({"username": user.user.username, "password": password})),
+        )
+    };
+    assert_eq!(login("Mauvais-MDP-secret-42").await.status, 401);
+    let a = login(&user.password).await;
+    assert_eq!(a.status, 200);
+    let session = a.json();
+    let (access, refresh) = (
+        session["access"].as_str().unwrap().to_string(),
+        session["refresh"].as_str().unwrap().to_string(),
+    );
+    let a = banc
+        .send(
+            "POST",
+            "/api/v1/auth/refresh/",
+            None,
+            Body::Json(json!({"refresh": refresh})),
+        )
+        .await;
+    assert_eq!(a.status, 200);
+    let rotated = a.json();
+    let new_refresh = rotated["refresh"].as_str().unwrap().to_string();
+    // Reuse of the old one: refused, the family revoked (and logged as such, without it).
+    let a = banc
+        .send(
+            "POST",
+            "/api/v1/auth/refresh/",
+            None,
+            Body::Json(json!({"refresh": refresh})),
+        )
+        .await;
+    assert_eq!(a.status, 401);
+    let a = banc
+        .send(
+            "POST",
+            "/api/v1/auth/refresh/",
+            None,
+            Body::Json(json!({"refresh": new_refresh})),
+        )
+        .await;
+    assert_eq!(a.status, 401, "famille révoquée");
+    let a = banc
+        .send(
+            "POST",
+            "/api/v1/auth/logout/",
+            None,
+            Body::Json(json!({"refresh": new_refresh})),
+        )
+        .await;
+    assert!(matches!(a.status, 204 | 401), "{}", a.body);
+    let (s, _) = banc
+        .json(
+            "POST",
+            "/api/v1/auth/password/",
+            &user.access,
+            json!({"old_password": user.password, "new_password": "Nouveau-MDP-secret-43"}),
+        )
+        .await;
+    assert_eq!(s, 204);
+    let admin = banc.admin();
+    // Bodies: accepted, refused by validation, malformed, too large, of the wrong type.
+    let (s, _) = banc
+        .json(
+            "PATCH",
+            &format!("/api/v1/eleves/{}/", banc.school.a[0].id),
+            admin,
+            json!({"adresse": MARQUEUR}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, _) = banc
+        .json("POST", "/api/v1/users/", admin, json!({"username": MARQUEUR, "password": "court", "role": "PARENT", "first_name": "A", "last_name": "B"}))
+        .await;
+    assert_eq!(s, 400);
+    let (s, _) = banc
+        .json(
+            "POST",
+            "/api/v1/matieres/",
+            admin,
+            json!({"code": MARQUEUR, "nom": MARQUEUR, "inconnu": MARQUEUR}),
+        )
+        .await;
+    assert_eq!(s, 400);
+    for (ct, body) in [
+        ("application/json", format!("{{\"nom\": \"{MARQUEUR}\"")),
+        ("text/plain", MARQUEUR.to_string()),
+        (
+            "application/json",
+            format!("{{\"nom\": \"{MARQUEUR}{}\"}}", "x".repeat(1_100_000)),
+        ),
+    ] {
+        let a = banc
+            .send(
+                "POST",
+                "/api/v1/matieres/",
+                Some(admin),
+                Body::Raw(ct, body.into_bytes()),
+            )
+            .await;
+        assert!(a.status >= 400);
+    }
+    // A token and a marker in the query string and headers.
+    let a = banc
+        .send(
+            "GET",
+            &format!("/api/v1/eleves/?search={MARQUEUR}&token={access}"),
+            Some(admin),
+            Body::None,
+        )
+        .await;
+    assert_eq!(a.status, 200);
+    let a = banc
+        .send(
+            "GET",
+            "/api/v1/users/me/",
+            Some(&format!("{access}x")),
+            Body::None,
+        )
+        .await;
+    assert_eq!(a.status, 401);
+    // The log is complete once the process has stopped.
+    let mut banc = banc;
+    banc.api.stop().await;
+    let log = banc.api.log();
+    assert!(log.contains("requête"), "journal : {log}");
+    banc.assert_log_clean(&[
+        MARQUEUR,
+        "Mauvais-MDP-secret-42",
+        "Nouveau-MDP-secret-43",
+        &access,
+        &refresh,
+        &new_refresh,
+        rotated["access"].as_str().unwrap(),
+    ]);
+}
+
+#[derive(QueryableByName, Debug)]
+struct AuditRow {
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Int8>)]
+    user_id: Option<i64>,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    action: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    table_name: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Int8>)]
+    row_id: Option<i64>,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    payload: String,
+}
+
+async fn exec(conn: &mut diesel_async::AsyncPgConnection, sql: &str) -> Result<usize, String> {
+    diesel::sql_query(sql)
+        .execute(conn)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The application's database role cannot rewrite the audit log: with every privilege on it,
+/// the trigger refuses UPDATE, DELETE and TRUNCATE and the role cannot disable the trigger (it
+/// does not own the table); with the production grants (README: no UPDATE, DELETE, TRUNCATE on
+/// `audit_log`) the database refuses first. The real API runs as that role, and every grade,
+/// payment and role change it makes writes its audit row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_rows_for_grades_payments_and_roles_and_the_app_role_cannot_rewrite_them() {
+    let app = TestApp::new().await;
+    let role = format!(
+        "ecole_app_{}_{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let role = &role[..40.min(role.len())];
+    let mut su = app.conn().await;
+    let db = &app.db.name;
+    for sql in [
+        format!("CREATE ROLE \"{role}\" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE"),
+        format!("GRANT CONNECT ON DATABASE \"{db}\" TO \"{role}\""),
+        format!("GRANT USAGE ON SCHEMA public TO \"{role}\""),
+        format!(
+            "GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA public TO \"{role}\""
+        ),
+        format!("GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO \"{role}\""),
+    ] {
+        exec(&mut su, &sql).await.unwrap();
+    }
+    let mut role_url = url::Url::parse(&app.db.url).unwrap();
+    role_url.set_username(role).unwrap();
+    role_url.set_password(None).unwrap();
+    let role_url = role_url.to_string();
+    let mut conn = {
+        use diesel_async::AsyncConnection;
+        diesel_async::AsyncPgConnection::establish(&role_url)
+            .await
+            .unwrap()
+    };
+    exec(
+        &mut conn,
+        "INSERT INTO audit_log (action, table_name) VALUES ('TEST', 'essai')",
+    )
+    .await
+    .unwrap();
+    // Every privilege: the trigger holds.
+    for sql in [
+        "UPDATE audit_log SET action = 'FALSIFIE'",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
+    ] {
+        let err = exec(&mut conn, sql).await.unwrap_err();
+        assert!(err.contains("ajout seul"), "{sql} : {err}");
+    }
+    for sql in [
+        "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete",
+        "DROP TRIGGER audit_log_no_update_delete ON audit_log",
+        "DROP TABLE audit_log",
+    ] {
+        let err = exec(&mut conn, sql).await.unwrap_err();
+        assert!(
+            err.contains("must be owner") || err.contains("propriétaire"),
+            "{sql} : {err}"
+        );
+    }
+    // The production grants: refused before the trigger.
+    exec(
+        &mut su,
+        &format!("REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM \"{role}\""),
+    )
+    .await
+    .unwrap();
+    for sql in [
+        "UPDATE audit_log SET action = 'FALSIFIE'",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
+    ] {
+        let err = exec(&mut conn, sql).await.unwrap_err();
+        assert!(err.contains("permission denied"), "{sql} : {err}");
+    }
+    drop(conn);
+
+    // The API as that role: grades, a payment and a role change are audited.
+    let banc = Banc::with_app(app, &[("DATABASE_URL", role_url.clone())]).await;
+    let teacher = banc.token(Role::Enseignant);
+    let note = banc.ids["notes"];
+    let (s, b) = banc
+        .json(
+            "PATCH",
+            &format!("/api/v1/notes/{note}/"),
+            teacher,
+            json!({"valeur": 13}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = banc
+        .json(
+            "DELETE",
+            &format!("/api/v1/notes/{note}/"),
+            teacher,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 204, "{b}");
+    let victime = banc.victime.id();
+    let (s, b) = banc
+        .json(
+            "PATCH",
+            &format!("/api/v1/users/{victime}/"),
+            banc.admin(),
+            json!({"role": "COMPTABLE"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let mut su = banc.app.conn().await;
+    let rows: Vec<AuditRow> = diesel::sql_query(
+        "SELECT user_id, action, table_name, row_id,
+                coalesce(before::text, '') || coalesce(after::text, '') AS payload
+         FROM audit_log ORDER BY id",
+    )
+    .load(&mut su)
+    .await
+    .unwrap();
+    let (admin, teacher_id) = (banc.users[0].id(), banc.school.teacher.id());
+    let has = |user: i64, action: &str, table: &str, row: Option<i64>| {
+        rows.iter().any(|r| {
+            r.user_id == Some(user)
+                && r.action == action
+                && r.table_name == table
+                && (row.is_none() || r.row_id == row)
+        })
+    };
+    assert!(has(admin, "CREATE", "notes", Some(note)), "{rows:#?}");
+    assert!(has(teacher_id, "UPDATE", "notes", Some(note)), "{rows:#?}");
+    assert!(has(teacher_id, "DELETE", "notes", Some(note)), "{rows:#?}");
+    assert!(
+        has(admin, "CREATE", "paiements", Some(banc.ids["paiements"])),
+        "{rows:#?}"
+    );
+    assert!(
+        has(admin, "ROLE_CHANGE", "users", Some(victime)),
+        "{rows:#?}"
+    );
+    let role_change = rows
+        .iter()
+        .find(|r| r.action == "ROLE_CHANGE" && r.row_id == Some(victime))
+        .unwrap();
+    assert!(role_change.payload.contains("PARENT") && role_change.payload.contains("COMPTABLE"));
+    for r in &rows {
+        assert!(
+            !r.payload.contains("$argon2") && !r.payload.contains("password_hash"),
+            "{r:?}"
+        );
+    }
+    banc.assert_log_clean(&[]);
+    let mut banc = banc;
+    banc.api.stop().await;
+    let _ = exec(&mut su, &format!("DROP OWNED BY \"{role}\"")).await;
+    drop(su);
+    drop(banc);
+    let mut conn = {
+        use diesel_async::AsyncConnection;
+        let server = std::env::var("TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        diesel_async::AsyncPgConnection::establish(&server)
+            .await
+            .unwrap()
+    };
+    let _ = exec(&mut conn, &format!("DROP ROLE IF EXISTS \"{role}\"")).await;
 }
