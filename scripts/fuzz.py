@@ -141,6 +141,8 @@ def schemathesis(base: str, who: str, token: str | None, args) -> dict:
     ]
     if args.max_time:
         command += ["--max-time", str(args.max_time)]
+    if args.phases:
+        command += ["--phases", args.phases]
     if token:
         command += ["-H", f"Authorization: Bearer {token}"]
     with open(log, "w") as out:
@@ -186,11 +188,16 @@ def main() -> int:
     parser.add_argument("--court", action="store_true", help="passe courte (make test)")
     parser.add_argument("--max-examples", type=int, default=None, help="cas par opération")
     parser.add_argument("--max-time", type=int, default=None, help="durée maximale par rôle (s)")
+    parser.add_argument("--phases", default=os.environ.get("FUZZ_PHASES"), help="phases de schemathesis (toutes par défaut)")
     parser.add_argument("--seed", type=int, default=int(os.environ.get("FUZZ_SEED", "2026")))
     parser.add_argument("--roles", default=os.environ.get("FUZZ_ROLES", ",".join(ROLES + ["ANONYME"])))
     args = parser.parse_args()
     if args.max_examples is None:
         args.max_examples = int(os.environ.get("FUZZ_MAX_EXAMPLES", "3" if args.court else "100"))
+    if args.phases is None and args.court:
+        # The short run (make test): generated cases only; the coverage and stateful phases
+        # (boundary values, chains of calls) are for `make fuzz`.
+        args.phases = "fuzzing"
 
     server = os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     redis = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

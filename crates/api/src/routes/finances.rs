@@ -251,10 +251,14 @@ fn optional_body<T: DeserializeOwned + Default>(
     req: &HttpRequest,
     bytes: &[u8],
 ) -> Result<T, ApiError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    let text = String::from_utf8_lossy(bytes);
+    if text.trim().is_empty() {
         Ok(T::default())
     } else {
         crate::extract::require_json(req)?;
+        if text.trim() == "null" {
+            return Ok(T::default());
+        }
         parse_json(bytes)
     }
 }

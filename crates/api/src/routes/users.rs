@@ -84,7 +84,8 @@ async fn do_update(
 
 /// The body `PUT users/<id>/` needs (the same type as PATCH, read with these fields required);
 /// for the document only.
-#[derive(utoipa::ToSchema)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UserReplace {
     pub username: String,
     pub email: Option<String>,
