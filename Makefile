@@ -2,7 +2,7 @@
 .DEFAULT_GOAL := help
 SHELL := /usr/bin/env bash
 
-.PHONY: help run test lint fmt migrate createsuperuser check bench schema-check build worker beat
+.PHONY: help run test lint fmt migrate createsuperuser check bench schema-check build worker beat fuzz
 
 help: ## Affiche cette aide
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36mmake %-16s\033[0m %s\n", $$1, $$2}'
@@ -18,6 +18,9 @@ beat: ## Lance le planificateur seul, au premier plan (`make beat ARGS=--list` p
 
 test: ## Lance toute la suite de tests (PostgreSQL jetable en tmpfs + Redis local)
 	@bash scripts/test.sh
+
+fuzz: ## Fuzzing long de l'API (schemathesis, chaque rôle, toutes les vérifications) : voir target/fuzz/
+	@bash scripts/fuzz.sh $(ARGS)
 
 lint: ## Vérifie le formatage (cargo fmt) et clippy sans avertissement
 	cargo fmt --all -- --check
