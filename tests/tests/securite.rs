@@ -2117,7 +2117,7 @@ async fn audit_rows_for_grades_payments_and_roles_and_the_app_role_cannot_rewrit
         format!(
             "GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA public TO \"{role}\""
         ),
-        format!("GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO \"{role}\""),
+        format!("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO \"{role}\""),
     ] {
         exec(&mut su, &sql).await.unwrap();
     }
