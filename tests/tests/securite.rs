@@ -59,8 +59,12 @@ const COLUMNS: [&str; 8] = [
 /// - `-` no token: 401; `p` public: served without a token.
 ///
 /// The rows used: pupil a0 of class A (the teacher teaches MATH there; PARENT and ELEVE are
-/// a0's family and a0), a0's grade, attendance, invoice, payment and published bulletin, and
-/// for `users/{id}` a separate account. A documented operation missing here fails the test.
+/// a0's family and a0), a0's grade, attendance, invoice, payment and published bulletin; for
+/// `users/{id}` a separate account; for DELETE of `eleves`, `parents`, `enseignants` and for
+/// writes to `enseignements`, rows outside the family's and the teacher's scope (class B's
+/// pupil and parent, another teacher's assignment), so the test users keep their accounts and
+/// scopes. Refusals are tried before the allowed roles. A documented operation missing here
+/// fails the test.
 const MATRICE: &[(&str, &str)] = &[
     //                                                     anon ADM DIR ENS CPT BIB PAR ELV
     ("GET /health/live", "p p p p p p p p"),
@@ -1604,6 +1608,10 @@ async fn injection_and_traversal_payloads_in_every_parameter_change_nothing() {
                 a.body.chars().take(200).collect::<String>()
             ));
         }
+        // The headers hold on these error answers too.
+        for p in header_problems(a, true) {
+            problems.push(format!("{what} : {} {p}", a.status));
+        }
     };
     let ops = operations(&doc);
     // Parameters first, with an empty body: no write can succeed.
@@ -1644,6 +1652,7 @@ async fn injection_and_traversal_payloads_in_every_parameter_change_nothing() {
                     let mut req = banc
                         .client
                         .request(method.parse().unwrap(), url)
+                        .header("origin", ORIGIN)
                         .bearer_auth(token);
                     if location == "header" {
                         req = req.header(name, *payload);
@@ -1823,6 +1832,11 @@ async fn oversized_bodies_are_413_and_wrong_content_types_415() {
             if a.status != 413 || a.json()["code"] != "payload_too_large" {
                 problems.push(format!("{key} 1,1 Mo : {} {}", a.status, a.body));
             }
+            problems.extend(
+                header_problems(&a, true)
+                    .into_iter()
+                    .map(|p| format!("{key} 413 : {p}")),
+            );
             for ct in [
                 "text/plain",
                 "application/xml",
@@ -1841,6 +1855,11 @@ async fn oversized_bodies_are_413_and_wrong_content_types_415() {
                 if a.status != 415 || a.json()["code"] != "unsupported_media_type" {
                     problems.push(format!("{key} en {ct} : {} {}", a.status, a.body));
                 }
+                problems.extend(
+                    header_problems(&a, true)
+                        .into_iter()
+                        .map(|p| format!("{key} 415 : {p}")),
+                );
             }
             let required = op.pointer("/requestBody/required") == Some(&json!(true));
             let a = banc.send(&method, &path, Some(&admin), Body::None).await;
