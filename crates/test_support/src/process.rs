@@ -329,5 +329,11 @@ impl ApiProcess {
 impl Drop for ApiProcess {
     fn drop(&mut self) {
         let _ = self.child.start_kill();
+        // Kept when the test failed, to read what happened.
+        if std::thread::panicking() {
+            eprintln!("journal de ecole-api : {}", self.log_path.display());
+        } else {
+            let _ = std::fs::remove_file(&self.log_path);
+        }
     }
 }
