@@ -1239,19 +1239,20 @@ async fn other_families_rows_are_not_found_by_id_filter_or_nested_route() {
         ("/api/v1/paiements/{}/recu/", o["paiement"]),
         ("/api/v1/bulletins/{}/pdf/", o["bulletin"]),
     ];
-    let filters = [
-        format!("/api/v1/notes/?eleve={b0}"),
-        format!("/api/v1/presences/?eleve={b0}"),
-        format!("/api/v1/factures/?eleve={b0}"),
-        format!("/api/v1/paiements/?eleve={b0}"),
-        format!("/api/v1/paiements/?facture={}", o["facture"]),
-        format!("/api/v1/bulletins/?eleve={b0}"),
-        format!("/api/v1/notes/?classe={cb}"),
-        format!("/api/v1/presences/?classe={cb}"),
-        format!("/api/v1/bulletins/?classe={cb}"),
-        format!("/api/v1/eleves/?classe={cb}"),
-        format!("/api/v1/parents/?eleve={b0}"),
-        format!("/api/v1/classes/{cb}/eleves/"),
+    // (path with "{}" for the id, the other family's id)
+    let filters: Vec<(&str, i64)> = vec![
+        ("/api/v1/notes/?eleve={}", b0),
+        ("/api/v1/presences/?eleve={}", b0),
+        ("/api/v1/factures/?eleve={}", b0),
+        ("/api/v1/paiements/?eleve={}", b0),
+        ("/api/v1/paiements/?facture={}", o["facture"]),
+        ("/api/v1/bulletins/?eleve={}", b0),
+        ("/api/v1/notes/?classe={}", cb),
+        ("/api/v1/presences/?classe={}", cb),
+        ("/api/v1/bulletins/?classe={}", cb),
+        ("/api/v1/eleves/?classe={}", cb),
+        ("/api/v1/parents/?eleve={}", b0),
+        ("/api/v1/classes/{}/eleves/", cb),
     ];
     let writes: Vec<(&str, &str, i64, Value)> = vec![
         (
@@ -1312,15 +1313,26 @@ async fn other_families_rows_are_not_found_by_id_filter_or_nested_route() {
                 problems.push(format!("{who:?} {method} {path} : {} {}", a.status, a.body));
             }
         }
-        for path in &filters {
-            let a = banc.send("GET", path, Some(token), Body::None).await;
+        for (template, id) in &filters {
+            let path = template.replace("{}", &id.to_string());
+            let a = banc.send("GET", &path, Some(token), Body::None).await;
             let leaked = a.json()["results"]
                 .as_array()
                 .is_some_and(|rows| !rows.is_empty());
             // 404, 403 (a list the role has not), or an empty page: never a row of the other
-            // family.
-            if !(matches!(a.status, 403 | 404) || (a.status == 200 && !leaked)) {
-                problems.push(format!("{who:?} GET {path} : {} {}", a.status, a.body));
+            // family; and the very answer an id that does not exist gets (no oracle).
+            let missing = template.replace("{}", "999999999");
+            let b = banc.send("GET", &missing, Some(token), Body::None).await;
+            let ok = matches!(a.status, 403 | 404) || (a.status == 200 && !leaked);
+            // A teacher reads every class (SPEC §1), so class B's existence is no secret: its
+            // pupils' list is an empty page where an unknown class is a 404.
+            let visible = who == Role::Enseignant && template.starts_with("/api/v1/classes/");
+            if !ok || (!visible && (a.status != b.status || a.json()["count"] != b.json()["count"]))
+            {
+                problems.push(format!(
+                    "{who:?} GET {path} : {} {} (id inexistant : {} {})",
+                    a.status, a.body, b.status, b.body
+                ));
             }
         }
     }
