@@ -1576,6 +1576,7 @@ const PAYLOADS: &[&str] = &[
     "-1",
     "{{7*7}}<script>alert(1)</script>",
     "é𝄞\u{202e}",
+    "a\u{0}b",
 ];
 
 fn leaks_internals(body: &str) -> bool {
@@ -1667,6 +1668,10 @@ async fn injection_and_traversal_payloads_in_every_parameter_change_nothing() {
                         .header("origin", ORIGIN)
                         .bearer_auth(token);
                     if location == "header" {
+                        // A control character cannot even be sent in a header.
+                        if payload.chars().any(char::is_control) {
+                            continue;
+                        }
                         req = req.header(name, *payload);
                     }
                     if method != "GET" {

@@ -260,7 +260,21 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         ));
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(json_error)?;
+    let value = match serde_path_to_error::deserialize(&mut de) {
+        Ok(value) => value,
+        // `3.0` is an integer for JSON Schema (and the OpenAPI document): read it as 3.
+        Err(e)
+            if e.inner()
+                .to_string()
+                .starts_with("invalid type: floating point") =>
+        {
+            let mut tree: serde_json::Value =
+                serde_json::from_slice(bytes).map_err(|_| json_error(e))?;
+            whole_floats_to_integers(&mut tree);
+            return serde_path_to_error::deserialize(tree).map_err(json_error);
+        }
+        Err(e) => return Err(json_error(e)),
+    };
     de.end().map_err(|_| {
         ApiError::field(
             "non_field_errors",
@@ -268,6 +282,25 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         )
     })?;
     Ok(value)
+}
+
+/// Numbers written with a zero fraction (`12.0`) become integers, within the range a double
+/// holds exactly.
+fn whole_floats_to_integers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) => {
+            if let Some(f) = n.as_f64().filter(|_| n.is_f64())
+                && f.fract() == 0.0
+                && f.abs() < 9_007_199_254_740_992.0
+            {
+                *value = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_floats_to_integers),
+        Value::Object(map) => map.values_mut().for_each(whole_floats_to_integers),
+        _ => {}
+    }
 }
 
 impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
@@ -485,4 +518,48 @@ pub async fn upload(
         }
     })?;
     Ok((content_type, bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Corps {
+        id: i64,
+        notes: Vec<i32>,
+        moyenne: f64,
+    }
+
+    #[test]
+    fn whole_numbers_with_a_fraction_are_integers_and_others_are_refused() {
+        let c: Corps = parse_json(br#"{"id": 3.0, "notes": [1, 2.0], "moyenne": 12.5}"#).unwrap();
+        assert_eq!(
+            c,
+            Corps {
+                id: 3,
+                notes: vec![1, 2],
+                moyenne: 12.5
+            }
+        );
+        let e = parse_json::<Corps>(br#"{"id": 3.5, "notes": [], "moyenne": 1}"#).unwrap_err();
+        assert_eq!(e.status.as_u16(), 400);
+        assert!(e.body.get("id").is_some(), "{}", e.body);
+        let e = parse_json::<Corps>(br#"[3, [], 1]"#).unwrap_err();
+        assert!(e.body.get("non_field_errors").is_some());
+        let e = parse_json::<Corps>(br#"{"id": 1, "notes": [], "moyenne": 1, "x": "a\u0000b"}"#)
+            .unwrap_err();
+        assert!(
+            e.body["non_field_errors"][0]
+                .as_str()
+                .unwrap()
+                .contains("nul")
+        );
+        // An escaped backslash before "u0000" is text, not a NUL.
+        let e = parse_json::<Corps>(br#"{"id": 1, "notes": [], "moyenne": 1, "x": "a\\u0000"}"#)
+            .unwrap_err();
+        assert!(e.body.get("x").is_some(), "{}", e.body);
+    }
 }
