@@ -3,7 +3,7 @@
 SHELL := /usr/bin/env bash
 
 .PHONY: help run test lint fmt migrate createsuperuser check bench schema-check build worker beat \
-	up down logs ps backup restore check-deploy seed
+	up down logs ps backup restore check-deploy seed fuzz
 
 help: ## Affiche cette aide
 	@echo "Commandes (make <commande>) :"
@@ -22,6 +22,9 @@ beat: ## Lance le planificateur seul, au premier plan (`make beat ARGS=--list` p
 
 test: ## Lance toute la suite de tests (PostgreSQL jetable en tmpfs + Redis local)
 	@bash scripts/test.sh
+
+fuzz: ## Fuzzing long de l'API (schemathesis, chaque rôle, toutes les vérifications) : voir target/fuzz/
+	@bash scripts/fuzz.sh $(ARGS)
 
 lint: ## Vérifie le formatage (cargo fmt) et clippy sans avertissement
 	cargo fmt --all -- --check

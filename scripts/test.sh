@@ -2,6 +2,7 @@
 # `make test`: starts what the tests need, then runs the whole suite.
 #   TEST_DATABASE_URL  use this PostgreSQL server instead of a throwaway tmpfs cluster
 #   TEST_REDIS_URL     Redis server (default redis://127.0.0.1:6379/0)
+#   SKIP_FUZZ=1        leave out the short schemathesis run that follows the tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -32,4 +33,8 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   warn "cargo-nextest absent : cargo test"
   cargo test --workspace "$@"
+fi
+if [ -z "${SKIP_FUZZ:-}" ] && [ "$#" -eq 0 ]; then
+  say "fuzzing court de l'API (schemathesis, chaque rôle) ; make fuzz pour le long"
+  bash scripts/fuzz.sh --court
 fi

@@ -92,6 +92,26 @@ fn is_json(req: &HttpRequest) -> bool {
         .unwrap_or(false)
 }
 
+/// 415 unless the request says its body is JSON.
+pub fn require_json(req: &HttpRequest) -> Result<(), ApiError> {
+    if is_json(req) {
+        return Ok(());
+    }
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("aucun")
+        .chars()
+        .take(80)
+        .collect::<String>();
+    Err(ApiError::detail(
+        actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        format!("Type de contenu « {ct} » non pris en charge : application/json attendu."),
+    ))
+}
+
 /// Reads the whole body, refusing more than `limit` bytes.
 pub async fn read_body(
     req: &HttpRequest,
@@ -201,6 +221,23 @@ fn translate_expected(expected: &str) -> String {
     }
 }
 
+/// Whether a JSON text holds the escape `\u0000` in a string: PostgreSQL's text cannot store
+/// that character, so it is refused at the door (400) rather than failing in the database.
+fn has_nul_escape(bytes: &[u8]) -> bool {
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' {
+            if bytes.get(i + 1) == Some(&b'u') && bytes.get(i + 2..i + 6) == Some(b"0000") {
+                return true;
+            }
+            i += 2; // the escaped character, whatever it is
+        } else {
+            i += 1;
+        }
+    }
+    false
+}
+
 /// Parses a JSON body into `T`.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -209,8 +246,35 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "Corps de requête JSON vide.",
         ));
     }
+    // Every body is an object: serde would also read a struct from an array, by position.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::field(
+            "non_field_errors",
+            "Un objet JSON ({ … }) est attendu.",
+        ));
+    }
+    if has_nul_escape(bytes) {
+        return Err(ApiError::field(
+            "non_field_errors",
+            "Le caractère nul (\\u0000) n'est accepté dans aucun champ.",
+        ));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(json_error)?;
+    let value = match serde_path_to_error::deserialize(&mut de) {
+        Ok(value) => value,
+        // `3.0` is an integer for JSON Schema (and the OpenAPI document): read it as 3.
+        Err(e)
+            if e.inner()
+                .to_string()
+                .starts_with("invalid type: floating point") =>
+        {
+            let mut tree: serde_json::Value =
+                serde_json::from_slice(bytes).map_err(|_| json_error(e))?;
+            whole_floats_to_integers(&mut tree);
+            return serde_path_to_error::deserialize(tree).map_err(json_error);
+        }
+        Err(e) => return Err(json_error(e)),
+    };
     de.end().map_err(|_| {
         ApiError::field(
             "non_field_errors",
@@ -218,6 +282,25 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         )
     })?;
     Ok(value)
+}
+
+/// Numbers written with a zero fraction (`12.0`) become integers, within the range a double
+/// holds exactly.
+fn whole_floats_to_integers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) => {
+            if let Some(f) = n.as_f64().filter(|_| n.is_f64())
+                && f.fract() == 0.0
+                && f.abs() < 9_007_199_254_740_992.0
+            {
+                *value = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_floats_to_integers),
+        Value::Object(map) => map.values_mut().for_each(whole_floats_to_integers),
+        _ => {}
+    }
 }
 
 impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
@@ -228,23 +311,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
         let req = req.clone();
         let mut payload = payload.take();
         Box::pin(async move {
-            if !is_json(&req) {
-                let ct = req
-                    .headers()
-                    .get(header::CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("aucun")
-                    .chars()
-                    .take(80)
-                    .collect::<String>();
-                return Err(ApiError::detail(
-                    actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported_media_type",
-                    format!(
-                        "Type de contenu « {ct} » non pris en charge : application/json attendu."
-                    ),
-                ));
-            }
+            require_json(&req)?;
             let body = read_body(&req, &mut payload, crate::BODY_LIMIT).await?;
             parse_json(&body).map(ApiJson)
         })
@@ -345,12 +412,16 @@ impl QueryParams {
             return Vec::new();
         };
         let mut out = Vec::new();
-        for part in raw
+        let parts: Vec<&str> = raw
             .split(',')
             .map(str::trim)
             .filter(|p| !p.is_empty())
-            .take(5)
-        {
+            .collect();
+        if parts.len() > 5 {
+            errors.add("ordering", "Cinq champs de tri au plus.");
+            return out;
+        }
+        for part in parts {
             let (name, desc) = match part.strip_prefix('-') {
                 Some(rest) => (rest, true),
                 None => (part, false),
@@ -447,4 +518,48 @@ pub async fn upload(
         }
     })?;
     Ok((content_type, bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Corps {
+        id: i64,
+        notes: Vec<i32>,
+        moyenne: f64,
+    }
+
+    #[test]
+    fn whole_numbers_with_a_fraction_are_integers_and_others_are_refused() {
+        let c: Corps = parse_json(br#"{"id": 3.0, "notes": [1, 2.0], "moyenne": 12.5}"#).unwrap();
+        assert_eq!(
+            c,
+            Corps {
+                id: 3,
+                notes: vec![1, 2],
+                moyenne: 12.5
+            }
+        );
+        let e = parse_json::<Corps>(br#"{"id": 3.5, "notes": [], "moyenne": 1}"#).unwrap_err();
+        assert_eq!(e.status.as_u16(), 400);
+        assert!(e.body.get("id").is_some(), "{}", e.body);
+        let e = parse_json::<Corps>(br#"[3, [], 1]"#).unwrap_err();
+        assert!(e.body.get("non_field_errors").is_some());
+        let e = parse_json::<Corps>(br#"{"id": 1, "notes": [], "moyenne": 1, "x": "a\u0000b"}"#)
+            .unwrap_err();
+        assert!(
+            e.body["non_field_errors"][0]
+                .as_str()
+                .unwrap()
+                .contains("nul")
+        );
+        // An escaped backslash before "u0000" is text, not a NUL.
+        let e = parse_json::<Corps>(br#"{"id": 1, "notes": [], "moyenne": 1, "x": "a\\u0000"}"#)
+            .unwrap_err();
+        assert!(e.body.get("x").is_some(), "{}", e.body);
+    }
 }

@@ -44,6 +44,7 @@ pub fn build_app(
         .app_data(web::PayloadConfig::new(BODY_LIMIT))
         .configure(routes::configure)
         .default_service(web::to(routes::not_found))
+        .wrap(actix_web::middleware::from_fn(middleware::refuse_nul))
         .wrap(cors)
         .wrap(actix_web::middleware::from_fn(middleware::observe))
         .wrap(sentry)

@@ -112,8 +112,7 @@ pub async fn observe(
         user.id = tracing::field::Empty,
     );
 
-    let outcome = next.call(req).instrument(span.clone()).await;
-    let mut res = match outcome {
+    let mut res = match next.call(req).instrument(span.clone()).await {
         Ok(res) => res.map_into_left_body(),
         Err(err) => {
             // Rare (handler errors arrive as responses): answer in the contract's JSON.
@@ -179,6 +178,25 @@ pub async fn observe(
         }
     });
     Ok(res)
+}
+
+/// PostgreSQL's text cannot hold a NUL character: a `%00` in the query string is a 400 for
+/// every parameter (inside CORS, so the answer carries its headers like any other).
+pub async fn refuse_nul(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody + 'static, BoxBody>>, Error> {
+    if req.query_string().contains("%00") {
+        return Ok(req
+            .error_response(ApiError::field(
+                "non_field_errors",
+                "Le caractère nul (%00) n'est accepté dans aucun paramètre.",
+            ))
+            .map_into_right_body());
+    }
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
 }
 
 /// CORS from `CORS_ALLOWED_ORIGINS` only: exact origins, credentials allowed, never `*`,

@@ -24,7 +24,8 @@ fn invalid_page() -> ApiError {
     )
 }
 
-/// `?page=` (a bad value is a 404, as DRF) and `?page_size=` (default 50, at most 200).
+/// `?page=` (a bad value is a 404, as DRF) and `?page_size=` (default 50; above 200 it is
+/// brought down to 200; anything but a positive integer is a 400 naming the parameter).
 pub fn page_request(params: &QueryParams) -> Result<PageRequest, ApiError> {
     let page = match params.get("page") {
         None => 1,
@@ -34,12 +35,22 @@ pub fn page_request(params: &QueryParams) -> Result<PageRequest, ApiError> {
             .filter(|p| *p >= 1)
             .ok_or_else(invalid_page)?,
     };
-    let page_size = params
-        .get("page_size")
-        .and_then(|raw| raw.parse::<i64>().ok())
-        .filter(|s| *s >= 1)
-        .map(|s| s.min(MAX_PAGE_SIZE))
-        .unwrap_or(DEFAULT_PAGE_SIZE);
+    let page_size = match params.get("page_size") {
+        None => DEFAULT_PAGE_SIZE,
+        Some(raw) => raw
+            .parse::<i64>()
+            .ok()
+            .filter(|s| *s >= 1)
+            .map(|s| s.min(MAX_PAGE_SIZE))
+            .ok_or_else(|| {
+                ApiError::field(
+                    "page_size",
+                    format!(
+                        "« {raw} » n'est pas une taille de page (entier de 1 à {MAX_PAGE_SIZE})."
+                    ),
+                )
+            })?,
+    };
     if page.checked_mul(page_size).is_none() {
         return Err(invalid_page());
     }

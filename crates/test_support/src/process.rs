@@ -230,3 +230,110 @@ pub fn children_named(pid: i32, comm: &str) -> Vec<i32> {
     }
     found
 }
+
+/// The real `ecole-api` binary serving a [`crate::TestApp`]'s database and Redis prefix with
+/// the same secret (so the app's builders and tokens work against it), its stdout and stderr
+/// written to a log file that a test can read back.
+pub struct ApiProcess {
+    pub base_url: String,
+    pub log_path: PathBuf,
+    child: Child,
+}
+
+impl ApiProcess {
+    /// Starts the binary and waits until it is ready. `extra` adds or overrides variables.
+    pub async fn start(app: &crate::TestApp, extra: &[(&str, String)]) -> ApiProcess {
+        let settings = &app.state.settings;
+        let port = free_port();
+        let dir = std::env::temp_dir()
+            .join("ecole-tests")
+            .join(&app.redis_prefix);
+        let _ = std::fs::create_dir_all(&dir);
+        let log_path = dir.join(format!("ecole-api-{port}.log"));
+        let log = match std::fs::File::create(&log_path) {
+            Ok(f) => f,
+            Err(e) => panic!("journal {} : {e}", log_path.display()),
+        };
+        let log_err = match log.try_clone() {
+            Ok(f) => f,
+            Err(e) => panic!("journal : {e}"),
+        };
+        let secret = String::from_utf8_lossy(settings.secret_bytes()).into_owned();
+        let mut env: Vec<(&str, String)> = vec![
+            ("APP_ENV", "test".into()),
+            ("DATABASE_URL", app.db.url.clone()),
+            ("DATABASE_POOL_SIZE", "4".into()),
+            ("REDIS_URL", settings.redis_url.clone()),
+            ("REDIS_PREFIX", app.redis_prefix.clone()),
+            ("SECRET_KEY", secret),
+            (
+                "CORS_ALLOWED_ORIGINS",
+                settings.cors_allowed_origins.join(","),
+            ),
+            ("HTTP_BIND", format!("127.0.0.1:{port}")),
+            ("HTTP_WORKERS", "2".into()),
+            (
+                "MEDIA_ROOT",
+                settings.media_root.to_string_lossy().into_owned(),
+            ),
+            (
+                "BACKUP_DIR",
+                settings.backup_dir.to_string_lossy().into_owned(),
+            ),
+        ];
+        for (k, v) in extra {
+            env.retain(|(name, _)| name != k);
+            env.push((k, v.clone()));
+        }
+        let child = command("ecole-api", &env)
+            .stdout(Stdio::from(log))
+            .stderr(Stdio::from(log_err))
+            .spawn();
+        let child = match child {
+            Ok(c) => c,
+            Err(e) => panic!("ecole-api : {e}"),
+        };
+        let base_url = format!("http://127.0.0.1:{port}");
+        if !wait_http_ok(&format!("{base_url}/health/ready"), Duration::from_secs(30)).await {
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            panic!("ecole-api ne répond pas sur {base_url} :\n{log}");
+        }
+        ApiProcess {
+            base_url,
+            log_path,
+            child,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+
+    /// Everything the process has written so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Stops it with SIGTERM and waits (the log is then complete).
+    pub async fn stop(&mut self) {
+        signal(self.child.id().map(|p| p as i32).unwrap_or(0), "TERM");
+        if wait_exit(&mut self.child, Duration::from_secs(20))
+            .await
+            .is_none()
+        {
+            let _ = self.child.kill().await;
+        }
+    }
+}
+
+impl Drop for ApiProcess {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+        // Kept when the test failed, to read what happened.
+        if std::thread::panicking() {
+            eprintln!("journal de ecole-api : {}", self.log_path.display());
+        } else {
+            let _ = std::fs::remove_file(&self.log_path);
+        }
+    }
+}

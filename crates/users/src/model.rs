@@ -147,7 +147,9 @@ pub struct MeUpdate {
 #[serde(deny_unknown_fields)]
 pub struct LoginInput {
     /// Username or email.
+    #[schema(pattern = r"\S")]
     pub username: String,
+    #[schema(min_length = 1)]
     pub password: String,
 }
 

@@ -170,11 +170,34 @@ pub struct UserChanges {
     pub last_login: Option<Option<DateTime<Utc>>>,
 }
 
+impl UserChanges {
+    /// Nothing to set (an empty PATCH): diesel cannot build an UPDATE without a column.
+    pub fn is_empty(&self) -> bool {
+        self.username.is_none()
+            && self.email.is_none()
+            && self.password_hash.is_none()
+            && self.first_name.is_none()
+            && self.last_name.is_none()
+            && self.role.is_none()
+            && self.telephone.is_none()
+            && self.is_active.is_none()
+            && self.last_login.is_none()
+    }
+}
+
+/// Applies `changes`; with none, the row as it is.
 pub async fn update(
     conn: &mut AsyncPgConnection,
     id: i64,
     changes: &UserChanges,
 ) -> Result<User, diesel::result::Error> {
+    if changes.is_empty() {
+        return users::table
+            .find(id)
+            .select(User::as_select())
+            .first(conn)
+            .await;
+    }
     diesel::update(users::table.find(id))
         .set(changes)
         .returning(User::as_returning())

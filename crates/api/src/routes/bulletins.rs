@@ -164,9 +164,26 @@ pub async fn regles_get(state: web::Data<AppState>, user: CurrentUser) -> ApiRes
     Ok(HttpResponse::Ok().json(regles::get(&mut conn, &user.actor).await?))
 }
 
+/// The body `PUT bulletins/regles/` needs (the PATCH type with every field required); for the
+/// document only.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReglesReplace {
+    pub poids_cours: i32,
+    pub poids_composition: i32,
+    pub seuil_excellent: f64,
+    pub seuil_tres_bien: f64,
+    pub seuil_bien: f64,
+    pub seuil_assez_bien: f64,
+    pub seuil_passable: f64,
+    pub seuil_insuffisant: f64,
+    pub seuil_tableau_honneur: f64,
+    pub seuil_admission: f64,
+}
+
 /// Replaces the rules (ADMIN; every field).
 #[utoipa::path(put, path = "/api/v1/bulletins/regles/", tag = "bulletins", security(("jwt" = [])),
-    request_body = regles::ReglesInput,
+    request_body = ReglesReplace,
     responses((status = 200, body = regles::ReglesBulletin), (status = 400), (status = 401), (status = 403)))]
 pub async fn regles_put(
     state: web::Data<AppState>,

@@ -245,11 +245,20 @@ pub async fn factures_emettre(
     Ok(HttpResponse::Ok().json(factures::emettre(&mut conn, &user.actor, path_id(&path)?).await?))
 }
 
-/// An optional JSON body: none (or an empty one) is the default value.
-fn optional_body<T: DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, ApiError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+/// An optional JSON body: none (or an empty one) is the default value; any other must say it
+/// is JSON (415), as for every body.
+fn optional_body<T: DeserializeOwned + Default>(
+    req: &HttpRequest,
+    bytes: &[u8],
+) -> Result<T, ApiError> {
+    let text = String::from_utf8_lossy(bytes);
+    if text.trim().is_empty() {
         Ok(T::default())
     } else {
+        crate::extract::require_json(req)?;
+        if text.trim() == "null" {
+            return Ok(T::default());
+        }
         parse_json(bytes)
     }
 }
@@ -262,9 +271,10 @@ pub async fn factures_annuler(
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<String>,
+    req: HttpRequest,
     body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
-    let input: factures::AnnulationInput = optional_body(&body)?;
+    let input: factures::AnnulationInput = optional_body(&req, &body)?;
     let mut conn = state.conn().await?;
     Ok(HttpResponse::Ok()
         .json(factures::annuler(&mut conn, &user.actor, path_id(&path)?, input).await?))

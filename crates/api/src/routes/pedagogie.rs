@@ -79,7 +79,7 @@ pub async fn eleves_get(
 }
 
 /// Changes a pupil (every field optional, for PUT as for PATCH).
-#[utoipa::path(patch, path = "/api/v1/eleves/{id}/", tag = "pédagogie", security(("jwt" = [])), params(("id" = i64, Path)),
+#[utoipa::path(method(put, patch), path = "/api/v1/eleves/{id}/", tag = "pédagogie", security(("jwt" = [])), params(("id" = i64, Path)),
     request_body = eleves::EleveUpdate, responses((status = 200, body = eleves::EleveOut), (status = 400), (status = 403), (status = 404)))]
 pub async fn eleves_update(
     state: web::Data<AppState>,
@@ -202,7 +202,7 @@ pub async fn parents_get(
     Ok(HttpResponse::Ok().json(parents::get(&mut conn, &user.actor, path_id(&path)?).await?))
 }
 
-#[utoipa::path(patch, path = "/api/v1/parents/{id}/", tag = "pédagogie", security(("jwt" = [])), params(("id" = i64, Path)),
+#[utoipa::path(method(put, patch), path = "/api/v1/parents/{id}/", tag = "pédagogie", security(("jwt" = [])), params(("id" = i64, Path)),
     request_body = parents::ParentUpdate, responses((status = 200, body = parents::ParentOut), (status = 400), (status = 403), (status = 404)))]
 pub async fn parents_update(
     state: web::Data<AppState>,
@@ -275,7 +275,7 @@ pub async fn enseignants_get(
     Ok(HttpResponse::Ok().json(enseignants::get(&mut conn, &user.actor, path_id(&path)?).await?))
 }
 
-#[utoipa::path(patch, path = "/api/v1/enseignants/{id}/", tag = "pédagogie", security(("jwt" = [])), params(("id" = i64, Path)),
+#[utoipa::path(method(put, patch), path = "/api/v1/enseignants/{id}/", tag = "pédagogie", security(("jwt" = [])), params(("id" = i64, Path)),
     request_body = enseignants::EnseignantUpdate, responses((status = 200, body = enseignants::EnseignantOut), (status = 400), (status = 403), (status = 404)))]
 pub async fn enseignants_update(
     state: web::Data<AppState>,

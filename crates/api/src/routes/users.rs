@@ -82,8 +82,24 @@ async fn do_update(
     Ok(HttpResponse::Ok().json(UserOut::from(user)))
 }
 
+/// The body `PUT users/<id>/` needs (the same type as PATCH, read with these fields required);
+/// for the document only.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserReplace {
+    pub username: String,
+    pub email: Option<String>,
+    pub first_name: String,
+    pub last_name: String,
+    pub role: ecole_core::Role,
+    pub telephone: Option<String>,
+    pub is_active: Option<bool>,
+    /// Sets a new password (and ends the user's sessions).
+    pub password: Option<String>,
+}
+
 /// Replaces a user's fields (ADMIN); `password` sets a new one and ends their sessions.
-#[utoipa::path(put, path = "/api/v1/users/{id}/", tag = "utilisateurs", security(("jwt" = [])), request_body = UserUpdate,
+#[utoipa::path(put, path = "/api/v1/users/{id}/", tag = "utilisateurs", security(("jwt" = [])), request_body = UserReplace,
     params(("id" = i64, Path)), responses((status = 200, body = UserOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn update(
     state: web::Data<AppState>,

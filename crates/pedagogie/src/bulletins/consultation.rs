@@ -67,6 +67,7 @@ pub struct BulletinOut {
 
 /// One subject line of a report card.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = LigneBulletinOut)]
 pub struct LigneOut {
     pub matiere: i64,
     pub matiere_code: String,

@@ -20,6 +20,7 @@ use super::generation::{calculer, enregistrer};
 /// `bulletins/generer/`.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = GenererBulletinsInput)]
 pub struct GenererInput {
     pub annee_scolaire: i64,
     pub periode: CodePeriode,
