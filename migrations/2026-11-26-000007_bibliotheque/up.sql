@@ -32,13 +32,26 @@ CREATE TABLE livres (
     cote TEXT NOT NULL DEFAULT '' CHECK (length(cote) <= 50),
     recherche TEXT NOT NULL GENERATED ALWAYS AS
         (biblio_pli(titre || ' ' || auteur || ' ' || coalesce(isbn, ''))) STORED,
+    -- The title as it sorts: accents and case ignored (« Éducation » among the E).
+    titre_tri TEXT NOT NULL GENERATED ALWAYS AS (biblio_pli(titre)) STORED,
+    -- Copies not lost, and of those the ones not lent: kept by the triggers below, so that a
+    -- page of the catalogue reads them with the books.
+    exemplaires_total INTEGER NOT NULL DEFAULT 0 CHECK (exemplaires_total >= 0),
+    exemplaires_disponibles INTEGER NOT NULL DEFAULT 0
+        CHECK (exemplaires_disponibles BETWEEN 0 AND exemplaires_total),
     created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
-CREATE INDEX livres_recherche_trgm_idx ON livres USING gin (recherche gin_trgm_ops);
-CREATE INDEX livres_titre_idx ON livres (titre, id);
+-- fastupdate off: the catalogue changes rarely and is searched often; a search never scans
+-- a pending list. No btree index on the sort key on purpose: with one, PostgreSQL walks it in
+-- title order filtering every row (it does not cost the total count a page needs) instead of
+-- looking the words up in the trigram index.
+CREATE INDEX livres_recherche_trgm_idx ON livres USING gin (recherche gin_trgm_ops)
+    WITH (fastupdate = off);
 CREATE INDEX livres_categorie_idx ON livres (lower(categorie));
-CREATE TRIGGER livres_updated_at BEFORE UPDATE ON livres
+-- A book changes when its own fields do, not when a copy is lent.
+CREATE TRIGGER livres_updated_at BEFORE UPDATE OF isbn, titre, auteur, editeur,
+    annee_publication, categorie, cote ON livres
     FOR EACH ROW EXECUTE FUNCTION set_updated_at();
 
 CREATE TABLE exemplaires (
@@ -89,3 +102,85 @@ CREATE INDEX emprunts_emprunteur_idx ON emprunts (emprunteur_id, date_emprunt);
 CREATE INDEX emprunts_en_retard_idx ON emprunts (date_retour_prevue) WHERE statut = 'EN_COURS';
 CREATE TRIGGER emprunts_updated_at BEFORE UPDATE ON emprunts
     FOR EACH ROW EXECUTE FUNCTION set_updated_at();
+
+-- The copy counts of `livres`, recounted for the books a statement touched (statement-level
+-- triggers with transition tables: an import of thousands of copies recounts once). A
+-- statement that locks a copy, then changes a loan, then its book, always in that order.
+CREATE FUNCTION biblio_recompter(ids BIGINT[]) RETURNS void
+LANGUAGE sql
+AS $$
+    UPDATE livres l
+    SET exemplaires_total = c.total, exemplaires_disponibles = c.disponibles
+    FROM (
+        SELECT b.id,
+               count(e.id) FILTER (WHERE e.etat <> 'PERDU') AS total,
+               count(e.id) FILTER (WHERE e.etat <> 'PERDU' AND NOT EXISTS (
+                   SELECT 1 FROM emprunts m
+                   WHERE m.exemplaire_id = e.id AND m.statut = 'EN_COURS')) AS disponibles
+        FROM livres b
+        LEFT JOIN exemplaires e ON e.livre_id = b.id
+        WHERE b.id = ANY (ids)
+        GROUP BY b.id
+    ) c
+    WHERE l.id = c.id
+      AND (l.exemplaires_total, l.exemplaires_disponibles) IS DISTINCT FROM (c.total, c.disponibles)
+$$;
+
+CREATE FUNCTION biblio_exemplaires_compter() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        PERFORM biblio_recompter(ARRAY(SELECT DISTINCT livre_id FROM nouveaux));
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM biblio_recompter(ARRAY(SELECT DISTINCT livre_id FROM anciens));
+    ELSE
+        PERFORM biblio_recompter(ARRAY(
+            SELECT livre_id FROM nouveaux UNION SELECT livre_id FROM anciens));
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+CREATE TRIGGER exemplaires_compter_insert AFTER INSERT ON exemplaires
+    REFERENCING NEW TABLE AS nouveaux
+    FOR EACH STATEMENT EXECUTE FUNCTION biblio_exemplaires_compter();
+CREATE TRIGGER exemplaires_compter_update AFTER UPDATE ON exemplaires
+    REFERENCING OLD TABLE AS anciens NEW TABLE AS nouveaux
+    FOR EACH STATEMENT EXECUTE FUNCTION biblio_exemplaires_compter();
+CREATE TRIGGER exemplaires_compter_delete AFTER DELETE ON exemplaires
+    REFERENCING OLD TABLE AS anciens
+    FOR EACH STATEMENT EXECUTE FUNCTION biblio_exemplaires_compter();
+
+CREATE FUNCTION biblio_emprunts_compter() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        PERFORM biblio_recompter(ARRAY(SELECT DISTINCT e.livre_id FROM exemplaires e
+            WHERE e.id IN (SELECT exemplaire_id FROM nouveaux)));
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM biblio_recompter(ARRAY(SELECT DISTINCT e.livre_id FROM exemplaires e
+            WHERE e.id IN (SELECT exemplaire_id FROM anciens)));
+    ELSE
+        -- Only a change of status moves a copy on or off the shelf (not a reminder's mark).
+        PERFORM biblio_recompter(ARRAY(SELECT DISTINCT e.livre_id FROM exemplaires e
+            WHERE e.id IN (SELECT n.exemplaire_id FROM nouveaux n JOIN anciens a ON a.id = n.id
+                           WHERE n.statut IS DISTINCT FROM a.statut
+                              OR n.exemplaire_id IS DISTINCT FROM a.exemplaire_id
+                           UNION SELECT a.exemplaire_id FROM nouveaux n JOIN anciens a ON a.id = n.id
+                           WHERE n.exemplaire_id IS DISTINCT FROM a.exemplaire_id)));
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+CREATE TRIGGER emprunts_compter_insert AFTER INSERT ON emprunts
+    REFERENCING NEW TABLE AS nouveaux
+    FOR EACH STATEMENT EXECUTE FUNCTION biblio_emprunts_compter();
+CREATE TRIGGER emprunts_compter_update AFTER UPDATE ON emprunts
+    REFERENCING OLD TABLE AS anciens NEW TABLE AS nouveaux
+    FOR EACH STATEMENT EXECUTE FUNCTION biblio_emprunts_compter();
+CREATE TRIGGER emprunts_compter_delete AFTER DELETE ON emprunts
+    REFERENCING OLD TABLE AS anciens
+    FOR EACH STATEMENT EXECUTE FUNCTION biblio_emprunts_compter();

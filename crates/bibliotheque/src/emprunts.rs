@@ -274,7 +274,7 @@ pub async fn list(
         .load(conn)
         .await?;
     Ok(Page {
-        count: rows.iter().next().map(|r| r.6).unwrap_or(0),
+        count: <[_]>::first(&rows).map(|r| r.6).unwrap_or(0),
         results: rows
             .into_iter()
             .map(|(e, code, livre, titre, prenom, nom, _)| {
@@ -532,31 +532,40 @@ pub async fn emprunter(
     load_one(conn, id, regles).await
 }
 
-/// The open loan `id`, locked, or why it cannot change (404, 409).
+/// The open loan `id`, locked, or why it cannot change (404, 409). Its copy is locked first:
+/// every writer locks a copy before its loans (and the book's counts after), so two of them
+/// never wait on each other in a circle.
 async fn verrouiller_ouvert(
     conn: &mut AsyncPgConnection,
     id: i64,
 ) -> DomainResult<(i64, NaiveDate, NaiveDate)> {
-    let (exemplaire, statut, debut, prevue, retour): (
-        i64,
-        StatutEmprunt,
-        NaiveDate,
-        NaiveDate,
-        Option<NaiveDate>,
-    ) = emprunts::table
+    let exemplaire: i64 = emprunts::table
         .find(id)
-        .select((
-            emprunts::exemplaire_id,
-            emprunts::statut,
-            emprunts::date_emprunt,
-            emprunts::date_retour_prevue,
-            emprunts::date_retour,
-        ))
-        .for_no_key_update()
+        .select(emprunts::exemplaire_id)
         .first(conn)
         .await
         .optional()?
         .ok_or(DomainError::NotFound)?;
+    exemplaires::table
+        .find(exemplaire)
+        .select(exemplaires::id)
+        .for_no_key_update()
+        .first::<i64>(conn)
+        .await?;
+    let (statut, debut, prevue, retour): (StatutEmprunt, NaiveDate, NaiveDate, Option<NaiveDate>) =
+        emprunts::table
+            .find(id)
+            .select((
+                emprunts::statut,
+                emprunts::date_emprunt,
+                emprunts::date_retour_prevue,
+                emprunts::date_retour,
+            ))
+            .for_no_key_update()
+            .first(conn)
+            .await
+            .optional()?
+            .ok_or(DomainError::NotFound)?;
     if statut != StatutEmprunt::EnCours {
         let quand = retour
             .map(|d| format!(" le {}", d.format("%d/%m/%Y")))

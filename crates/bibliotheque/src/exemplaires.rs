@@ -196,7 +196,7 @@ pub async fn list(
         .load(conn)
         .await?;
     Ok(Page {
-        count: rows.iter().next().map(|r| r.3).unwrap_or(0),
+        count: <[_]>::first(&rows).map(|r| r.3).unwrap_or(0),
         results: rows
             .into_iter()
             .map(|(r, titre, emprunt, _)| (r, titre, emprunt).into())

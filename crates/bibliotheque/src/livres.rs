@@ -2,16 +2,13 @@
 //! and `exemplaires_disponibles` (not lost and not lent). The ISBN is checked and stored as
 //! ISBN-13; it is unique when present.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Datelike, Utc};
-use diesel::dsl::{count, count_star, exists, not};
+use diesel::dsl::{count_star, exists};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use ecole_core::error::unique_violation;
 use ecole_core::time::serde_conakry;
 use ecole_core::{Actor, DomainError, DomainResult, FieldErrors, Page, PageRequest};
-use ecole_db::enums::{EtatExemplaire, StatutEmprunt};
 use ecole_db::schema::{emprunts, exemplaires, livres};
 use serde::{Deserialize, Serialize};
 
@@ -33,6 +30,8 @@ pub struct LivreRow {
     pub annee_publication: Option<i32>,
     pub categorie: String,
     pub cote: String,
+    pub exemplaires_total: i32,
+    pub exemplaires_disponibles: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -51,9 +50,9 @@ pub struct Livre {
     /// Shelf mark.
     pub cote: String,
     /// Copies not lost.
-    pub exemplaires_total: i64,
+    pub exemplaires_total: i32,
     /// Copies not lost and not lent.
-    pub exemplaires_disponibles: i64,
+    pub exemplaires_disponibles: i32,
     #[serde(serialize_with = "serde_conakry::serialize")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: DateTime<Utc>,
@@ -62,8 +61,8 @@ pub struct Livre {
     pub updated_at: DateTime<Utc>,
 }
 
-impl Livre {
-    fn new(row: LivreRow, (total, disponibles): (i64, i64)) -> Livre {
+impl From<LivreRow> for Livre {
+    fn from(row: LivreRow) -> Livre {
         Livre {
             id: row.id,
             isbn: row.isbn,
@@ -73,8 +72,8 @@ impl Livre {
             annee_publication: row.annee_publication,
             categorie: row.categorie,
             cote: row.cote,
-            exemplaires_total: total,
-            exemplaires_disponibles: disponibles,
+            exemplaires_total: row.exemplaires_total,
+            exemplaires_disponibles: row.exemplaires_disponibles,
             created_at: row.created_at,
             updated_at: row.updated_at,
         }
@@ -270,38 +269,9 @@ pub struct LivreFilter {
     pub ordering: Vec<(LivreOrdering, bool)>,
 }
 
-/// `(total, disponibles)` of each book, in one query.
-pub(crate) async fn compter_exemplaires(
-    conn: &mut AsyncPgConnection,
-    ids: &[i64],
-) -> DomainResult<HashMap<i64, (i64, i64)>> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let rows: Vec<(i64, i64, i64)> = exemplaires::table
-        .left_join(
-            emprunts::table.on(emprunts::exemplaire_id
-                .eq(exemplaires::id)
-                .and(emprunts::statut.eq(StatutEmprunt::EnCours))),
-        )
-        .filter(exemplaires::livre_id.eq_any(ids))
-        .filter(exemplaires::etat.ne(EtatExemplaire::Perdu))
-        .group_by(exemplaires::livre_id)
-        .select((
-            exemplaires::livre_id,
-            count(exemplaires::id),
-            count(emprunts::id.nullable()),
-        ))
-        .load(conn)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(livre, total, pretes)| (livre, (total, total - pretes)))
-        .collect())
-}
-
-/// `livres/`: two queries whatever the page size (the page with its total count, then the
-/// copies of the page's books).
+/// `livres/`: one query whatever the page size (the page with its total count; the copy
+/// counts are columns the database keeps). Titles and authors sort as they are searched:
+/// accents and case ignored (« Éducation » among the E).
 pub async fn list(
     conn: &mut AsyncPgConnection,
     filter: &LivreFilter,
@@ -310,35 +280,23 @@ pub async fn list(
     let mut q = livres::table.into_boxed();
     if let Some(search) = filter.search.as_deref() {
         for motif in motifs(search) {
-            q = q.filter(livres::recherche.like(biblio_pli(motif)));
+            q = q.filter(livres::recherche.like(motif));
         }
     }
     if let Some(categorie) = filter.categorie.as_deref() {
         q = q.filter(ecole_db::lower(livres::categorie).eq(categorie.trim().to_lowercase()));
     }
-    if let Some(disponible) = filter.disponible {
-        let en_rayon = exists(
-            exemplaires::table
-                .filter(exemplaires::livre_id.eq(livres::id))
-                .filter(exemplaires::etat.ne(EtatExemplaire::Perdu))
-                .filter(not(exists(
-                    emprunts::table
-                        .filter(emprunts::exemplaire_id.eq(exemplaires::id))
-                        .filter(emprunts::statut.eq(StatutEmprunt::EnCours)),
-                ))),
-        );
-        q = if disponible {
-            q.filter(en_rayon)
-        } else {
-            q.filter(not(en_rayon))
-        };
+    match filter.disponible {
+        Some(true) => q = q.filter(livres::exemplaires_disponibles.gt(0)),
+        Some(false) => q = q.filter(livres::exemplaires_disponibles.eq(0)),
+        None => {}
     }
     for (field, desc) in &filter.ordering {
         q = match (field, desc) {
-            (LivreOrdering::Titre, false) => q.then_order_by(livres::titre.asc()),
-            (LivreOrdering::Titre, true) => q.then_order_by(livres::titre.desc()),
-            (LivreOrdering::Auteur, false) => q.then_order_by(livres::auteur.asc()),
-            (LivreOrdering::Auteur, true) => q.then_order_by(livres::auteur.desc()),
+            (LivreOrdering::Titre, false) => q.then_order_by(livres::titre_tri.asc()),
+            (LivreOrdering::Titre, true) => q.then_order_by(livres::titre_tri.desc()),
+            (LivreOrdering::Auteur, false) => q.then_order_by(biblio_pli(livres::auteur).asc()),
+            (LivreOrdering::Auteur, true) => q.then_order_by(biblio_pli(livres::auteur).desc()),
             (LivreOrdering::AnneePublication, false) => {
                 q.then_order_by(livres::annee_publication.asc().nulls_last())
             }
@@ -352,7 +310,7 @@ pub async fn list(
         };
     }
     if filter.ordering.is_empty() {
-        q = q.then_order_by(livres::titre.asc());
+        q = q.then_order_by(livres::titre_tri.asc());
     }
     let rows: Vec<(LivreRow, i64)> = q
         .then_order_by(livres::id.asc())
@@ -362,18 +320,10 @@ pub async fn list(
         .load(conn)
         .await?;
     // Past the last page there is no row to carry the count: the page is out of range anyway.
-    let count = rows.iter().next().map(|(_, n)| *n).unwrap_or(0);
-    let ids: Vec<i64> = rows.iter().map(|(r, _)| r.id).collect();
-    let copies = compter_exemplaires(conn, &ids).await?;
+    let count = <[_]>::first(&rows).map(|(_, n)| *n).unwrap_or(0);
     Ok(Page {
         count,
-        results: rows
-            .into_iter()
-            .map(|(r, _)| {
-                let c = copies.get(&r.id).copied().unwrap_or((0, 0));
-                Livre::new(r, c)
-            })
-            .collect(),
+        results: rows.into_iter().map(|(r, _)| r.into()).collect(),
         request: page,
     })
 }
@@ -390,9 +340,7 @@ async fn row(conn: &mut AsyncPgConnection, id: i64) -> DomainResult<LivreRow> {
 
 /// One book with its copies' counts.
 pub async fn get(conn: &mut AsyncPgConnection, id: i64) -> DomainResult<Livre> {
-    let r = row(conn, id).await?;
-    let c = compter_exemplaires(conn, &[id]).await?;
-    Ok(Livre::new(r, c.get(&id).copied().unwrap_or((0, 0))))
+    Ok(row(conn, id).await?.into())
 }
 
 /// A new book, and `nombre_exemplaires` copies with generated barcodes.

@@ -285,6 +285,9 @@ diesel::table! {
         categorie -> Text,
         cote -> Text,
         recherche -> Text,
+        titre_tri -> Text,
+        exemplaires_total -> Int4,
+        exemplaires_disponibles -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
     }
