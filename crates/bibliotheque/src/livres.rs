@@ -12,7 +12,7 @@ use ecole_core::{Actor, DomainError, DomainResult, FieldErrors, Page, PageReques
 use ecole_db::schema::{emprunts, exemplaires, livres};
 use serde::{Deserialize, Serialize};
 
-use crate::recherche::{biblio_pli, motifs};
+use crate::recherche::{Terme, biblio_pli, termes};
 use crate::{exemplaires as copies, exiger_bibliothecaire, isbn};
 
 /// Copies created with a book at most (`nombre_exemplaires`).
@@ -279,8 +279,11 @@ pub async fn list(
 ) -> DomainResult<Page<Livre>> {
     let mut q = livres::table.into_boxed();
     if let Some(search) = filter.search.as_deref() {
-        for motif in motifs(search) {
-            q = q.filter(livres::recherche.like(motif));
+        for terme in termes(search) {
+            q = match terme {
+                Terme::Isbn(isbn) => q.filter(livres::isbn.eq(isbn)),
+                Terme::Motif(motif) => q.filter(livres::recherche.like(motif)),
+            };
         }
     }
     if let Some(categorie) = filter.categorie.as_deref() {

@@ -40,9 +40,36 @@ pub fn plier(texte: &str) -> String {
 /// At most this many words count; the rest of the query is ignored.
 const MAX_MOTS: usize = 5;
 
-/// The `LIKE` patterns, folded, of a search query. Words
-/// of one or two letters are dropped when a longer word is present: they cannot use the
-/// trigram index and barely narrow the result. An ISBN (with or without hyphens) becomes the
+/// One word of a search.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Terme {
+    /// A whole valid ISBN (10 or 13, hyphens or not): the book with this ISBN-13, looked up
+    /// by the unique index (an ISBN's trigrams are in nearly every row: slow to intersect).
+    Isbn(String),
+    /// A `LIKE` pattern, folded, matched against `livres.recherche`.
+    Motif(String),
+}
+
+/// The terms of a search query. Words of one or two letters are dropped when a longer word
+/// is present: they cannot use the trigram index and barely narrow the result. A piece of
+/// an ISBN is searched as its digits.
+pub fn termes(query: &str) -> Vec<Terme> {
+    motifs(query)
+        .into_iter()
+        .map(|m| {
+            let digits = m.trim_matches('%');
+            if digits.len() == 13
+                && digits.chars().all(|c| c.is_ascii_digit())
+                && let Ok(isbn) = isbn::normaliser(digits)
+            {
+                return Terme::Isbn(isbn);
+            }
+            Terme::Motif(m)
+        })
+        .collect()
+}
+
+/// The `LIKE` patterns, folded, of a search query (see [`termes`]); an ISBN becomes the
 /// ISBN-13 digits the catalogue stores.
 pub fn motifs(query: &str) -> Vec<String> {
     let mots: Vec<String> = query
@@ -88,5 +115,13 @@ mod tests {
         assert_eq!(motifs("« Hugo », hugo"), ["%hugo%"]);
         assert!(motifs("   ").is_empty());
         assert_eq!(motifs("a b c d e f g h").len(), 5);
+        assert_eq!(
+            termes("2-07-036822-X hugo 040922"),
+            [
+                Terme::Isbn("9782070368228".into()),
+                Terme::Motif("%hugo%".into()),
+                Terme::Motif("%040922%".into()),
+            ]
+        );
     }
 }
