@@ -269,23 +269,11 @@ pub struct LivreFilter {
     pub ordering: Vec<(LivreOrdering, bool)>,
 }
 
-/// `livres/`: one query whatever the page size (the page with its total count; the copy
-/// counts are columns the database keeps). Titles and authors sort as they are searched:
-/// accents and case ignored (« Éducation » among the E).
-pub async fn list(
-    conn: &mut AsyncPgConnection,
-    filter: &LivreFilter,
-    page: PageRequest,
-) -> DomainResult<Page<Livre>> {
+type Boxed = livres::BoxedQuery<'static, diesel::pg::Pg>;
+
+/// The filters other than the search words.
+fn filtres(filter: &LivreFilter) -> Boxed {
     let mut q = livres::table.into_boxed();
-    if let Some(search) = filter.search.as_deref() {
-        for terme in termes(search) {
-            q = match terme {
-                Terme::Isbn(isbn) => q.filter(livres::isbn.eq(isbn)),
-                Terme::Motif(motif) => q.filter(livres::recherche.like(motif)),
-            };
-        }
-    }
     if let Some(categorie) = filter.categorie.as_deref() {
         q = q.filter(ecole_db::lower(livres::categorie).eq(categorie.trim().to_lowercase()));
     }
@@ -294,7 +282,12 @@ pub async fn list(
         Some(false) => q = q.filter(livres::exemplaires_disponibles.eq(0)),
         None => {}
     }
-    for (field, desc) in &filter.ordering {
+    q
+}
+
+/// `?ordering=` (the title by default), then the id.
+fn trier(mut q: Boxed, ordering: &[(LivreOrdering, bool)]) -> Boxed {
+    for (field, desc) in ordering {
         q = match (field, desc) {
             (LivreOrdering::Titre, false) => q.then_order_by(livres::titre_tri.asc()),
             (LivreOrdering::Titre, true) => q.then_order_by(livres::titre_tri.desc()),
@@ -312,11 +305,60 @@ pub async fn list(
             (LivreOrdering::CreatedAt, true) => q.then_order_by(livres::created_at.desc()),
         };
     }
-    if filter.ordering.is_empty() {
+    if ordering.is_empty() {
         q = q.then_order_by(livres::titre_tri.asc());
     }
-    let rows: Vec<(LivreRow, i64)> = q
-        .then_order_by(livres::id.asc())
+    q.then_order_by(livres::id.asc())
+}
+
+/// `livres/`: a constant number of queries whatever the page size (the copy counts are
+/// columns the database keeps). Titles and authors sort as they are searched: accents and
+/// case ignored (« Éducation » among the E).
+///
+/// - With `?search=`: one query, the page and its total (`count(*) OVER ()`), the words
+///   looked up in the trigram index.
+/// - Without: the count, then the page walking `livres_parcours_idx` in title order. That
+///   index is partial (`exemplaires_total >= 0`, always true) so that only this query, which
+///   states the predicate, may use it: a search walking it in title order would read the
+///   whole catalogue for its total (PostgreSQL does not cost a window's full read).
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    filter: &LivreFilter,
+    page: PageRequest,
+) -> DomainResult<Page<Livre>> {
+    let termes = filter.search.as_deref().map(termes).unwrap_or_default();
+    if termes.is_empty() {
+        let count: i64 = filtres(filter).count().get_result(conn).await?;
+        if count <= page.offset() {
+            return Ok(Page {
+                count,
+                results: Vec::new(),
+                request: page,
+            });
+        }
+        let rows: Vec<LivreRow> = trier(
+            filtres(filter).filter(livres::exemplaires_total.ge(0)),
+            &filter.ordering,
+        )
+        .select(LivreRow::as_select())
+        .limit(page.limit())
+        .offset(page.offset())
+        .load(conn)
+        .await?;
+        return Ok(Page {
+            count,
+            results: rows.into_iter().map(Livre::from).collect(),
+            request: page,
+        });
+    }
+    let mut q = filtres(filter);
+    for terme in termes {
+        q = match terme {
+            Terme::Isbn(isbn) => q.filter(livres::isbn.eq(isbn)),
+            Terme::Motif(motif) => q.filter(livres::recherche.like(motif)),
+        };
+    }
+    let rows: Vec<(LivreRow, i64)> = trier(q, &filter.ordering)
         .select((LivreRow::as_select(), count_star().over()))
         .limit(page.limit())
         .offset(page.offset())
