@@ -373,7 +373,9 @@ bench_bibliotheque() {
     --username bench --email bench@ecole.test --no-input >/dev/null
   lua=$(mktemp --suffix .lua)
   seed_out=$(DATABASE_URL=$db ./target/release/ecole-bench bibliotheque --livres "$total" --lua "$lua")
+  # Steady state: the bulk load vacuumed, analysed and written out before measuring.
   psql "$db" -qc "VACUUM ANALYZE" >/dev/null
+  psql "$db" -qc "CHECKPOINT" >/dev/null
   port=$(free_port)
   log=$(mktemp)
   DATABASE_URL=$db HTTP_BIND=127.0.0.1:$port RUST_LOG=warn ./target/release/ecole-api >"$log" 2>&1 &
