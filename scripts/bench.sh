@@ -18,6 +18,10 @@
 #   finances  `ecole seed --eleves 1500`, the API and 2 workers: `factures/generer/` for every
 #          level with the PDFs, 200 concurrent payments over 50 invoices (none overpaid), the
 #          reminders of ~3,000 overdue invoices → bench/out/finances.md
+#   bibliotheque  a catalogue of 20,000 books (BENCH_LIVRES) with ~40,000 copies and 4,000
+#          loans (set-based), then wrk (BENCH_DURATION) cycling through a mix of
+#          `livres/?search=` requests (title words, authors, ISBNs, two-word queries, a category
+#          filter) → bench/out/bibliotheque.md
 # Traffic goes to loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,7 +39,7 @@ SERVER=${BENCH_DATABASE_SERVER:-postgres://postgres@127.0.0.1:5432}
 DB_URL="$SERVER/ecole_bench"
 PGBENCH_DB=ecole_pgbench
 
-SECTIONS=${BENCH_SECTIONS:-users jobs pedagogie bulletins communication finances}
+SECTIONS=${BENCH_SECTIONS:-users jobs pedagogie bulletins communication finances bibliotheque}
 say "compilation (release)"
 cargo build --release --bins -q
 
@@ -366,6 +370,71 @@ bench_finances() {
   } | tee bench/out/finances.md
 }
 
+bench_bibliotheque() {
+  local total=${BENCH_LIVRES:-20000}
+  say "bibliothèque : catalogue de $total livres, wrk sur livres/?search="
+  local db="$SERVER/ecole_bench_biblio" port log pid lua seed_out token load_before
+  psql "$SERVER/postgres" -qc "DROP DATABASE IF EXISTS ecole_bench_biblio WITH (FORCE)" >/dev/null
+  DATABASE_URL=$db ./target/release/ecole migrate >/dev/null
+  DATABASE_URL=$db ECOLE_SUPERUSER_PASSWORD=Bench-motdepasse-2026 ./target/release/ecole createsuperuser \
+    --username bench --email bench@ecole.test --no-input >/dev/null
+  lua=$(mktemp --suffix .lua)
+  seed_out=$(DATABASE_URL=$db ./target/release/ecole-bench bibliotheque --livres "$total" --lua "$lua")
+  # Steady state: the bulk load vacuumed, analysed and written out before measuring.
+  psql "$db" -qc "VACUUM ANALYZE" >/dev/null
+  psql "$db" -qc "CHECKPOINT" >/dev/null
+  port=$(free_port)
+  log=$(mktemp)
+  DATABASE_URL=$db HTTP_BIND=127.0.0.1:$port RUST_LOG=warn ./target/release/ecole-api >"$log" 2>&1 &
+  pid=$!; PIDS+=($pid)
+  for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$port/health/live" >/dev/null && break; sleep 0.1; done
+  token=$(curl -sf -H 'content-type: application/json' -d '{"username":"bench","password":"Bench-motdepasse-2026"}' \
+    "http://127.0.0.1:$port/api/v1/auth/login/" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access"])')
+  [ -n "$token" ] || die "connexion impossible"
+  # Warm-up: every statement prepared on every pooled connection, caches filled.
+  wrk -t2 -c"$CONNECTIONS" -d3s -s "$lua" -H "Authorization: Bearer $token" "http://127.0.0.1:$port" >/dev/null
+  local rows="" out rps p50 p90 p99 non2xx sockerr
+  biblio_wrk() { # label [script] path
+    local label=$1 script=$2 path=$3
+    say "wrk ${DURATION}s, $CONNECTIONS connexions : $label"
+    if [ -n "$script" ]; then
+      out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$script" -H "Authorization: Bearer $token" "http://127.0.0.1:$port")
+    else
+      out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "Authorization: Bearer $token" "http://127.0.0.1:$port$path")
+    fi
+    rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+    p50=$(to_ms "$(echo "$out" | awk '$1=="50%" {print $2}')")
+    p90=$(to_ms "$(echo "$out" | awk '$1=="90%" {print $2}')")
+    p99=$(to_ms "$(echo "$out" | awk '$1=="99%" {print $2}')")
+    non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
+    sockerr=$(echo "$out" | awk -F'[ ,]+' '/Socket errors/ {print $4+$6+$8+$10}')
+    rows+="| $label | $rps | $p50 | $p90 | $p99 | $(( ${non2xx:-0} + ${sockerr:-0} )) |"$'\n'
+  }
+  load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+  biblio_wrk "\`livres/?search=\` (mélange de $(grep -c '^  "' "$lua") requêtes)" "$lua" ""
+  local load_after rss
+  load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+  biblio_wrk "\`livres/?page_size=50\` (sans recherche)" "" "/api/v1/livres/?page_size=50"
+  rss=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
+  kill $pid 2>/dev/null || true
+  wait $pid 2>/dev/null || true
+  rm -f "$lua"
+  {
+    echo "# Bibliothèque — $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo
+    echo "Machine : $(nproc) cœurs, charge moyenne avant la mesure : $load_before, à la fin de la recherche : $load_after ; wrk ${DURATION} s, $CONNECTIONS connexions, ADMIN ; données : $seed_out"
+    echo
+    echo "Objectif de la recherche : ≥ 2 000 req/s, p99 < 25 ms, 0 erreur."
+    echo
+    echo "| requête | req/s | p50 (ms) | p90 (ms) | p99 (ms) | erreurs |"
+    echo "|---|---|---|---|---|---|"
+    printf '%s' "$rows"
+    echo
+    echo "RSS maximale de l'API : $((rss / 1024)) Mo"
+  } | tee bench/out/bibliotheque.md
+  psql "$SERVER/postgres" -qc "DROP DATABASE IF EXISTS ecole_bench_biblio WITH (FORCE)" >/dev/null
+}
+
 for section in $SECTIONS; do
   case $section in
     users) bench_users ;;
@@ -374,6 +443,7 @@ for section in $SECTIONS; do
     bulletins) bench_bulletins ;;
     communication) bench_communication ;;
     finances) bench_finances ;;
-    *) die "section inconnue : $section (users, jobs, pedagogie, bulletins, communication, finances)" ;;
+    bibliotheque) bench_bibliotheque ;;
+    *) die "section inconnue : $section (users, jobs, pedagogie, bulletins, communication, finances, bibliotheque)" ;;
   esac
 done

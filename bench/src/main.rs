@@ -9,7 +9,11 @@
 //!
 //! `ecole-bench finances`: invoice generation with PDFs, concurrent payments and payment
 //! reminders against a running API and workers.
+//!
+//! `ecole-bench bibliotheque`: a catalogue of 20,000 books (set-based) and the wrk script of
+//! the catalogue searches.
 
+mod bibliotheque;
 mod finances;
 mod notifications;
 
@@ -92,6 +96,15 @@ enum Command {
         /// Factures sur lesquelles ils se répartissent.
         #[arg(long, default_value_t = 50)]
         factures: usize,
+    },
+    /// Bibliothèque : un catalogue de N livres (exemplaires, emprunts) dans une base migrée
+    /// au catalogue vide, et le script wrk des recherches `livres/?search=`.
+    Bibliotheque {
+        #[arg(long, default_value_t = 20_000)]
+        livres: usize,
+        /// Script Lua écrit pour wrk.
+        #[arg(long)]
+        lua: std::path::PathBuf,
     },
 }
 
@@ -278,5 +291,6 @@ async fn main() -> anyhow::Result<()> {
             )
             .await
         }
+        Command::Bibliotheque { livres, lua } => bibliotheque::run(&url, livres, &lua).await,
     }
 }

@@ -303,6 +303,24 @@ fn whole_floats_to_integers(value: &mut serde_json::Value) {
     }
 }
 
+/// An optional JSON body: none (or an empty one, or `null`) is the default value; any other
+/// must say it is JSON (415), as for every body.
+pub fn optional_body<T: DeserializeOwned + Default>(
+    req: &HttpRequest,
+    bytes: &[u8],
+) -> Result<T, ApiError> {
+    let text = String::from_utf8_lossy(bytes);
+    if text.trim().is_empty() {
+        Ok(T::default())
+    } else {
+        require_json(req)?;
+        if text.trim() == "null" {
+            return Ok(T::default());
+        }
+        parse_json(bytes)
+    }
+}
+
 impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;

@@ -6,7 +6,8 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::routes::{
-    auth, bulletins, communication, finances, health, jobs, pedagogie, structure, users,
+    auth, bibliotheque, bulletins, communication, finances, health, jobs, pedagogie, structure,
+    users,
 };
 
 struct JwtAuth;
@@ -67,11 +68,18 @@ Erreurs : 400 `{\"champ\": [\"message\"]}`, sinon `{\"detail\", \"code\"}`. List
         finances::factures_pdf, finances::factures_generer, finances::factures_paiements_list,
         finances::factures_paiements_create, finances::paiements_list, finances::paiements_create,
         finances::paiements_get, finances::paiements_recu, finances::eleves_releve,
+        bibliotheque::livres_list, bibliotheque::livres_create, bibliotheque::livres_get,
+        bibliotheque::livres_put, bibliotheque::livres_patch, bibliotheque::livres_delete,
+        bibliotheque::livres_import,
+        bibliotheque::exemplaires_list, bibliotheque::exemplaires_create, bibliotheque::exemplaires_get,
+        bibliotheque::exemplaires_put, bibliotheque::exemplaires_patch, bibliotheque::exemplaires_delete,
+        bibliotheque::emprunts_list, bibliotheque::emprunts_create, bibliotheque::emprunts_get,
+        bibliotheque::emprunts_update, bibliotheque::emprunts_delete, bibliotheque::emprunts_retour,
     ),
     components(schemas(auth::TokensOut)),
     modifiers(&JwtAuth),
     tags(
-        (name = "authentification"), (name = "utilisateurs"), (name = "structure"), (name = "pédagogie"), (name = "bulletins"), (name = "communication"), (name = "finances"), (name = "jobs"), (name = "santé"),
+        (name = "authentification"), (name = "utilisateurs"), (name = "structure"), (name = "pédagogie"), (name = "bulletins"), (name = "communication"), (name = "finances"), (name = "bibliothèque"), (name = "jobs"), (name = "santé"),
     )
 )]
 pub struct ApiDoc;

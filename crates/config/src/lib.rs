@@ -94,6 +94,12 @@ pub struct Settings {
     pub backup: BackupSettings,
     /// At most one payment reminder per invoice in this many days (`RAPPEL_INTERVALLE_JOURS`).
     pub rappel_intervalle_jours: u32,
+    /// Library: open loans a borrower may hold at once (`BIBLIO_MAX_EMPRUNTS`, 3).
+    pub biblio_max_emprunts: u32,
+    /// Library: default loan length in days (`BIBLIO_DUREE_JOURS`, 14).
+    pub biblio_duree_jours: u32,
+    /// Library: penalty in GNF per day late (`BIBLIO_PENALITE_JOUR`, 0: none).
+    pub biblio_penalite_jour: i64,
     /// Public address of the API (`https://ecole.exemple.gn`): makes notification links
     /// absolute in e-mails and SMS. Without it, relative links are left out of messages.
     pub public_base_url: Option<String>,
@@ -182,6 +188,18 @@ where
             reason: format!("« {raw} » : {e}"),
         }),
     }
+}
+
+/// `BIBLIO_PENALITE_JOUR`: GNF per day late, from 0 to 1,000,000.
+fn parse_penalite(vars: &Vars) -> Result<i64, ConfigError> {
+    let value: i64 = parse(vars, "BIBLIO_PENALITE_JOUR", 0)?;
+    if !(0..=1_000_000).contains(&value) {
+        return Err(ConfigError::Invalid {
+            name: "BIBLIO_PENALITE_JOUR",
+            reason: format!("« {value} » : un montant en GNF entre 0 et 1 000 000 attendu"),
+        });
+    }
+    Ok(value)
 }
 
 /// `HH:MM` → minutes after midnight.
@@ -619,6 +637,9 @@ impl Settings {
             backup_dir: PathBuf::from(get(&vars, "BACKUP_DIR").unwrap_or("var/backups")),
             backup: parse_backup(&vars)?,
             rappel_intervalle_jours: parse::<u32>(&vars, "RAPPEL_INTERVALLE_JOURS", 7)?.max(1),
+            biblio_max_emprunts: parse::<u32>(&vars, "BIBLIO_MAX_EMPRUNTS", 3)?.clamp(1, 100),
+            biblio_duree_jours: parse::<u32>(&vars, "BIBLIO_DUREE_JOURS", 14)?.clamp(1, 365),
+            biblio_penalite_jour: parse_penalite(&vars)?,
             public_base_url,
             smtp_url,
             smtp_timeout: Duration::from_secs(parse(&vars, "SMTP_TIMEOUT_SECONDS", 30)?),

@@ -322,3 +322,21 @@ impl ModePaiement {
         !matches!(self, ModePaiement::Especes)
     }
 }
+
+text_enum! {
+    /// The physical state of a library copy; a `PERDU` copy is never lent again.
+    pub enum EtatExemplaire {
+        Bon => "BON",
+        Abime => "ABIME",
+        Perdu => "PERDU",
+    }
+}
+
+text_enum! {
+    /// Where a loan stands: open, returned, or closed because the copy was lost.
+    pub enum StatutEmprunt {
+        EnCours => "EN_COURS",
+        Rendu => "RENDU",
+        Perdu => "PERDU",
+    }
+}

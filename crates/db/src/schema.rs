@@ -135,6 +135,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    emprunts (id) {
+        id -> Int8,
+        exemplaire_id -> Int8,
+        emprunteur_id -> Int8,
+        date_emprunt -> Date,
+        date_retour_prevue -> Date,
+        date_retour -> Nullable<Date>,
+        statut -> Text,
+        etat_retour -> Nullable<Text>,
+        penalite -> Int8,
+        enregistre_par -> Nullable<Int8>,
+        dernier_rappel_le -> Nullable<Date>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     enseignants (id) {
         id -> Int8,
         user_id -> Int8,
@@ -169,6 +187,17 @@ diesel::table! {
         directeur -> Text,
         ville -> Text,
         logo -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    exemplaires (id) {
+        id -> Int8,
+        livre_id -> Int8,
+        code_barre -> Text,
+        etat -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
     }
@@ -242,6 +271,25 @@ diesel::table! {
         quantite -> Int4,
         prix_unitaire -> Int8,
         montant -> Int8,
+    }
+}
+
+diesel::table! {
+    livres (id) {
+        id -> Int8,
+        isbn -> Nullable<Text>,
+        titre -> Text,
+        auteur -> Text,
+        editeur -> Text,
+        annee_publication -> Nullable<Int4>,
+        categorie -> Text,
+        cote -> Text,
+        recherche -> Text,
+        titre_tri -> Text,
+        exemplaires_total -> Int4,
+        exemplaires_disponibles -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -447,10 +495,12 @@ diesel::joinable!(eleve_parents -> eleves (eleve_id));
 diesel::joinable!(eleve_parents -> parents (parent_id));
 diesel::joinable!(eleves -> classes (classe_actuelle_id));
 diesel::joinable!(eleves -> users (user_id));
+diesel::joinable!(emprunts -> exemplaires (exemplaire_id));
 diesel::joinable!(enseignants -> users (user_id));
 diesel::joinable!(enseignements -> classes (classe_id));
 diesel::joinable!(enseignements -> enseignants (enseignant_id));
 diesel::joinable!(enseignements -> matieres (matiere_id));
+diesel::joinable!(exemplaires -> livres (livre_id));
 diesel::joinable!(factures -> annees_scolaires (annee_scolaire_id));
 diesel::joinable!(factures -> eleves (eleve_id));
 diesel::joinable!(frais_scolarite -> annees_scolaires (annee_scolaire_id));
@@ -483,13 +533,16 @@ diesel::allow_tables_to_appear_in_same_query!(
     compteurs_numeros,
     eleve_parents,
     eleves,
+    emprunts,
     enseignants,
     enseignements,
     etablissement,
+    exemplaires,
     factures,
     frais_scolarite,
     jobs,
     lignes_facture,
+    livres,
     login_failures,
     matieres,
     notes,

@@ -4,7 +4,7 @@
 use ecole_jobs::Registry;
 use ecole_jobs::payloads::{
     BackupDatabase, Debug, EnvoyerRappelsPaiement, GenererBulletinPdf, GenererBulletinsPeriode,
-    GenererFacturePdf, GenererFactures, GenererRecuPdf,
+    GenererFacturePdf, GenererFactures, GenererRecuPdf, RappelsEmpruntsRetard,
 };
 use ecole_jobs::runner::debug_handler;
 
@@ -24,8 +24,9 @@ pub fn registry() -> Registry {
         .register::<GenererFacturePdf, _, _>(ecole_finances::documents::generer_facture_pdf)
         .register::<GenererRecuPdf, _, _>(ecole_finances::documents::generer_recu_pdf)
         .register::<GenererFactures, _, _>(ecole_finances::generation::generer_factures)
-        .register::<EnvoyerRappelsPaiement, _, _>(
-            ecole_finances::rappels::envoyer_rappels_paiement,
+        .register::<EnvoyerRappelsPaiement, _, _>(ecole_finances::rappels::envoyer_rappels_paiement)
+        .register::<RappelsEmpruntsRetard, _, _>(
+            ecole_bibliotheque::rappels::rappels_emprunts_retard,
         );
     registry
 }

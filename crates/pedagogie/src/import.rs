@@ -110,7 +110,9 @@ impl Format {
     }
 }
 
-fn fold(s: &str) -> String {
+/// A header or name as compared: trimmed, lower case, French accents folded, spaces and
+/// hyphens as `_` (`Prénom` → `prenom`, `6ème A` → `6eme_a`). Shared with other imports.
+pub fn fold(s: &str) -> String {
     s.trim()
         .to_lowercase()
         .chars()
@@ -127,8 +129,9 @@ fn fold(s: &str) -> String {
         .collect()
 }
 
-/// Rows of text cells, the header first.
-fn read_table(format: Format, bytes: &[u8]) -> Result<Vec<Vec<String>>, String> {
+/// Rows of text cells, the header first (CSV: UTF-8 with or without BOM, `,` or `;`; XLSX:
+/// the first sheet), at most [`MAX_ROWS`] + 2. Shared with other imports.
+pub fn read_table(format: Format, bytes: &[u8]) -> Result<Vec<Vec<String>>, String> {
     match format {
         Format::Csv => {
             let text = std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))

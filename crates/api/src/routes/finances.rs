@@ -7,10 +7,9 @@ use ecole_core::FieldErrors;
 use ecole_db::enums::{ModePaiement, Niveau, StatutFacture};
 use ecole_finances::idempotence::{self, Reponse};
 use ecole_finances::{factures, frais, generation, paiements, releve};
-use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, CurrentUser, QueryParams, parse_json};
+use crate::extract::{ApiJson, CurrentUser, QueryParams, optional_body};
 use crate::pagination::{Paginated, page_request, paginated};
 use crate::routes::bulletins::stream_pdf;
 use crate::routes::jobs::Accepted;
@@ -243,24 +242,6 @@ pub async fn factures_emettre(
 ) -> ApiResult<HttpResponse> {
     let mut conn = state.conn().await?;
     Ok(HttpResponse::Ok().json(factures::emettre(&mut conn, &user.actor, path_id(&path)?).await?))
-}
-
-/// An optional JSON body: none (or an empty one) is the default value; any other must say it
-/// is JSON (415), as for every body.
-fn optional_body<T: DeserializeOwned + Default>(
-    req: &HttpRequest,
-    bytes: &[u8],
-) -> Result<T, ApiError> {
-    let text = String::from_utf8_lossy(bytes);
-    if text.trim().is_empty() {
-        Ok(T::default())
-    } else {
-        crate::extract::require_json(req)?;
-        if text.trim() == "null" {
-            return Ok(T::default());
-        }
-        parse_json(bytes)
-    }
 }
 
 /// Cancels an invoice: 409 once money was paid. Body `{"motif"}` optional.

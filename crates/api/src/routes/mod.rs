@@ -1,8 +1,10 @@
 //! Routes of `/api/v1/` and the operational endpoints.
 
 pub mod auth;
+pub mod bibliotheque;
 pub mod bulletins;
 pub mod communication;
+pub mod crud;
 pub mod finances;
 pub mod health;
 pub mod jobs;
@@ -42,6 +44,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(configure_bulletins)
                 .configure(configure_communication)
                 .configure(configure_finances)
+                .configure(configure_bibliotheque)
                 .service(web::resource("/jobs").route(web::post().to(jobs::create)))
                 .service(web::resource("/jobs/{id:\\d+}").route(web::get().to(jobs::retrieve)))
                 .service(
@@ -289,6 +292,50 @@ fn configure_finances(cfg: &mut web::ServiceConfig) {
     .service(web::resource(format!("/paiements/{ID}/recu")).route(web::get().to(f::paiements_recu)))
     .service(web::resource(format!("/paiements/{ID}")).route(web::get().to(f::paiements_get)))
     .service(web::resource(format!("/eleves/{ID}/releve")).route(web::get().to(f::eleves_releve)));
+}
+
+fn configure_bibliotheque(cfg: &mut web::ServiceConfig) {
+    use bibliotheque as b;
+    cfg.service(
+        web::resource("/livres")
+            .route(web::get().to(b::livres_list))
+            .route(web::post().to(b::livres_create)),
+    )
+    .service(web::resource("/livres/import").route(web::post().to(b::livres_import)))
+    .service(
+        web::resource(format!("/livres/{ID}"))
+            .route(web::get().to(b::livres_get))
+            .route(web::put().to(b::livres_put))
+            .route(web::patch().to(b::livres_patch))
+            .route(web::delete().to(b::livres_delete)),
+    )
+    .service(
+        web::resource("/exemplaires")
+            .route(web::get().to(b::exemplaires_list))
+            .route(web::post().to(b::exemplaires_create)),
+    )
+    .service(
+        web::resource(format!("/exemplaires/{ID}"))
+            .route(web::get().to(b::exemplaires_get))
+            .route(web::put().to(b::exemplaires_put))
+            .route(web::patch().to(b::exemplaires_patch))
+            .route(web::delete().to(b::exemplaires_delete)),
+    )
+    .service(
+        web::resource("/emprunts")
+            .route(web::get().to(b::emprunts_list))
+            .route(web::post().to(b::emprunts_create)),
+    )
+    .service(
+        web::resource(format!("/emprunts/{ID}/retour")).route(web::post().to(b::emprunts_retour)),
+    )
+    .service(
+        web::resource(format!("/emprunts/{ID}"))
+            .route(web::get().to(b::emprunts_get))
+            .route(web::put().to(b::emprunts_update))
+            .route(web::patch().to(b::emprunts_update))
+            .route(web::delete().to(b::emprunts_delete)),
+    );
 }
 
 /// Unknown routes answer 404 in the contract's JSON.
