@@ -27,6 +27,10 @@ use crate::queue::{JobRef, apalis_config, connect};
 use crate::relay::{Relay, RelayConfig};
 use crate::runner::{Registry, Runner};
 
+/// Longest pause between two reconnections to Redis: a worker takes work again at most this
+/// long after Redis returns, however long the outage (each attempt costs one connection).
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
 #[derive(Debug, Clone)]
 pub struct WorkerOptions {
     /// Unique per process (apalis refuses two live workers of one name).
@@ -215,7 +219,7 @@ pub async fn run_worker(
                     _ = shutdown.cancelled() => break,
                     _ = tokio::time::sleep(backoff) => {}
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(30));
+                backoff = (backoff * 2).min(MAX_BACKOFF);
                 continue;
             }
         };
@@ -267,7 +271,7 @@ pub async fn run_worker(
         }
         tracing::warn!(error.cause = ?result.err(), "worker interrompu (Redis ?) : redémarrage dans {} ms", backoff.as_millis());
         tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(30));
+        backoff = (backoff * 2).min(MAX_BACKOFF);
         generation += 1;
     }
     let deadline = tokio::time::Instant::now() + options.shutdown_timeout;
