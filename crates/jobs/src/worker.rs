@@ -139,10 +139,11 @@ pub fn spawn_process_heartbeat(
     });
 }
 
-/// Every 10 minutes, vacuums what apalis keeps of finished tasks (any worker may do it).
+/// Every 30 s, vacuums what apalis keeps of tasks finished more than a minute ago (any
+/// worker may do it; it costs one script over the tasks of the last minute and a half).
 fn spawn_redis_maintenance(settings: Arc<Settings>, shutdown: CancellationToken) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        let mut tick = tokio::time::interval(Duration::from_secs(30));
         tick.tick().await;
         loop {
             tokio::select! {
@@ -152,7 +153,7 @@ fn spawn_redis_maintenance(settings: Arc<Settings>, shutdown: CancellationToken)
             let Ok(conn) = connect(&settings.redis_url).await else {
                 continue;
             };
-            match crate::queue::vacuum(conn, &settings.redis_prefix, Duration::from_secs(300)).await
+            match crate::queue::vacuum(conn, &settings.redis_prefix, Duration::from_secs(60)).await
             {
                 Ok(n) if n > 0 => {
                     tracing::debug!(redis.vacuumed = n, "Redis : tâches terminées nettoyées")
