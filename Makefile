@@ -2,7 +2,7 @@
 .DEFAULT_GOAL := help
 SHELL := /usr/bin/env bash
 
-.PHONY: help run test lint fmt migrate createsuperuser check bench schema-check build worker beat
+.PHONY: help run test lint fmt migrate createsuperuser check bench schema-check build worker beat soak pannes-longues
 
 help: ## Affiche cette aide
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36mmake %-16s\033[0m %s\n", $$1, $$2}'
@@ -18,6 +18,12 @@ beat: ## Lance le planificateur seul, au premier plan (`make beat ARGS=--list` p
 
 test: ## Lance toute la suite de tests (PostgreSQL jetable en tmpfs + Redis local)
 	@bash scripts/test.sh
+
+pannes-longues: ## Pannes trop longues pour la CI (deux planificateurs 10 min, l'un tué à mi-parcours) : ligne réussi/échec
+	@bash scripts/test.sh -E 'test(panne_6_longue)' --run-ignored only --no-capture
+
+soak: ## Endurance : 30 min de charge mixte sur les vrais binaires (SOAK_MINUTES=3 pour un essai) : ligne réussie/échouée
+	@bash scripts/soak.sh
 
 lint: ## Vérifie le formatage (cargo fmt) et clippy sans avertissement
 	cargo fmt --all -- --check

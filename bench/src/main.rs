@@ -9,9 +9,13 @@
 //!
 //! `ecole-bench finances`: invoice generation with PDFs, concurrent payments and payment
 //! reminders against a running API and workers.
+//!
+//! `ecole-bench soak`: endurance (`make soak`): the real binaries under a mixed load for N
+//! minutes, RSS, Redis memory and latency sampled per window, a pass/fail verdict.
 
 mod finances;
 mod notifications;
+mod soak;
 
 use std::time::{Duration, Instant};
 
@@ -92,6 +96,30 @@ enum Command {
         /// Factures sur lesquelles ils se répartissent.
         #[arg(long, default_value_t = 50)]
         factures: usize,
+    },
+    /// Endurance : 2 API, 2 workers et un planificateur sous charge mixte (80 % lectures,
+    /// 20 % écritures qui créent des jobs) ; verdict réussi/échoué (code de sortie 1).
+    Soak {
+        /// Durée en minutes.
+        #[arg(long, env = "SOAK_MINUTES", default_value_t = 30.0)]
+        minutes: f64,
+        /// Durée d'une fenêtre de mesure, en secondes.
+        #[arg(long, env = "SOAK_WINDOW_SECONDS", default_value_t = 30)]
+        fenetre: u64,
+        /// Requêtes par seconde (tous les clients ensemble).
+        #[arg(long, env = "SOAK_RATE", default_value_t = 50.0)]
+        rate: f64,
+        /// Clients simultanés.
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+        /// Dossier des binaires (ecole-api, ecole-worker, ecole-beat).
+        #[arg(long, default_value = "target/release")]
+        bin_dir: String,
+        /// Compte ADMIN utilisé par la charge.
+        #[arg(long, env = "SOAK_USERNAME", default_value = "soak")]
+        username: String,
+        #[arg(long, env = "SOAK_PASSWORD")]
+        password: String,
     },
 }
 
@@ -260,6 +288,33 @@ async fn main() -> anyhow::Result<()> {
                 },
             )
             .await
+        }
+        Command::Soak {
+            minutes,
+            fenetre,
+            rate,
+            clients,
+            bin_dir,
+            username,
+            password,
+        } => {
+            let ok = soak::run(
+                &url,
+                soak::Options {
+                    minutes,
+                    window: std::time::Duration::from_secs(fenetre.max(1)),
+                    rate,
+                    clients: clients.max(1),
+                    bin_dir: bin_dir.into(),
+                    username,
+                    password,
+                },
+            )
+            .await?;
+            if !ok {
+                std::process::exit(1);
+            }
+            Ok(())
         }
         Command::Finances {
             api,
