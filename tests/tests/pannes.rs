@@ -1315,7 +1315,36 @@ async fn panne_7_sigterm_a_tous_les_processus_sous_charge() {
         .await,
         "les 8 emplacements travaillent"
     );
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Slow writes in flight on both APIs when the signal comes: two imports of 4,000 pupils.
+    let imports: Vec<_> = apis
+        .iter()
+        .enumerate()
+        .map(|(n, api)| {
+            let mut csv = String::from("matricule,nom,prenom,sexe,classe\n");
+            for k in 0..4_000 {
+                csv.push_str(&format!("IMP{n}-{k:05},Barry{n},Ousmane{k},M,6ème A\n"));
+            }
+            let req = reqwest::Client::new()
+                .post(format!("{}/api/v1/eleves/import/", api.base))
+                .bearer_auth(&admin.access)
+                .header("content-type", "text/csv")
+                .body(csv);
+            tokio::spawn(async move {
+                let sent = Instant::now();
+                let res = req.send().await;
+                let ms = sent.elapsed().as_millis();
+                match res {
+                    Ok(r) => (
+                        Some(r.status().as_u16()),
+                        r.json::<Value>().await.unwrap_or(Value::Null),
+                        ms,
+                    ),
+                    Err(e) => (None, json!(format!("{e:?}")), ms),
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let term = Instant::now();
     let mut all: Vec<Proc> = apis.into_iter().map(|a| a.proc).collect();
     all.extend(workers);
@@ -1329,6 +1358,10 @@ async fn panne_7_sigterm_a_tous_les_processus_sous_charge() {
     }
     let exited = term.elapsed();
     stop.store(true, Ordering::SeqCst);
+    let mut imported = Vec::new();
+    for i in imports {
+        imported.push(i.await.unwrap());
+    }
     let samples = samples.await.unwrap();
 
     let in_flight: Vec<&Sample> = samples
@@ -1362,6 +1395,22 @@ async fn panne_7_sigterm_a_tous_les_processus_sous_charge() {
             .unwrap();
         left_in_redis += n;
     }
+    let pupils: i64 = {
+        use ecole_db::schema::eleves;
+        eleves::table
+            .filter(eleves::matricule.like("IMP%"))
+            .count()
+            .get_result(&mut conn)
+            .await
+            .unwrap()
+    };
+    eprintln!(
+        "panne 7 : imports de 4 000 élèves en vol au signal : {:?} ({pupils} élèves enregistrés)",
+        imported
+            .iter()
+            .map(|(s, body, ms)| format!("{s:?} crees={} en {ms} ms", body["crees"]))
+            .collect::<Vec<_>>()
+    );
     eprintln!(
         "panne 7 : SIGTERM à 6 processus ; tous sortis en {:.1} s, codes {:?} ; {} requêtes en vol au signal, \
          {} en échec parmi les {} envoyées avant ; 8 jobs de 3 s en cours : {:?} ; {} jobs EN_COURS, {} tâches en vol dans Redis",
@@ -1381,7 +1430,15 @@ async fn panne_7_sigterm_a_tous_les_processus_sous_charge() {
         codes.iter().all(|c| c.is_some_and(|c| c.success())),
         "chaque processus sort avec 0 : {codes:?}"
     );
-    assert!(!in_flight.is_empty(), "des requêtes étaient en vol");
+    for (status, body, ms) in &imported {
+        assert_eq!(*status, Some(200), "import en vol terminé : {body}");
+        assert_eq!(body["crees"], 4_000);
+        assert!(
+            *ms as u128 > 300,
+            "l'import était en cours au signal ({ms} ms)"
+        );
+    }
+    assert_eq!(pupils, 8_000, "les imports en vol sont enregistrés");
     assert!(
         before_failed.is_empty(),
         "requêtes en vol abandonnées : {before_failed:?}"
