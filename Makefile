@@ -3,7 +3,7 @@
 SHELL := /usr/bin/env bash
 
 .PHONY: help run test lint fmt migrate createsuperuser check bench schema-check build worker beat \
-	up down logs ps backup restore check-deploy seed fuzz
+	up down logs ps backup restore check-deploy seed fuzz soak pannes-longues
 
 help: ## Affiche cette aide
 	@echo "Commandes (make <commande>) :"
@@ -25,6 +25,12 @@ test: ## Lance toute la suite de tests (PostgreSQL jetable en tmpfs + Redis loca
 
 fuzz: ## Fuzzing long de l'API (schemathesis, chaque rôle, toutes les vérifications) : voir target/fuzz/
 	@bash scripts/fuzz.sh $(ARGS)
+
+pannes-longues: ## Pannes trop longues pour la CI (deux planificateurs 10 min, l'un tué à mi-parcours) : ligne réussi/échec
+	@bash scripts/test.sh -E 'test(panne_6_longue)' --run-ignored only --no-capture
+
+soak: ## Endurance : 30 min de charge mixte sur les vrais binaires (SOAK_MINUTES=3 pour un essai) : ligne réussie/échouée
+	@bash scripts/soak.sh
 
 lint: ## Vérifie le formatage (cargo fmt) et clippy sans avertissement
 	cargo fmt --all -- --check

@@ -12,10 +12,13 @@
 //!
 //! `ecole-bench bibliotheque`: a catalogue of 20,000 books (set-based) and the wrk script of
 //! the catalogue searches.
+//! `ecole-bench soak`: endurance (`make soak`): the real binaries under a mixed load for N
+//! minutes, RSS, Redis memory and latency sampled per window, a pass/fail verdict.
 
 mod bibliotheque;
 mod finances;
 mod notifications;
+mod soak;
 
 use std::time::{Duration, Instant};
 
@@ -105,6 +108,30 @@ enum Command {
         /// Script Lua écrit pour wrk.
         #[arg(long)]
         lua: std::path::PathBuf,
+    },
+    /// Endurance : 2 API, 2 workers et un planificateur sous charge mixte (80 % lectures,
+    /// 20 % écritures qui créent des jobs) ; verdict réussi/échoué (code de sortie 1).
+    Soak {
+        /// Durée en minutes.
+        #[arg(long, env = "SOAK_MINUTES", default_value_t = 30.0)]
+        minutes: f64,
+        /// Durée d'une fenêtre de mesure, en secondes.
+        #[arg(long, env = "SOAK_WINDOW_SECONDS", default_value_t = 30)]
+        fenetre: u64,
+        /// Requêtes par seconde (tous les clients ensemble).
+        #[arg(long, env = "SOAK_RATE", default_value_t = 50.0)]
+        rate: f64,
+        /// Clients simultanés.
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+        /// Dossier des binaires (ecole-api, ecole-worker, ecole-beat).
+        #[arg(long, default_value = "target/release")]
+        bin_dir: String,
+        /// Compte ADMIN utilisé par la charge.
+        #[arg(long, env = "SOAK_USERNAME", default_value = "soak")]
+        username: String,
+        #[arg(long, env = "SOAK_PASSWORD")]
+        password: String,
     },
 }
 
@@ -273,6 +300,33 @@ async fn main() -> anyhow::Result<()> {
                 },
             )
             .await
+        }
+        Command::Soak {
+            minutes,
+            fenetre,
+            rate,
+            clients,
+            bin_dir,
+            username,
+            password,
+        } => {
+            let ok = soak::run(
+                &url,
+                soak::Options {
+                    minutes,
+                    window: std::time::Duration::from_secs(fenetre.max(1)),
+                    rate,
+                    clients: clients.max(1),
+                    bin_dir: bin_dir.into(),
+                    username,
+                    password,
+                },
+            )
+            .await?;
+            if !ok {
+                std::process::exit(1);
+            }
+            Ok(())
         }
         Command::Finances {
             api,

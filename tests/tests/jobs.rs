@@ -500,5 +500,14 @@ async fn redis_keeps_nothing_of_finished_jobs_after_vacuum() {
         .await
         .unwrap();
     assert_eq!((data, done), (0, 0));
+    // Nor their metadata and idempotency keys (apalis leaves those to a 24 h TTL).
+    for pattern in ["meta:*", "idempotency:*"] {
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}:jobs:{pattern}", env.prefix))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert!(keys.is_empty(), "{pattern} : {keys:?}");
+    }
     assert!(stop(worker).await.success());
 }

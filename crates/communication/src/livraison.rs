@@ -12,7 +12,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use ecole_config::Settings;
 use ecole_core::phone::normalize_phone;
-use ecole_db::enums::StatutEnvoi;
+use ecole_db::enums::{StatutEnvoi, TypeNotification};
 use ecole_db::schema::{notifications, users};
 use ecole_jobs::payloads::EnvoyerSmsNotification;
 use ecole_jobs::{JobContext, JobError, enqueue};
@@ -22,7 +22,7 @@ use tokio::sync::OnceCell;
 use crate::email::{Contenu, Courriel, Mailer};
 use crate::envoi::ErreurEnvoi;
 use crate::model::Envoi;
-use crate::service::{delivery_job, school_name};
+use crate::service::{NouvelleNotification, delivery_job, notifier, school_name};
 use crate::sms::{RateLimiter, SmsProvider, provider};
 use crate::{gsm7, horaires};
 
@@ -350,16 +350,21 @@ async fn record(
             Ok(value)
         }
         Err(ErreurEnvoi::Temporaire(e)) => {
-            let next = if ctx.attempt >= ctx.max_attempts {
+            let last = ctx.attempt >= ctx.max_attempts;
+            let next = if last {
                 StatutEnvoi::Echec
             } else {
                 StatutEnvoi::EnAttente
             };
-            transition(conn, canal, id, StatutEnvoi::EnCours, next, Some(e.clone())).await?;
+            let moved =
+                transition(conn, canal, id, StatutEnvoi::EnCours, next, Some(e.clone())).await?;
+            if last && moved {
+                alerter_echec(conn, canal, id, &e).await?;
+            }
             Err(JobError::retry(e))
         }
         Err(ErreurEnvoi::Definitive(e)) => {
-            transition(
+            let moved = transition(
                 conn,
                 canal,
                 id,
@@ -368,6 +373,9 @@ async fn record(
                 Some(e.clone()),
             )
             .await?;
+            if moved {
+                alerter_echec(conn, canal, id, &e).await?;
+            }
             Err(JobError::fatal(e))
         }
         Err(ErreurEnvoi::Incertaine(e)) => {
@@ -384,6 +392,91 @@ async fn record(
             Err(JobError::fatal(reason))
         }
     }
+}
+
+/// Keys of the administrators' alerts start with this (an alert is never alerted about: a
+/// failing alert e-mail would otherwise alert again, for ever).
+pub const ALERTE_PREFIXE: &str = "alerte:echec-envoi:";
+
+/// A message failed for good (`ECHEC`): every active administrator gets a notification (in
+/// the application and by e-mail, never by SMS: the SMS provider may be what is broken),
+/// once per channel of the failed notification (keyed), in one transaction.
+async fn alerter_echec(
+    conn: &mut AsyncPgConnection,
+    canal: Canal,
+    id: i64,
+    erreur: &str,
+) -> Result<(), JobError> {
+    use diesel_async::AsyncConnection;
+    let row: Option<(Option<String>, String, String, String)> = notifications::table
+        .inner_join(users::table)
+        .filter(notifications::id.eq(id))
+        .select((
+            notifications::cle,
+            notifications::titre,
+            users::first_name,
+            users::last_name,
+        ))
+        .first(conn)
+        .await
+        .optional()?;
+    let Some((cle, titre, prenom, nom)) = row else {
+        return Ok(());
+    };
+    if cle
+        .as_deref()
+        .is_some_and(|c| c.starts_with(ALERTE_PREFIXE))
+    {
+        return Ok(());
+    }
+    let admins: Vec<i64> = users::table
+        .filter(users::role.eq(ecole_core::Role::Admin))
+        .filter(users::is_active.eq(true))
+        .select(users::id)
+        .load(conn)
+        .await?;
+    let (canal_nom, canal_cle) = match canal {
+        Canal::Email => ("e-mail", "email"),
+        Canal::Sms => ("SMS", "sms"),
+    };
+    let erreur: String = erreur.chars().take(500).collect();
+    let destinataire = format!("{prenom} {nom}");
+    let alertes: Vec<NouvelleNotification> = admins
+        .iter()
+        .map(|admin| NouvelleNotification {
+            utilisateur_id: *admin,
+            type_notification: TypeNotification::General,
+            titre: format!("Échec d'envoi d'un {canal_nom}"),
+            message: format!(
+                "Le {canal_nom} « {} » destiné à {} (notification {id}) n'a pas pu être envoyé \
+                 après les nouvelles tentatives : {erreur}. Il ne sera pas renvoyé automatiquement.",
+                titre.trim(),
+                destinataire.trim(),
+            ),
+            lien_url: None,
+            envoyer_par_email: true,
+            envoyer_par_sms: false,
+            cle: Some(format!("{ALERTE_PREFIXE}{canal_cle}:{id}:{admin}")),
+        })
+        .collect();
+    if alertes.is_empty() {
+        tracing::warn!(
+            notification.id = id,
+            "échec d'envoi : aucun administrateur actif à prévenir"
+        );
+        return Ok(());
+    }
+    conn.transaction::<_, ecole_core::DomainError, _>(async move |conn| {
+        notifier(conn, &alertes).await.map(|_| ())
+    })
+    .await?;
+    tracing::warn!(
+        notification.id = id,
+        canal = canal.label(),
+        admins = admins.len(),
+        "échec d'envoi : administrateurs prévenus"
+    );
+    Ok(())
 }
 
 /// An absolute link for a message, when the notification has one.

@@ -242,6 +242,73 @@ async fn smtp_errors_are_recorded_and_retried_per_policy() {
 }
 
 #[tokio::test]
+async fn a_message_failing_for_good_alerts_each_administrator_once() {
+    let sink = SmtpSink::start().await;
+    let app = app_with(Some(&sink), None, |_| {}).await;
+    let admin = app
+        .user()
+        .role(Role::Admin)
+        .email("admin@ecole.gn")
+        .create()
+        .await;
+    let _inactive = app.user().role(Role::Admin).inactive().create().await;
+    let user = app
+        .user()
+        .role(Role::Parent)
+        .names("Fatoumata", "Sow")
+        .create()
+        .await;
+    // The parent's e-mail is refused for good, then the alert's e-mail too.
+    sink.fail_next(2, "550 5.1.1 Boîte inconnue");
+    let ids = create(&app, vec![nouvelle(user.id(), true, false)]).await;
+    run(&app).await;
+    assert_eq!(etat(&app, ids[0]).await.email_statut, StatutEnvoi::Echec);
+    let mut conn = app.conn().await;
+    let alerts: Vec<(i64, String, String, Option<String>)> = notifications::table
+        .filter(notifications::type_notification.eq(TypeNotification::General))
+        .select((
+            notifications::utilisateur_id,
+            notifications::titre,
+            notifications::message,
+            notifications::cle,
+        ))
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        alerts.len(),
+        1,
+        "l'administrateur actif seulement : {alerts:?}"
+    );
+    assert_eq!(alerts[0].0, admin.id());
+    assert_eq!(alerts[0].1, "Échec d'envoi d'un e-mail");
+    assert!(
+        alerts[0].2.contains("Fatoumata Sow") && alerts[0].2.contains("550"),
+        "{}",
+        alerts[0].2
+    );
+    assert_eq!(
+        alerts[0].3.as_deref(),
+        Some(format!("alerte:echec-envoi:email:{}:{}", ids[0], admin.id()).as_str())
+    );
+    // The alert's own e-mail failed: no alert about the alert.
+    let alert_statut: StatutEnvoi = notifications::table
+        .filter(notifications::utilisateur_id.eq(admin.id()))
+        .select(notifications::email_statut)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(alert_statut, StatutEnvoi::Echec);
+    let total: i64 = notifications::table
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(total, 2);
+    assert_eq!(sink.count(), 0);
+}
+
+#[tokio::test]
 async fn recipients_without_address_or_number_are_skipped_with_a_reason() {
     let sink = SmtpSink::start().await;
     let app = app_with(Some(&sink), None, |_| {}).await;

@@ -59,26 +59,55 @@ pub async fn connect(url: &str) -> Result<ConnectionManager, redis::RedisError> 
     client.get_connection_manager_with_config(config).await
 }
 
-/// Removes what apalis keeps of finished tasks (data, metadata, the `done` set): the job rows
-/// in PostgreSQL are the record, so Redis memory stays flat. Returns the tasks vacuumed.
+/// Removes what apalis keeps of a finished task (data, metadata, result, `done` entry) and
+/// its idempotency key, once it finished more than `ARGV[1]` seconds ago. apalis' own
+/// `vacuum_before` leaves the idempotency keys to their TTL (24 h): one key per task kept
+/// Redis memory growing for a day.
+const VACUUM: &str = r#"
+local cutoff = redis.call("TIME")[1] - tonumber(ARGV[1])
+local deleted = 0
+local cursor = "0"
+repeat
+  local page = redis.call("HSCAN", KEYS[1], cursor, "COUNT", 500)
+  cursor = page[1]
+  local fields = page[2]
+  for i = 1, #fields, 2 do
+    local id = fields[i]
+    local meta = KEYS[2] .. ":" .. id
+    local m = redis.call("HMGET", meta, "status", "done_at", "idempotency_key")
+    if (m[1] == "Done" or m[1] == "Failed" or m[1] == "Killed") and m[2]
+        and tonumber(m[2]) <= cutoff then
+      redis.call("HDEL", KEYS[1], id)
+      redis.call("HDEL", KEYS[2] .. ":result", id)
+      redis.call("DEL", meta)
+      if m[3] and #m[3] > 0 then
+        redis.call("DEL", KEYS[3] .. ":" .. m[3])
+      end
+      redis.call("SREM", KEYS[4], id)
+      deleted = deleted + 1
+    end
+  end
+until cursor == "0"
+return deleted
+"#;
+
+/// Removes what apalis keeps of tasks finished more than `older_than` ago (data, metadata,
+/// the `done` set, their idempotency keys): the job rows in PostgreSQL are the record, so
+/// Redis memory stays flat. Returns the tasks vacuumed.
 pub async fn vacuum(
     conn: ConnectionManager,
     prefix: &str,
     older_than: Duration,
 ) -> Result<usize, String> {
-    use apalis_core::backend::Vacuum;
     let config = apalis_config(prefix);
-    let mut storage =
-        apalis_redis::RedisStorage::<JobRef>::new(conn.clone()).with_config(config.clone());
-    let vacuumed = storage
-        .vacuum_before(older_than)
-        .await
-        .map_err(|e| e.to_string())?;
     let mut conn = conn;
-    redis::cmd("DEL")
-        .arg(config.done_jobs_set())
-        .query_async::<()>(&mut conn)
+    redis::Script::new(VACUUM)
+        .key(config.job_data_hash())
+        .key(config.job_meta_hash())
+        .key(config.idempotency_key_set())
+        .key(config.done_jobs_set())
+        .arg(older_than.as_secs())
+        .invoke_async::<usize>(&mut conn)
         .await
-        .map_err(|e| e.to_string())?;
-    Ok(vacuumed)
+        .map_err(|e| e.to_string())
 }

@@ -27,6 +27,10 @@ use crate::queue::{JobRef, apalis_config, connect};
 use crate::relay::{Relay, RelayConfig};
 use crate::runner::{Registry, Runner};
 
+/// Longest pause between two reconnections to Redis: a worker takes work again at most this
+/// long after Redis returns, however long the outage (each attempt costs one connection).
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
 #[derive(Debug, Clone)]
 pub struct WorkerOptions {
     /// Unique per process (apalis refuses two live workers of one name).
@@ -135,10 +139,11 @@ pub fn spawn_process_heartbeat(
     });
 }
 
-/// Every 10 minutes, vacuums what apalis keeps of finished tasks (any worker may do it).
+/// Every 30 s, vacuums what apalis keeps of tasks finished more than a minute ago (any
+/// worker may do it; it costs one script over the tasks of the last minute and a half).
 fn spawn_redis_maintenance(settings: Arc<Settings>, shutdown: CancellationToken) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        let mut tick = tokio::time::interval(Duration::from_secs(30));
         tick.tick().await;
         loop {
             tokio::select! {
@@ -148,7 +153,7 @@ fn spawn_redis_maintenance(settings: Arc<Settings>, shutdown: CancellationToken)
             let Ok(conn) = connect(&settings.redis_url).await else {
                 continue;
             };
-            match crate::queue::vacuum(conn, &settings.redis_prefix, Duration::from_secs(300)).await
+            match crate::queue::vacuum(conn, &settings.redis_prefix, Duration::from_secs(60)).await
             {
                 Ok(n) if n > 0 => {
                     tracing::debug!(redis.vacuumed = n, "Redis : tâches terminées nettoyées")
@@ -215,7 +220,7 @@ pub async fn run_worker(
                     _ = shutdown.cancelled() => break,
                     _ = tokio::time::sleep(backoff) => {}
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(30));
+                backoff = (backoff * 2).min(MAX_BACKOFF);
                 continue;
             }
         };
@@ -267,7 +272,7 @@ pub async fn run_worker(
         }
         tracing::warn!(error.cause = ?result.err(), "worker interrompu (Redis ?) : redémarrage dans {} ms", backoff.as_millis());
         tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(30));
+        backoff = (backoff * 2).min(MAX_BACKOFF);
         generation += 1;
     }
     let deadline = tokio::time::Instant::now() + options.shutdown_timeout;

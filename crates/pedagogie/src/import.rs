@@ -556,7 +556,9 @@ async fn unique_username(
     } else {
         base.to_string()
     };
-    for n in 0..1000 {
+    // Homonyms are common (a thousand « Mamadou Diallo » must import): every candidate found
+    // taken is remembered, so each costs at most one query per import.
+    for n in 0..1_000_000u32 {
         let candidate = if n == 0 {
             base.clone()
         } else {
@@ -570,8 +572,8 @@ async fn unique_username(
             .count()
             .get_result(conn)
             .await?;
+        taken.insert(candidate.clone());
         if exists == 0 {
-            taken.insert(candidate.clone());
             return Ok(candidate);
         }
     }

@@ -26,6 +26,8 @@ pub struct Recorded {
     pub body: String,
     /// The status answered.
     pub status: u16,
+    /// When it arrived.
+    pub at: std::time::SystemTime,
 }
 
 impl Recorded {
@@ -60,6 +62,8 @@ struct State {
     sms_accepted: usize,
     /// Time taken to answer each SMS request (a slow provider).
     sms_delay: Duration,
+    /// Every SMS request answers this status (a provider down for good).
+    sms_always: Option<u16>,
 }
 
 /// The fake API; stopped on drop.
@@ -92,6 +96,7 @@ async fn handle(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -
         .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_string()))
         .collect();
     let body = String::from_utf8_lossy(&body).into_owned();
+    let at = std::time::SystemTime::now();
     let delay = lock(&shared.state).sms_delay;
     if !delay.is_zero() && path.starts_with("/smsmessaging/") {
         tokio::time::sleep(delay).await;
@@ -126,7 +131,8 @@ async fn handle(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -
             }
         } else if method == "POST" && path.starts_with("/smsmessaging/v1/outbound/") {
             let token = auth.strip_prefix("Bearer ").unwrap_or("").to_string();
-            match state.sms_script.pop_front() {
+            let scripted = state.sms_always.or_else(|| state.sms_script.pop_front());
+            match scripted {
                 Some(401) => {
                     state.valid.remove(&token);
                     (
@@ -161,6 +167,7 @@ async fn handle(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -
             headers,
             body,
             status,
+            at,
         });
         (status, answer)
     };
@@ -227,6 +234,21 @@ impl FakeOrange {
         lock(&self.state)
             .sms_script
             .extend(statuses.iter().copied());
+    }
+
+    /// Every SMS request from now on answers `status` (a provider down for good).
+    pub fn fail_forever(&self, status: u16) {
+        lock(&self.state).sms_always = Some(status);
+    }
+
+    /// The SMS requests received (whatever the answer).
+    pub fn sms_requests(&self) -> Vec<Recorded> {
+        lock(&self.state)
+            .requests
+            .iter()
+            .filter(|r| r.is_sms())
+            .cloned()
+            .collect()
     }
 
     /// Each SMS request is answered after `delay` (a slow provider).

@@ -1,6 +1,6 @@
 //! The real binaries, started as child processes (black-box tests).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -81,6 +81,8 @@ pub struct RedisServer {
 }
 
 impl RedisServer {
+    /// `appendonly`: with `--appendonly yes --appendfsync always` (nothing acknowledged is
+    /// lost when the server is killed).
     pub async fn start(appendonly: bool) -> RedisServer {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("ecole-redis-{}-{port}", std::process::id()));
@@ -106,6 +108,8 @@ impl RedisServer {
                 "",
             ])
             .args(["--appendonly", if self.appendonly { "yes" } else { "no" }])
+            // Append-only means every acknowledged write is on disk before the reply.
+            .args(["--appendfsync", "always"])
             .arg("--dir")
             .arg(&self.dir)
             .stdout(Stdio::null())
@@ -335,5 +339,185 @@ impl Drop for ApiProcess {
         } else {
             let _ = std::fs::remove_file(&self.log_path);
         }
+    }
+}
+
+/// Resident memory of a process, in KiB (`VmRSS` of /proc), `None` once it is gone.
+pub fn rss_kib(pid: i32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// True while `pid` exists and is not a zombie.
+pub fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rfind(')')
+                .and_then(|i| s[i + 1..].split_whitespace().next().map(|st| st != "Z"))
+        })
+        .unwrap_or(false)
+}
+
+/// A private PostgreSQL cluster (`initdb` + `pg_ctl` in a temporary folder, free port,
+/// `fsync=off`), for tests that stop or restart the database server. Run as the `postgres`
+/// system user when the tests run as root (initdb refuses root). Removed on drop.
+pub struct PgCluster {
+    pub port: u16,
+    dir: PathBuf,
+    bindir: PathBuf,
+}
+
+fn pg_bindir() -> Option<PathBuf> {
+    let mut dirs: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let version = e.file_name().to_string_lossy().parse::<u32>().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("pg_ctl").exists().then_some((version, bin))
+        })
+        .collect();
+    dirs.sort();
+    dirs.pop().map(|(_, bin)| bin)
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .map(|v| v.split_whitespace().next() == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+impl PgCluster {
+    /// A tool of the cluster's PostgreSQL version, as the `postgres` user when root.
+    fn tool(&self, name: &str) -> Command {
+        let path = self.bindir.join(name);
+        let mut cmd = if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(path);
+            c
+        } else {
+            Command::new(path)
+        };
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        cmd
+    }
+
+    pub async fn start() -> PgCluster {
+        let Some(bindir) = pg_bindir() else {
+            panic!("PostgreSQL introuvable sous /usr/lib/postgresql (initdb, pg_ctl)");
+        };
+        let base = if Path::new("/dev/shm").is_dir() {
+            PathBuf::from("/dev/shm")
+        } else {
+            std::env::temp_dir()
+        };
+        let port = free_port();
+        let dir = base.join(format!("ecole-pg-{}-{port}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        if is_root() {
+            let _ = std::process::Command::new("chown")
+                .arg("postgres:postgres")
+                .arg(&dir)
+                .status();
+        }
+        let cluster = PgCluster { port, dir, bindir };
+        let status = cluster
+            .tool("initdb")
+            .arg("-D")
+            .arg(cluster.dir.join("data"))
+            .args(["-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"])
+            .status()
+            .await;
+        if !matches!(status, Ok(s) if s.success()) {
+            panic!("initdb a échoué dans {}", cluster.dir.display());
+        }
+        cluster.start_server().await;
+        cluster
+    }
+
+    /// `postgres://postgres@127.0.0.1:<port>/<database>`.
+    pub fn url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// Starts the server (after [`PgCluster::stop`]) and waits until it accepts connections.
+    pub async fn start_server(&self) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
+             -c full_page_writes=off -c max_connections=200",
+            self.port,
+            self.dir.display()
+        );
+        let status = self
+            .tool("pg_ctl")
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .arg("-l")
+            .arg(self.dir.join("server.log"))
+            .args(["-w", "-t", "30", "-o", &options, "start"])
+            .status()
+            .await;
+        if !matches!(status, Ok(s) if s.success()) {
+            panic!(
+                "démarrage du PostgreSQL privé impossible (voir {})",
+                self.dir.join("server.log").display()
+            );
+        }
+    }
+
+    /// Stops the server: `fast` (sessions terminated, clean shutdown) or `immediate`.
+    pub async fn stop(&self, mode: &str) {
+        let _ = self
+            .tool("pg_ctl")
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-m", mode, "-w", "-t", "30", "stop"])
+            .status()
+            .await;
+    }
+
+    /// The server's main process id (`postmaster.pid`), while it runs.
+    pub fn pid(&self) -> Option<i32> {
+        std::fs::read_to_string(self.dir.join("data/postmaster.pid"))
+            .ok()?
+            .lines()
+            .next()?
+            .trim()
+            .parse()
+            .ok()
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        let path = self.bindir.join("pg_ctl");
+        let data = self.dir.join("data");
+        let mut cmd = if is_root() {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(path);
+            c
+        } else {
+            std::process::Command::new(path)
+        };
+        let _ = cmd
+            .arg("-D")
+            .arg(&data)
+            .args(["-m", "immediate", "-w", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

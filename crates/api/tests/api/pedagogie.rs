@@ -826,6 +826,30 @@ async fn import_reports_bad_rows_then_imports_once() {
 }
 
 #[tokio::test]
+async fn import_of_more_than_a_thousand_homonyms_gives_each_a_username() {
+    let app = TestApp::new().await;
+    let _school = School::create(&app, 0).await;
+    let admin = app.as_admin().await;
+    let mut csv = String::from("matricule,nom,prenom,sexe,classe\n");
+    for k in 0..1_100 {
+        csv.push_str(&format!("H/{k:05},Diallo,Mamadou,M,6ème A\n"));
+    }
+    let (s, report) = import(&app, &admin.access, csv.into_bytes(), "text/csv", false).await;
+    assert_eq!(s, 200, "{report}");
+    assert_eq!(report["crees"], 1_100);
+    let mut conn = app.conn().await;
+    let names: Vec<String> = ecole_db::schema::users::table
+        .filter(ecole_db::schema::users::username.like("mamadou.diallo%"))
+        .select(ecole_db::schema::users::username)
+        .load(&mut conn)
+        .await
+        .unwrap();
+    let distinct: std::collections::HashSet<&String> = names.iter().collect();
+    assert_eq!((names.len(), distinct.len()), (1_100, 1_100));
+    assert!(names.contains(&"mamadou.diallo1099".to_string()));
+}
+
+#[tokio::test]
 async fn import_xlsx_through_a_multipart_form() {
     let app = TestApp::new().await;
     let _school = School::create(&app, 0).await;
