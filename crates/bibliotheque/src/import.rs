@@ -53,6 +53,7 @@ pub const COLUMNS: &[(&str, &[&str], bool, &str)] = &[
 
 /// What an import did (or would do, in a dry run).
 #[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+#[schema(as = ImportCatalogueReport)]
 pub struct ImportReport {
     pub dry_run: bool,
     pub lignes: usize,
