@@ -1,5 +1,8 @@
 //! What every handler shares: settings, the pool, Redis, signing keys, metrics.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::thread::ThreadId;
 use std::time::Duration;
 
 use ecole_config::Settings;
@@ -12,7 +15,14 @@ use crate::metrics::Metrics;
 
 pub struct AppState {
     pub settings: Settings,
+    /// For work off the HTTP workers (tests, tools). Requests use [`AppState::conn`].
     pub pool: Pool,
+    /// One pool per HTTP worker thread, made on its first request. actix-web runs each worker
+    /// on a runtime of its own, where a connection's driver task lives; with one shared pool,
+    /// a worker stopped at SIGTERM (an idle one stops at once) took down the connections it
+    /// had opened while requests of other workers were using them (`connection closed`, a 500
+    /// in the middle of a graceful shutdown). A worker's own pool dies with it, unused.
+    worker_pools: Mutex<HashMap<ThreadId, Pool>>,
     pub redis: redis::Client,
     pub keys: AuthKeys,
     pub throttle: ThrottleConfig,
@@ -44,6 +54,7 @@ impl AppState {
         let redis = redis::Client::open(settings.redis_url.as_str())?;
         ecole_users::password::warm_up();
         Ok(AppState {
+            worker_pools: Mutex::default(),
             keys: AuthKeys::from_settings(&settings),
             throttle: ThrottleConfig::from_settings(&settings),
             metrics: Metrics::new()?,
@@ -54,10 +65,34 @@ impl AppState {
         })
     }
 
-    /// A pooled connection, or 503 when the database cannot give one in time.
+    /// The pool of the calling thread (an HTTP worker's own), made on first use:
+    /// `DATABASE_POOL_SIZE` shared between the workers, 4 connections at least.
+    pub fn worker_pool(&self) -> Result<Pool, ApiError> {
+        let id = std::thread::current().id();
+        let mut pools = self.worker_pools.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(pool) = pools.get(&id) {
+            return Ok(pool.clone());
+        }
+        let size = self
+            .settings
+            .database_pool_size
+            .div_ceil(self.settings.http_workers.max(1))
+            .max(4);
+        let pool = ecole_db::build_counted_pool(
+            &self.settings.database_url,
+            size,
+            self.settings.database_timeout,
+            Some(self.queries.clone()),
+        )
+        .map_err(|e| ApiError::from(ecole_core::DomainError::internal(e)))?;
+        pools.insert(id, pool.clone());
+        Ok(pool)
+    }
+
+    /// A pooled connection of this worker, or 503 when the database cannot give one in time.
     pub async fn conn(&self) -> Result<PooledConn, ApiError> {
         Ok(self
-            .pool
+            .worker_pool()?
             .get()
             .await
             .map_err(ecole_core::DomainError::from)?)

@@ -66,12 +66,6 @@ pub fn build_pool(url: &str, max_size: usize, timeout: Duration) -> Result<Pool,
 }
 
 /// Like [`build_pool`], counting every statement in `counter`.
-///
-/// Connections are opened on the runtime the pool is built on (when there is one), so their
-/// driver tasks live as long as it does. actix-web runs each HTTP worker on a runtime of its
-/// own and, on SIGTERM, stops an idle worker at once: a connection opened by that worker died
-/// with it, under a request still running on another worker (`connection closed`, a 500 in
-/// the middle of a graceful shutdown).
 pub fn build_counted_pool(
     url: &str,
     max_size: usize,
@@ -81,28 +75,18 @@ pub fn build_counted_pool(
     let mut config = ManagerConfig::default();
     // A broken connection is detected by the driver; no extra round trip per checkout.
     config.recycling_method = RecyclingMethod::Fast;
-    let runtime = tokio::runtime::Handle::try_current().ok();
-    config.custom_setup = Box::new(move |url| {
-        let counter = counter.as_ref().map(|c| c.0.clone());
-        let url = url.to_string();
-        let runtime = runtime.clone();
-        Box::pin(async move {
-            let establish = async move {
+    if let Some(counter) = counter {
+        config.custom_setup = Box::new(move |url| {
+            let counter = counter.0.clone();
+            let url = url.to_string();
+            Box::pin(async move {
                 use diesel_async::AsyncConnection;
                 let mut conn = AsyncPgConnection::establish(&url).await?;
-                if let Some(counter) = counter {
-                    conn.set_instrumentation(CountQueries(counter));
-                }
+                conn.set_instrumentation(CountQueries(counter));
                 Ok(conn)
-            };
-            match runtime {
-                Some(runtime) => runtime.spawn(establish).await.map_err(|e| {
-                    diesel::ConnectionError::BadConnection(format!("ouverture interrompue : {e}"))
-                })?,
-                None => establish.await,
-            }
-        })
-    });
+            })
+        });
+    }
     let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
     Pool::builder(manager)
         .max_size(max_size)

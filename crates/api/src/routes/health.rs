@@ -16,7 +16,8 @@ pub async fn live() -> HttpResponse {
 
 async fn check_postgres(state: &AppState) -> Result<(), String> {
     let check = async {
-        let mut conn = state.pool.get().await.map_err(|e| e.to_string())?;
+        let pool = state.worker_pool().map_err(|e| format!("{e:?}"))?;
+        let mut conn = pool.get().await.map_err(|e| e.to_string())?;
         diesel::sql_query("SELECT 1")
             .execute(&mut conn)
             .await
