@@ -1433,10 +1433,7 @@ async fn panne_7_sigterm_a_tous_les_processus_sous_charge() {
     for (status, body, ms) in &imported {
         assert_eq!(*status, Some(200), "import en vol terminé : {body}");
         assert_eq!(body["crees"], 4_000);
-        assert!(
-            *ms as u128 > 300,
-            "l'import était en cours au signal ({ms} ms)"
-        );
+        assert!(*ms > 300, "l'import était en cours au signal ({ms} ms)");
     }
     assert_eq!(pupils, 8_000, "les imports en vol sont enregistrés");
     assert!(
