@@ -14,7 +14,9 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use ecole_core::{Actor, DomainError, DomainResult, FieldErrors};
 use ecole_db::schema::livres;
-use ecole_pedagogie::import::{Format, MAX_BYTES, MAX_ROWS, RowError, fold, read_table};
+use ecole_pedagogie::import::{
+    Format, MAX_BYTES, MAX_ROWS, RowError, TxError, fold, issue, read_table,
+};
 use serde::Serialize;
 
 use crate::exemplaires::{ajouter_generes, compter_tous};
@@ -244,7 +246,7 @@ pub async fn import(
         return Ok(report);
     }
     let outcome = conn
-        .transaction::<_, TxError, _>(async move |conn| {
+        .transaction::<_, TxError<ImportReport>, _>(async move |conn| {
             apply(conn, &lignes, &presentes, &mut report).await?;
             if report.dry_run {
                 // Everything was checked against the database; nothing is kept.
@@ -253,29 +255,7 @@ pub async fn import(
             Ok(report)
         })
         .await;
-    match outcome {
-        Ok(report) => Ok(report),
-        Err(TxError::DryRun(report)) => Ok(*report),
-        Err(TxError::Domain(e)) => Err(e),
-    }
-}
-
-/// Ends the transaction: an error, or the dry run's report (rolled back on purpose).
-enum TxError {
-    Domain(DomainError),
-    DryRun(Box<ImportReport>),
-}
-
-impl From<DomainError> for TxError {
-    fn from(e: DomainError) -> Self {
-        TxError::Domain(e)
-    }
-}
-
-impl From<diesel::result::Error> for TxError {
-    fn from(e: diesel::result::Error) -> Self {
-        TxError::Domain(e.into())
-    }
+    issue(outcome)
 }
 
 /// The book as the file wants it: the file's value for each column it has, the stored one

@@ -491,7 +491,7 @@ pub async fn import(
     }
     let actor = *actor;
     let outcome = conn
-        .transaction::<_, TxError, _>(async move |conn| {
+        .transaction::<_, TxError<ImportReport>, _>(async move |conn| {
             apply(conn, &actor, &rows, &mut report).await?;
             if report.dry_run {
                 // Everything was checked against the database; nothing is kept.
@@ -500,28 +500,34 @@ pub async fn import(
             Ok(report)
         })
         .await;
-    match outcome {
-        Ok(report) => Ok(report),
-        Err(TxError::DryRun(report)) => Ok(*report),
-        Err(TxError::Domain(e)) => Err(e),
-    }
+    issue(outcome)
 }
 
-/// Ends the transaction: an error, or the dry run's report (rolled back on purpose).
-enum TxError {
+/// Ends an import's transaction: an error, or the dry run's report (rolled back on purpose).
+/// Shared by every import with a dry run (pupils, library catalogue).
+pub enum TxError<R> {
     Domain(DomainError),
-    DryRun(Box<ImportReport>),
+    DryRun(Box<R>),
 }
 
-impl From<DomainError> for TxError {
+impl<R> From<DomainError> for TxError<R> {
     fn from(e: DomainError) -> Self {
         TxError::Domain(e)
     }
 }
 
-impl From<diesel::result::Error> for TxError {
+impl<R> From<diesel::result::Error> for TxError<R> {
     fn from(e: diesel::result::Error) -> Self {
         TxError::Domain(e.into())
+    }
+}
+
+/// The report of an import's transaction, whether it committed or was a dry run.
+pub fn issue<R>(outcome: Result<R, TxError<R>>) -> DomainResult<R> {
+    match outcome {
+        Ok(report) => Ok(report),
+        Err(TxError::DryRun(report)) => Ok(*report),
+        Err(TxError::Domain(e)) => Err(e),
     }
 }
 
