@@ -1138,3 +1138,43 @@ mod pedagogie;
 
 #[path = "api/bulletins.rs"]
 mod bulletins;
+
+/// A session the server ends (as a fast shutdown or a restart does) is a 503 cause, never a
+/// 500: both for the statement running at that moment and for the next one on the dead link.
+#[tokio::test]
+async fn a_connection_ended_by_the_server_is_unavailable_not_internal() {
+    use diesel::QueryableByName;
+    use diesel::sql_types::Integer;
+    use ecole_core::DomainError;
+
+    #[derive(QueryableByName)]
+    struct Pid {
+        #[diesel(sql_type = Integer)]
+        pid: i32,
+    }
+    let app = TestApp::new().await;
+    let mut victim = app.conn().await;
+    let mut killer = app.conn().await;
+    let pid: Pid = diesel::sql_query("SELECT pg_backend_pid() AS pid")
+        .get_result(&mut victim)
+        .await
+        .unwrap();
+    let running = tokio::spawn(async move {
+        let r = diesel::sql_query("SELECT pg_sleep(10)")
+            .execute(&mut victim)
+            .await;
+        (r, victim)
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    diesel::sql_query("SELECT pg_terminate_backend($1)")
+        .bind::<Integer, _>(pid.pid)
+        .execute(&mut killer)
+        .await
+        .unwrap();
+    let (in_flight, mut victim) = running.await.unwrap();
+    let e = DomainError::from(in_flight.unwrap_err());
+    assert!(matches!(e, DomainError::Unavailable(_)), "{e:?}");
+    let next = diesel::sql_query("SELECT 1").execute(&mut victim).await;
+    let e = DomainError::from(next.unwrap_err());
+    assert!(matches!(e, DomainError::Unavailable(_)), "{e:?}");
+}

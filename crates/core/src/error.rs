@@ -114,16 +114,109 @@ impl From<DieselError> for DomainError {
             DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
                 DomainError::Conflict("Opération concurrente, veuillez réessayer.".into())
             }
-            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
-                DomainError::Unavailable("connexion à la base de données perdue".into())
+            DieselError::DatabaseError(kind, ref info)
+                if connexion_perdue(kind, info.message()) =>
+            {
+                DomainError::Unavailable(format!(
+                    "connexion à la base de données perdue : {}",
+                    info.message()
+                ))
             }
+            // A commit that failed and whose rollback failed too: the commit's cause decides.
+            DieselError::RollbackErrorOnCommit { commit_error, .. } => (*commit_error).into(),
+            // The connection's transaction state is lost, which only a dropped connection does.
+            DieselError::BrokenTransactionManager => DomainError::Unavailable(
+                "connexion à la base de données perdue pendant une transaction".into(),
+            ),
             other => DomainError::Internal(other.to_string()),
         }
+    }
+}
+
+/// Whether a database error says the connection itself failed (server stopping, restarting
+/// or unreachable) rather than the statement: those are 503, not 500.
+fn connexion_perdue(kind: DatabaseErrorKind, message: &str) -> bool {
+    match kind {
+        DatabaseErrorKind::ClosedConnection => true,
+        // diesel-async reports every error without a SQLSTATE this way: I/O, a closed
+        // socket, a protocol error; only parameter (de)serialization is our own fault.
+        DatabaseErrorKind::UnableToSendCommand => !message.contains("serializ"),
+        // SQLSTATE class 57 (operator intervention) and 53300, which diesel does not
+        // classify; PostgreSQL's own wording (lc_messages in English, the default).
+        DatabaseErrorKind::Unknown => [
+            "terminating connection",
+            "the database system is",
+            "sorry, too many clients",
+            "canceling statement due to statement timeout",
+        ]
+        .iter()
+        .any(|start| message.starts_with(start)),
+        _ => false,
     }
 }
 
 impl From<ecole_db::PoolError> for DomainError {
     fn from(e: ecole_db::PoolError) -> Self {
         DomainError::Unavailable(format!("base de données : {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db(kind: DatabaseErrorKind, message: &str) -> DomainError {
+        DieselError::DatabaseError(kind, Box::new(message.to_string())).into()
+    }
+
+    #[test]
+    fn a_lost_connection_is_unavailable_not_internal() {
+        for (kind, message) in [
+            (
+                DatabaseErrorKind::ClosedConnection,
+                "server closed the connection",
+            ),
+            (DatabaseErrorKind::UnableToSendCommand, "connection closed"),
+            (
+                DatabaseErrorKind::UnableToSendCommand,
+                "error communicating with the server: Connection reset by peer",
+            ),
+            (
+                DatabaseErrorKind::Unknown,
+                "terminating connection due to administrator command",
+            ),
+            (
+                DatabaseErrorKind::Unknown,
+                "the database system is shutting down",
+            ),
+        ] {
+            assert!(
+                matches!(db(kind, message), DomainError::Unavailable(_)),
+                "{message}"
+            );
+        }
+        let commit = DieselError::RollbackErrorOnCommit {
+            rollback_error: Box::new(DieselError::BrokenTransactionManager),
+            commit_error: Box::new(DieselError::DatabaseError(
+                DatabaseErrorKind::Unknown,
+                Box::new("terminating connection due to administrator command".to_string()),
+            )),
+        };
+        assert!(matches!(
+            DomainError::from(commit),
+            DomainError::Unavailable(_)
+        ));
+        for (kind, message) in [
+            (
+                DatabaseErrorKind::UnableToSendCommand,
+                "error serializing parameter 0",
+            ),
+            (DatabaseErrorKind::Unknown, "column \"x\" does not exist"),
+        ] {
+            assert!(
+                matches!(db(kind, message), DomainError::Internal(_)),
+                "{message}"
+            );
+        }
     }
 }
