@@ -22,6 +22,11 @@
 #          loans (set-based), then wrk (BENCH_DURATION) cycling through a mix of
 #          `livres/?search=` requests (title words, authors, ISBNs, two-word queries, a category
 #          filter) → bench/out/bibliotheque.md
+#   exploitation  `ecole seed --eleves 1500`, `ecole backup` (pg_dump) then `ecole restore` into an
+#          empty database, per-table row counts compared → bench/out/exploitation.md
+# Every run starts and ends with `pgbench -S -M prepared` (the machine's ceiling for one indexed
+# read), every section appends its figures to bench/out/figures.tsv, and `ecole-bench rapport`
+# turns them into bench/REPORT.md: each figure beside its target and the run's ceiling.
 # Traffic goes to loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,7 +44,7 @@ SERVER=${BENCH_DATABASE_SERVER:-postgres://postgres@127.0.0.1:5432}
 DB_URL="$SERVER/ecole_bench"
 PGBENCH_DB=ecole_pgbench
 
-SECTIONS=${BENCH_SECTIONS:-users jobs pedagogie bulletins communication finances bibliotheque}
+SECTIONS=${BENCH_SECTIONS:-users jobs pedagogie bulletins communication finances bibliotheque exploitation}
 say "compilation (release)"
 cargo build --release --bins -q
 
@@ -47,10 +52,64 @@ export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
 psql "$SERVER/postgres" -qc "DROP DATABASE IF EXISTS ecole_bench WITH (FORCE)" >/dev/null
 export DATABASE_URL=$DB_URL
 ./target/release/ecole migrate >/dev/null
-mkdir -p bench/out
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
+
+mkdir -p bench/out
+export BENCH_FIGURES=$PWD/bench/out/figures.tsv
+: >"$BENCH_FIGURES"
+RUN_START=$(date +%s)
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# figure SECTION MESURE VALEUR UNITÉ [>=|<|<= SEUIL]: one line of bench/out/figures.tsv.
+figure() {
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "${3:-nan}" "$4" "${5:-}" "${6:-0}" >>"$BENCH_FIGURES"
+}
+
+# pgbench select-only, prepared, at the benchmark's concurrency on its own small database:
+# sets PG_TPS and PG_LAT (mean latency, ms).
+pgbench_ceiling() {
+  local out
+  say "pgbench -S -M prepared -c $CONNECTIONS (${DURATION}s) : plafond de la machine"
+  psql "$SERVER/postgres" -qc "DROP DATABASE IF EXISTS $PGBENCH_DB WITH (FORCE)" >/dev/null
+  psql "$SERVER/postgres" -qc "CREATE DATABASE $PGBENCH_DB" >/dev/null
+  pgbench -q -i -s 10 "$SERVER/$PGBENCH_DB" >/dev/null 2>&1
+  out=$(pgbench -S -M prepared -c "$CONNECTIONS" -j 2 -T "$DURATION" "$SERVER/$PGBENCH_DB" 2>/dev/null)
+  PG_TPS=$(echo "$out" | awk '/^tps/ {print int($3)}')
+  PG_LAT=$(echo "$out" | awk '/^latency average/ {print $4}')
+  psql "$SERVER/postgres" -qc "DROP DATABASE IF EXISTS $PGBENCH_DB WITH (FORCE)" >/dev/null
+  [ -n "$PG_TPS" ] || die "pgbench n'a rien mesuré"
+}
+
+# wrk_run SECONDS TOKEN URL [LUA]: sets W_RPS, W_P50, W_P90, W_P99 (ms) and W_ERR (non-2xx
+# answers and socket errors).
+wrk_run() {
+  local d=$1 token=$2 url=$3 lua=${4:-} out non2xx sockerr
+  if [ -n "$lua" ]; then
+    out=$(wrk -t2 -c"$CONNECTIONS" -d"${d}s" --latency -s "$lua" -H "Authorization: Bearer $token" "$url")
+  else
+    out=$(wrk -t2 -c"$CONNECTIONS" -d"${d}s" --latency -H "Authorization: Bearer $token" "$url")
+  fi
+  W_RPS=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  W_P50=$(to_ms "$(echo "$out" | awk '$1=="50%" {print $2}')")
+  W_P90=$(to_ms "$(echo "$out" | awk '$1=="90%" {print $2}')")
+  W_P99=$(to_ms "$(echo "$out" | awk '$1=="99%" {print $2}')")
+  non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
+  sockerr=$(echo "$out" | awk -F'[ ,]+' '/Socket errors/ {print $4+$6+$8+$10}')
+  W_ERR=$(( ${non2xx:-0} + ${sockerr:-0} ))
+}
+
+# wrk_figures SECTION LABEL MIN_RPS|"" MAX_P99|"": the last wrk_run's figures.
+wrk_figures() {
+  if [ -n "$3" ]; then figure "$1" "$2 : débit" "$W_RPS" "req/s" ">=" "$3"
+  else figure "$1" "$2 : débit" "$W_RPS" "req/s"; fi
+  if [ -n "$4" ]; then figure "$1" "$2 : p99" "$W_P99" "ms" "<" "$4"
+  else figure "$1" "$2 : p99" "$W_P99" "ms"; fi
+  figure "$1" "$2 : erreurs" "$W_ERR" "" "<=" 0
+}
+
+peak_rss_mb() { awk '/VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
 
 to_ms() { # wrk latency (e.g. 812.00us, 1.20ms, 2.01s) -> ms
   python3 -c "import sys,re; v=sys.argv[1]; m=re.match(r'([0-9.]+)(us|ms|s)',v); n=float(m.group(1)); print(round(n/1000 if m.group(2)=='us' else n*1000 if m.group(2)=='s' else n,2))" "$1"
@@ -84,29 +143,17 @@ TOKEN=$(curl -sf -H 'content-type: application/json' \
 
 declare -A RESULT
 run_wrk() { # name path
-  local name=$1 path=$2 out
-  say "wrk ${DURATION}s, $CONNECTIONS connexions : $path"
-  out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT$path")
-  local rps p50 p99 non2xx sockerr
-  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-  p50=$(to_ms "$(echo "$out" | awk '$1=="50%" {print $2}')")
-  p99=$(to_ms "$(echo "$out" | awk '$1=="99%" {print $2}')")
-  non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
-  sockerr=$(echo "$out" | awk -F'[ ,]+' '/Socket errors/ {print $4+$6+$8+$10}')
-  RESULT[$name]="$rps|$p50|$p99|$(( ${non2xx:-0} + ${sockerr:-0} ))"
+  say "wrk ${DURATION}s, $CONNECTIONS connexions : $2"
+  wrk_run "$DURATION" "$TOKEN" "http://127.0.0.1:$PORT$2"
+  RESULT[$1]="$W_RPS|$W_P50|$W_P99|$W_ERR"
 }
 
 run_wrk me "/api/v1/users/me/"
+wrk_figures users "\`GET users/me/\` (≥ 50 % du plafond)" "$(( PG_TPS / 2 ))" 10
 run_wrk list "/api/v1/users/?page_size=50"
+wrk_figures users "\`GET users/?page_size=50\`" 3000 ""
 RSS_KB=$(awk '/VmHWM/ {print $2}' /proc/$API_PID/status)
-
-say "pgbench -S -M prepared -c $CONNECTIONS (${DURATION}s)"
-psql "$SERVER/postgres" -qc "DROP DATABASE IF EXISTS $PGBENCH_DB WITH (FORCE)" >/dev/null
-psql "$SERVER/postgres" -qc "CREATE DATABASE $PGBENCH_DB" >/dev/null
-pgbench -q -i -s 10 "$SERVER/$PGBENCH_DB" >/dev/null 2>&1
-PG_TPS=$(pgbench -S -M prepared -c "$CONNECTIONS" -j 2 -T "$DURATION" "$SERVER/$PGBENCH_DB" 2>/dev/null \
-  | awk '/^tps/ {print int($3)}')
-psql "$SERVER/postgres" -qc "DROP DATABASE IF EXISTS $PGBENCH_DB WITH (FORCE)" >/dev/null
+figure users "RSS maximale de l'API sous charge" "$(peak_rss_mb $API_PID)" "Mo" "<" 40
 
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 {
@@ -140,6 +187,7 @@ bench_jobs() {
   table=$(./target/release/ecole-bench jobs --total "${BENCH_JOBS:-10000}")
   rss1=$(awk '/VmHWM/ {print $2}' /proc/$w1/status)
   rss2=$(awk '/VmHWM/ {print $2}' /proc/$w2/status)
+  figure jobs "RSS maximale du plus gros des 2 workers" "$(( (rss1 > rss2 ? rss1 : rss2) / 1024 ))" "Mo" "<" 40
   kill -TERM $w1 $w2 2>/dev/null || true
   wait $w1 $w2 2>/dev/null || true
   redis-cli -u "$REDIS_URL" --scan --pattern "$prefix:*" | xargs -r redis-cli -u "$REDIS_URL" del >/dev/null
@@ -181,24 +229,19 @@ bench_pedagogie() {
   jour=$(psql "$db" -Atc "SELECT max(date) FROM presences")
   local d=${BENCH_LIST_DURATION:-10} rows=""
   list_wrk() { # label token path
-    local out rps p50 p99 non2xx sockerr
-    out=$(wrk -t2 -c"$CONNECTIONS" -d"${d}s" --latency -H "Authorization: Bearer $2" "http://127.0.0.1:$port$3")
-    rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-    p50=$(to_ms "$(echo "$out" | awk '$1=="50%" {print $2}')")
-    p99=$(to_ms "$(echo "$out" | awk '$1=="99%" {print $2}')")
-    non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
-    sockerr=$(echo "$out" | awk -F'[ ,]+' '/Socket errors/ {print $4+$6+$8+$10}')
-    rows+="| $1 | \`$3\` | $rps | $p50 | $p99 | $(( ${non2xx:-0} + ${sockerr:-0} )) |"$'\n'
+    wrk_run "$d" "$2" "http://127.0.0.1:$port$3"
+    rows+="| $1 | \`$3\` | $W_RPS | $W_P50 | $W_P99 | $W_ERR |"$'\n'
+    wrk_figures pedagogie "$1 \`${3%%\?*}\` ($4)" 3000 25
   }
   say "wrk ${d}s par liste, $CONNECTIONS connexions"
-  list_wrk ADMIN "$admin_token" "/api/v1/eleves/?page_size=50"
-  list_wrk PARENT "$parent_token" "/api/v1/eleves/?page_size=50"
-  list_wrk ADMIN "$admin_token" "/api/v1/notes/?eleve=$eleve"
-  list_wrk PARENT "$parent_token" "/api/v1/notes/?eleve=$eleve"
-  list_wrk ADMIN "$admin_token" "/api/v1/notes/?classe=$classe&periode=TRIMESTRE_1&page_size=50"
-  list_wrk PARENT "$parent_token" "/api/v1/notes/?classe=$classe&periode=TRIMESTRE_1&page_size=50"
-  list_wrk ADMIN "$admin_token" "/api/v1/presences/?classe=$classe&date=$jour"
-  list_wrk PARENT "$parent_token" "/api/v1/presences/?classe=$classe&date=$jour"
+  list_wrk ADMIN "$admin_token" "/api/v1/eleves/?page_size=50" "page de 50"
+  list_wrk PARENT "$parent_token" "/api/v1/eleves/?page_size=50" "page de 50"
+  list_wrk ADMIN "$admin_token" "/api/v1/notes/?eleve=$eleve" "?eleve="
+  list_wrk PARENT "$parent_token" "/api/v1/notes/?eleve=$eleve" "?eleve="
+  list_wrk ADMIN "$admin_token" "/api/v1/notes/?classe=$classe&periode=TRIMESTRE_1&page_size=50" "?classe=&periode="
+  list_wrk PARENT "$parent_token" "/api/v1/notes/?classe=$classe&periode=TRIMESTRE_1&page_size=50" "?classe=&periode="
+  list_wrk ADMIN "$admin_token" "/api/v1/presences/?classe=$classe&date=$jour" "?classe=&date="
+  list_wrk PARENT "$parent_token" "/api/v1/presences/?classe=$classe&date=$jour" "?classe=&date="
 
   say "notes/saisie/ pour une classe de 60 élèves (médiane de 20)"
   local annee classe60 matiere body times
@@ -217,6 +260,7 @@ bench_pedagogie() {
   local statuses median
   statuses=$(echo "$times" | awk 'NF {print $1}' | sort -u | tr '\n' ' ')
   median=$(echo "$times" | awk 'NF {print $2*1000}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  figure pedagogie "\`notes/saisie/\` pour 60 élèves (médiane de 20)" "$median" "ms" "<" 50
   local rss
   rss=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
   kill $pid 2>/dev/null || true
@@ -274,16 +318,15 @@ bench_bulletins() {
   DATABASE_URL=$db MEDIA_ROOT=$media HTTP_BIND=127.0.0.1:$port RUST_LOG=warn ./target/release/ecole-api >"$log" 2>&1 &
   pid=$!; PIDS+=($pid)
   for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$port/health/live" >/dev/null && break; sleep 0.1; done
-  local token classe out rps p50 p99 errors d=${BENCH_LIST_DURATION:-10}
+  local token classe d=${BENCH_LIST_DURATION:-10} cpu_ms
   token=$(curl -sf -H 'content-type: application/json' -d '{"username":"bench","password":"Bench-motdepasse-2026"}' \
     "http://127.0.0.1:$port/api/v1/auth/login/" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access"])')
   classe=$(psql "$db" -Atc "SELECT classe_id FROM bulletins GROUP BY classe_id ORDER BY count(*) DESC LIMIT 1")
-  out=$(wrk -t2 -c"$CONNECTIONS" -d"${d}s" --latency -H "Authorization: Bearer $token" \
-    "http://127.0.0.1:$port/api/v1/bulletins/?classe=$classe&periode=TRIMESTRE_1")
-  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-  p50=$(to_ms "$(echo "$out" | awk '$1=="50%" {print $2}')")
-  p99=$(to_ms "$(echo "$out" | awk '$1=="99%" {print $2}')")
-  errors=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
+  wrk_run "$d" "$token" "http://127.0.0.1:$port/api/v1/bulletins/?classe=$classe&periode=TRIMESTRE_1"
+  wrk_figures bulletins "\`GET bulletins/?classe=&periode=\` (ADMIN)" 2500 ""
+  cpu_ms=$(python3 -c "print(round(($cpu1 - $cpu0) * 1000 / $tck / 1500, 2))")
+  figure bulletins "CPU des 2 workers par PDF (tout compris)" "$cpu_ms" "ms" "<=" 3
+  figure bulletins "RSS maximale du plus gros des 2 workers" "$(( (rss1 > rss2 ? rss1 : rss2) / 1024 ))" "Mo" "<" 150
   kill $pid 2>/dev/null || true
   rm -rf "$media"
   {
@@ -295,11 +338,11 @@ bench_bulletins() {
     echo
     echo "$pdf"
     echo
-    echo "Temps CPU des deux workers pendant la génération complète (calcul, rendu, jobs, requêtes côté client ; indépendant de la charge de la machine) : $(( (cpu1 - cpu0) * 1000 / tck )) ms, soit $(python3 -c "print(round(($cpu1 - $cpu0) * 1000 / $tck / 1500, 2))") ms par PDF (objectif ≤ 3 ms par PDF et par cœur)"
+    echo "Temps CPU des deux workers pendant la génération complète (calcul, rendu, jobs, requêtes côté client ; indépendant de la charge de la machine) : $(( (cpu1 - cpu0) * 1000 / tck )) ms, soit $cpu_ms ms par PDF (objectif ≤ 3 ms par PDF et par cœur)"
     echo
     echo "RSS maximale des workers : $((rss1 / 1024)) Mo et $((rss2 / 1024)) Mo (objectif < 150 Mo)"
     echo
-    echo "\`GET bulletins/?classe=$classe&periode=TRIMESTRE_1\` (ADMIN, wrk ${d} s, $CONNECTIONS connexions) : **$rps req/s**, p50 $p50 ms, p99 $p99 ms, erreurs ${errors:-0} (objectif ≥ 2 500 req/s)"
+    echo "\`GET bulletins/?classe=$classe&periode=TRIMESTRE_1\` (ADMIN, wrk ${d} s, $CONNECTIONS connexions) : **$W_RPS req/s**, p50 $W_P50 ms, p99 $W_P99 ms, erreurs $W_ERR (objectif ≥ 2 500 req/s)"
   } | tee bench/out/bulletins.md
 }
 
@@ -393,28 +436,19 @@ bench_bibliotheque() {
   [ -n "$token" ] || die "connexion impossible"
   # Warm-up: every statement prepared on every pooled connection, caches filled.
   wrk -t2 -c"$CONNECTIONS" -d3s -s "$lua" -H "Authorization: Bearer $token" "http://127.0.0.1:$port" >/dev/null
-  local rows="" out rps p50 p90 p99 non2xx sockerr
-  biblio_wrk() { # label [script] path
+  local rows=""
+  biblio_wrk() { # label [script] path min_rps max_p99
     local label=$1 script=$2 path=$3
     say "wrk ${DURATION}s, $CONNECTIONS connexions : $label"
-    if [ -n "$script" ]; then
-      out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$script" -H "Authorization: Bearer $token" "http://127.0.0.1:$port")
-    else
-      out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "Authorization: Bearer $token" "http://127.0.0.1:$port$path")
-    fi
-    rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-    p50=$(to_ms "$(echo "$out" | awk '$1=="50%" {print $2}')")
-    p90=$(to_ms "$(echo "$out" | awk '$1=="90%" {print $2}')")
-    p99=$(to_ms "$(echo "$out" | awk '$1=="99%" {print $2}')")
-    non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
-    sockerr=$(echo "$out" | awk -F'[ ,]+' '/Socket errors/ {print $4+$6+$8+$10}')
-    rows+="| $label | $rps | $p50 | $p90 | $p99 | $(( ${non2xx:-0} + ${sockerr:-0} )) |"$'\n'
+    wrk_run "$DURATION" "$token" "http://127.0.0.1:$port$path" "$script"
+    rows+="| $label | $W_RPS | $W_P50 | $W_P90 | $W_P99 | $W_ERR |"$'\n'
+    wrk_figures bibliotheque "$label" "$4" "$5"
   }
   load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-  biblio_wrk "\`livres/?search=\` (mélange de $(grep -c '^  "' "$lua") requêtes)" "$lua" ""
+  biblio_wrk "\`livres/?search=\` (mélange de $(grep -c '^  "' "$lua") requêtes)" "$lua" "" 2000 25
   local load_after rss
   load_after=$(cut -d' ' -f1-3 /proc/loadavg)
-  biblio_wrk "\`livres/?page_size=50\` (sans recherche)" "" "/api/v1/livres/?page_size=50"
+  biblio_wrk "\`livres/?page_size=50\` (sans recherche)" "" "/api/v1/livres/?page_size=50" "" ""
   rss=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
   kill $pid 2>/dev/null || true
   wait $pid 2>/dev/null || true
@@ -435,6 +469,60 @@ bench_bibliotheque() {
   psql "$SERVER/postgres" -qc "DROP DATABASE IF EXISTS ecole_bench_biblio WITH (FORCE)" >/dev/null
 }
 
+bench_exploitation() {
+  say "exploitation : ecole seed --eleves 1500, ecole backup puis ecole restore"
+  local db="$SERVER/ecole_bench_ops" target="$SERVER/ecole_bench_ops_rest" dir dump t0 t1 t2 size rows_src rows_dst diff_tables total
+  psql "$SERVER/postgres" -qc "DROP DATABASE IF EXISTS ecole_bench_ops WITH (FORCE)" >/dev/null
+  psql "$SERVER/postgres" -qc "DROP DATABASE IF EXISTS ecole_bench_ops_rest WITH (FORCE)" >/dev/null
+  DATABASE_URL=$db ./target/release/ecole migrate >/dev/null
+  DATABASE_URL=$db ./target/release/ecole seed --eleves 1500 --quiet >/dev/null
+  psql "$SERVER/postgres" -qc "CREATE DATABASE ecole_bench_ops_rest" >/dev/null
+  dir=$(mktemp -d)
+  if [ -z "${PG_DUMP:-}" ] && [ -n "$(pg_bindir || true)" ]; then
+    export PG_DUMP="$(pg_bindir)/pg_dump" PG_RESTORE="$(pg_bindir)/pg_restore"
+  fi
+  t0=$(date +%s.%N)
+  DATABASE_URL=$db BACKUP_DIR=$dir ./target/release/ecole backup >/dev/null
+  t1=$(date +%s.%N)
+  dump=$(ls "$dir"/ecole_*.dump | head -n 1)
+  [ -f "$dump" ] || die "aucune sauvegarde écrite dans $dir"
+  size=$(stat -c %s "$dump")
+  DATABASE_URL=$db ./target/release/ecole restore "$dump" --base "$target" >/dev/null
+  t2=$(date +%s.%N)
+  # Exact row counts of every table, both sides.
+  count_rows() {
+    psql "$1" -Atc "SELECT table_name || ' ' || (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I', table_name), false, true, '')))[1]::text
+                    FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1"
+  }
+  rows_src=$(count_rows "$db")
+  rows_dst=$(count_rows "$target")
+  diff_tables=$(diff <(echo "$rows_src") <(echo "$rows_dst") | grep -c '^<' || true)
+  total=$(echo "$rows_src" | awk '{s += $2} END {print s}')
+  local backup_s restore_s
+  backup_s=$(python3 -c "print(round($t1 - $t0, 2))")
+  restore_s=$(python3 -c "print(round($t2 - $t1, 2))")
+  figure exploitation "\`ecole backup\` (pg_dump, format custom, sha256) : $total lignes" "$backup_s" "s"
+  figure exploitation "taille de la sauvegarde" "$(python3 -c "print(round($size / 1048576, 2))")" "Mo"
+  figure exploitation "\`ecole restore\` dans une base vide (vérification, pg_restore, migrations)" "$restore_s" "s"
+  figure exploitation "tables dont le nombre de lignes diffère après restauration" "$diff_tables" "" "<=" 0
+  rm -rf "$dir"
+  psql "$SERVER/postgres" -qc "DROP DATABASE IF EXISTS ecole_bench_ops WITH (FORCE)" >/dev/null
+  psql "$SERVER/postgres" -qc "DROP DATABASE IF EXISTS ecole_bench_ops_rest WITH (FORCE)" >/dev/null
+  {
+    echo "# Exploitation — $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo
+    echo "Machine : $(nproc) cœurs, charge moyenne : $(cut -d' ' -f1-3 /proc/loadavg) ; base de \`ecole seed --eleves 1500\` ($total lignes, $(echo "$rows_src" | wc -l) tables)"
+    echo
+    echo "| mesure | valeur |"
+    echo "|---|---|"
+    echo "| \`ecole backup\` | $backup_s s, $size octets |"
+    echo "| \`ecole restore\` dans une base vide | $restore_s s |"
+    echo "| tables dont le nombre de lignes diffère | $diff_tables |"
+  } | tee bench/out/exploitation.md
+}
+
+pgbench_ceiling
+PG_TPS_START=$PG_TPS PG_LAT_START=$PG_LAT
 for section in $SECTIONS; do
   case $section in
     users) bench_users ;;
@@ -444,6 +532,23 @@ for section in $SECTIONS; do
     communication) bench_communication ;;
     finances) bench_finances ;;
     bibliotheque) bench_bibliotheque ;;
-    *) die "section inconnue : $section (users, jobs, pedagogie, bulletins, communication, finances, bibliotheque)" ;;
+    exploitation) bench_exploitation ;;
+    *) die "section inconnue : $section (users, jobs, pedagogie, bulletins, communication, finances, bibliotheque, exploitation)" ;;
   esac
 done
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+pgbench_ceiling
+PG_TPS_END=$PG_TPS PG_LAT_END=$PG_LAT
+cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
+declare -A DETAIL=([users]=foundation [jobs]=jobs [pedagogie]=pedagogie [bulletins]=bulletins
+  [communication]=communication [finances]=finances [bibliotheque]=bibliotheque [exploitation]=exploitation)
+ANNEXES=()
+for section in $SECTIONS; do ANNEXES+=(--annexe "bench/out/${DETAIL[$section]}.md"); done
+./target/release/ecole-bench rapport --figures "$BENCH_FIGURES" --sortie bench/REPORT.md \
+  --pgbench-tps "$PG_TPS_START" --pgbench-latence "$PG_LAT_START" \
+  --pgbench-tps-fin "$PG_TPS_END" --pgbench-latence-fin "$PG_LAT_END" \
+  --entete "Passage du $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD 2>/dev/null || echo ' (modifié)'), $(( $(date +%s) - RUN_START )) s en tout ; sections : $SECTIONS" \
+  --entete "Machine : $(nproc) cœurs ($cpu), $(awk '/MemTotal/ {printf "%.0f Go", $2 / 1048576}' /proc/meminfo) ; PostgreSQL, Redis, wrk et les processus mesurés partagent ces cœurs" \
+  --entete "Charge moyenne (1, 5, 15 min) au début : $LOAD_START ; avant le second pgbench : $LOAD_END" \
+  --entete "wrk : ${DURATION} s (listes : ${BENCH_LIST_DURATION:-10} s), $CONNECTIONS connexions, 2 fils ; binaires release" \
+  "${ANNEXES[@]}"

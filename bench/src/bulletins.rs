@@ -6,6 +6,7 @@
 //! the whole year, then one PDF job per bulletin; wall time until every PDF is stored,
 //! PDFs per second, bytes per PDF.
 
+use crate::figures::{Cible, figure};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -72,6 +73,27 @@ pub async fn calcul(url: &str, periode: CodePeriode, rounds: usize) -> anyhow::R
     compute.sort();
     store.sort();
     let median = |v: &[Duration]| v[v.len() / 2].as_secs_f64() * 1000.0;
+    figure(
+        "bulletins",
+        &format!(
+            "{pupils} élèves, {} classes : calcul de tous les bulletins (médiane de {})",
+            classes.len(),
+            compute.len()
+        ),
+        median(&compute),
+        "ms",
+        Cible::Moins(50.0),
+    );
+    figure(
+        "bulletins",
+        &format!(
+            "calcul + enregistrement des bulletins et lignes (médiane de {})",
+            store.len()
+        ),
+        median(&store),
+        "ms",
+        Cible::Moins(1000.0),
+    );
     println!("| bulletins | mesure | valeur | objectif |");
     println!("|---|---|---|---|");
     println!(
@@ -177,6 +199,41 @@ pub async fn pdf(url: &str, periode: CodePeriode, media_root: &Path) -> anyhow::
     };
     let gen_s = secs(gen_span);
     let pdf_s = secs(pdf_span);
+    figure(
+        "bulletins",
+        "job de période (calcul + enregistrement, toutes les classes)",
+        gen_s,
+        "s",
+        Cible::Aucune,
+    );
+    figure(
+        "bulletins",
+        &format!("{ok} PDF, 2 workers : débit (premier début → dernière fin)"),
+        ok as f64 / pdf_s,
+        "PDF/s",
+        Cible::Aucune,
+    );
+    figure(
+        "bulletins",
+        "taille moyenne d'un PDF",
+        bytes as f64 / stored.max(1) as f64 / 1024.0,
+        "Ko",
+        Cible::AuPlus(60.0),
+    );
+    figure(
+        "bulletins",
+        "demande → dernier PDF enregistré",
+        wall,
+        "s",
+        Cible::Moins(10.0),
+    );
+    figure(
+        "bulletins",
+        "PDF en échec",
+        failed as f64,
+        "",
+        Cible::AuPlus(0.0),
+    );
     println!("| bulletins (2 workers) | mesure | valeur | objectif |");
     println!("|---|---|---|---|");
     println!(

@@ -9,6 +9,7 @@
 //! 3. A second fee billed (so that every pupil has two invoices), every unpaid invoice made
 //!    overdue, then `finances.envoyer_rappels_paiement`: time until every notification exists.
 
+use crate::figures::{Cible, figure};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -344,6 +345,54 @@ pub async fn run(url: &str, o: Options) -> anyhow::Result<()> {
     let (generation2, invoices2) = generer(&mut conn, &client, &o, annee, &niveaux).await?;
     let (overdue, result, run, total) = rappels(&mut conn).await?;
 
+    figure(
+        "finances",
+        &format!(
+            "`factures/generer/` ({} niveaux) : {invoices} factures émises, PDF compris",
+            niveaux.len()
+        ),
+        generation.as_secs_f64(),
+        "s",
+        Cible::Moins(10.0),
+    );
+    figure(
+        "finances",
+        &format!("seconde génération (2ᵉ frais) : {invoices2} factures, PDF compris"),
+        generation2.as_secs_f64(),
+        "s",
+        Cible::Moins(10.0),
+    );
+    figure(
+        "finances",
+        &format!(
+            "{} paiements simultanés sur {} factures : débit",
+            o.payments, o.invoices
+        ),
+        o.payments as f64 / p.wall.as_secs_f64(),
+        "req/s",
+        Cible::Aucune,
+    );
+    figure(
+        "finances",
+        "paiements simultanés : p99",
+        p.p99_ms,
+        "ms",
+        Cible::Aucune,
+    );
+    figure(
+        "finances",
+        "factures payées au-delà du total, ou `montant_paye` ≠ somme des paiements",
+        (p.overpaid + p.mismatched) as f64,
+        "",
+        Cible::AuPlus(0.0),
+    );
+    figure(
+        "finances",
+        &format!("rappels : {overdue} factures en retard → notifications (exécution du job)"),
+        run,
+        "s",
+        Cible::Moins(2.0),
+    );
     println!("| mesure | valeur | objectif |");
     println!("|---|---|---|");
     println!(

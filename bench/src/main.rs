@@ -12,10 +12,15 @@
 //!
 //! `ecole-bench bibliotheque`: a catalogue of 20,000 books (set-based) and the wrk script of
 //! the catalogue searches.
+//!
+//! `ecole-bench rapport`: `bench/REPORT.md` from the figures every section appended to
+//! `BENCH_FIGURES`, beside their targets and the run's `pgbench -S` ceiling.
+//!
 //! `ecole-bench soak`: endurance (`make soak`): the real binaries under a mixed load for N
 //! minutes, RSS, Redis memory and latency sampled per window, a pass/fail verdict.
 
 mod bibliotheque;
+mod figures;
 mod finances;
 mod notifications;
 mod soak;
@@ -109,6 +114,32 @@ enum Command {
         #[arg(long)]
         lua: std::path::PathBuf,
     },
+    /// Rapport de performance (bench/REPORT.md) à partir des mesures d'un passage.
+    Rapport {
+        /// Fichier des mesures (BENCH_FIGURES).
+        #[arg(long)]
+        figures: std::path::PathBuf,
+        /// Rapport écrit.
+        #[arg(long, default_value = "bench/REPORT.md")]
+        sortie: std::path::PathBuf,
+        /// pgbench -S au début du passage : transactions par seconde.
+        #[arg(long)]
+        pgbench_tps: f64,
+        /// … et latence moyenne (ms).
+        #[arg(long)]
+        pgbench_latence: f64,
+        /// pgbench -S à la fin du passage (TPS), s'il a été mesuré.
+        #[arg(long)]
+        pgbench_tps_fin: Option<f64>,
+        #[arg(long)]
+        pgbench_latence_fin: Option<f64>,
+        /// Lignes d'en-tête (machine, charge, commit…), dans l'ordre.
+        #[arg(long)]
+        entete: Vec<String>,
+        /// Comptes rendus détaillés des sections (bench/out/*.md), recopiés en annexe.
+        #[arg(long)]
+        annexe: Vec<std::path::PathBuf>,
+    },
     /// Endurance : 2 API, 2 workers et un planificateur sous charge mixte (80 % lectures,
     /// 20 % écritures qui créent des jobs) ; verdict réussi/échoué (code de sortie 1).
     Soak {
@@ -134,6 +165,21 @@ enum Command {
         password: String,
     },
 }
+
+/// The report's sections, in `make bench` order, with the issue each one measures.
+const SECTIONS: &[(&str, &str)] = &[
+    ("users", "#2 Fondation : API et utilisateurs"),
+    ("jobs", "#3 Jobs"),
+    ("pedagogie", "#4 Pédagogie : listes et saisie des notes"),
+    ("bulletins", "#5 Bulletins"),
+    ("communication", "#7 Communication"),
+    ("finances", "#6 Finances"),
+    ("bibliotheque", "#8 Bibliothèque"),
+    (
+        "exploitation",
+        "#9 Exploitation : sauvegarde et restauration",
+    ),
+];
 
 #[derive(QueryableByName, Debug)]
 struct Stats {
@@ -230,6 +276,35 @@ async fn jobs_bench(
     }
     let l = wait_done(&mut conn, start_id, paced).await?;
 
+    use figures::{Cible, figure};
+    figure(
+        "jobs",
+        &format!("{total} jobs vides : insertion dans l'outbox (lots de {batch})"),
+        enqueue_s,
+        "s",
+        Cible::Aucune,
+    );
+    figure(
+        "jobs",
+        &format!("{total} jobs vides : débit, validation → SUCCES"),
+        throughput,
+        "jobs/s",
+        Cible::AuMoins(2000.0),
+    );
+    figure(
+        "jobs",
+        &format!("{paced} jobs à {rate}/s : prise en charge p50 (validation → début)"),
+        l.p50_ms.unwrap_or(f64::NAN),
+        "ms",
+        Cible::Moins(20.0),
+    );
+    figure(
+        "jobs",
+        &format!("{paced} jobs à {rate}/s : prise en charge p99"),
+        l.p99_ms.unwrap_or(f64::NAN),
+        "ms",
+        Cible::Moins(100.0),
+    );
     println!("| jobs | mesure | valeur | objectif |");
     println!("|---|---|---|---|");
     println!(
@@ -257,6 +332,54 @@ async fn jobs_bench(
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Command::Rapport {
+        figures,
+        sortie,
+        pgbench_tps,
+        pgbench_latence,
+        pgbench_tps_fin,
+        pgbench_latence_fin,
+        entete,
+        annexe,
+    } = &cli.command
+    {
+        let ctx = figures::Contexte {
+            titre_sections: SECTIONS
+                .iter()
+                .map(|(k, t)| (k.to_string(), t.to_string()))
+                .collect(),
+            entete: entete.clone(),
+            debut: figures::Plafond {
+                tps: *pgbench_tps,
+                latence_ms: *pgbench_latence,
+            },
+            fin: pgbench_tps_fin.map(|tps| figures::Plafond {
+                tps,
+                latence_ms: pgbench_latence_fin.unwrap_or(f64::NAN),
+            }),
+        };
+        let mut report = figures::rapport(figures, &ctx)?;
+        if !annexe.is_empty() {
+            report.push_str("## Annexe : comptes rendus des sections\n\n");
+            for path in annexe {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("lecture de {}", path.display()))?;
+                // Each section's own title one level down.
+                for line in text.lines() {
+                    if line.starts_with('#') {
+                        report.push_str("##");
+                    }
+                    report.push_str(line);
+                    report.push('\n');
+                }
+                report.push('\n');
+            }
+        }
+        std::fs::write(sortie, report)
+            .with_context(|| format!("écriture de {}", sortie.display()))?;
+        println!("rapport écrit : {}", sortie.display());
+        return Ok(());
+    }
     let url = std::env::var("DATABASE_URL").context("DATABASE_URL")?;
     match cli.command {
         Command::Jobs {
@@ -346,5 +469,6 @@ async fn main() -> anyhow::Result<()> {
             .await
         }
         Command::Bibliotheque { livres, lua } => bibliotheque::run(&url, livres, &lua).await,
+        Command::Rapport { .. } => Ok(()),
     }
 }

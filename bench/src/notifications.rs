@@ -3,6 +3,7 @@
 //! API and every e-mail an SMTP listener (both started here, on loopback), with real
 //! `ecole-worker` processes.
 
+use crate::figures::{Cible, figure};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -264,6 +265,40 @@ pub async fn run(url: &str, o: Options) -> anyhow::Result<()> {
         let _ = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
     }
     let messages = 2 * o.total;
+    figure(
+        "communication",
+        &format!(
+            "{} SMS reçus par le faux service Orange (après la demande du job)",
+            o.total
+        ),
+        sms_done.unwrap_or(f64::NAN),
+        "s",
+        Cible::Aucune,
+    );
+    figure(
+        "communication",
+        &format!(
+            "{} e-mails reçus par le serveur SMTP local (après la demande du job)",
+            o.total
+        ),
+        email_done.unwrap_or(f64::NAN),
+        "s",
+        Cible::Aucune,
+    );
+    figure(
+        "communication",
+        &format!("débit, {messages} messages (job de 17:00 → dernier message reçu)"),
+        messages as f64 / all_s,
+        "messages/s",
+        Cible::AuMoins(300.0),
+    );
+    figure(
+        "communication",
+        "messages en double ou manquants",
+        (sms_total.abs_diff(o.total) + email_total.abs_diff(o.total)) as f64,
+        "",
+        Cible::AuPlus(0.0),
+    );
     println!("| mesure | valeur | objectif |");
     println!("|---|---|---|");
     println!(
