@@ -357,10 +357,12 @@ pub async fn run(url: &str, o: Options) -> anyhow::Result<()> {
     );
     figure(
         "finances",
-        &format!("seconde génération (2ᵉ frais) : {invoices2} factures, PDF compris"),
+        &format!(
+            "seconde génération (2ᵉ frais, pendant les SMS des paiements) : {invoices2} factures, PDF compris"
+        ),
         generation2.as_secs_f64(),
         "s",
-        Cible::Moins(10.0),
+        Cible::Aucune,
     );
     figure(
         "finances",

@@ -1,7 +1,13 @@
 //! argon2id hashing (m = 19 MiB, t = 2, p = 1: OWASP's recommendation and the crate default),
-//! always on a blocking thread.
+//! always on the process's one hashing thread.
+//!
+//! One thread, not tokio's blocking pool: glibc gives each new thread its own malloc arena,
+//! which kept the 19 MiB block after the hash — the API grew by 19 MiB per login landing on
+//! another blocking thread (42 → 64 → 84 → 103 MB after three logins, measured). One thread
+//! holds one block, and login floods cannot take more than one core.
 
-use std::sync::OnceLock;
+use std::sync::mpsc::{Sender, channel};
+use std::sync::{Mutex, OnceLock};
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
@@ -42,18 +48,59 @@ fn dummy_hash() -> &'static str {
     })
 }
 
+type Task = Box<dyn FnOnce() + Send>;
+
+static QUEUE: Mutex<Option<Sender<Task>>> = Mutex::new(None);
+
+/// The hashing thread's queue, started on first use (again if it ever stopped).
+fn hashing_thread() -> DomainResult<Sender<Task>> {
+    let mut queue = QUEUE.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(tx) = queue.as_ref() {
+        return Ok(tx.clone());
+    }
+    let (tx, rx) = channel::<Task>();
+    std::thread::Builder::new()
+        .name("argon2".into())
+        .spawn(move || {
+            for task in rx {
+                // A panicking task loses its answer (its caller gets an error), not the thread.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(task));
+            }
+        })
+        .map_err(|e| DomainError::internal(format!("fil de hachage : {e}")))?;
+    *queue = Some(tx.clone());
+    Ok(tx)
+}
+
+/// Runs `work` on the hashing thread.
+async fn on_hashing_thread<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> DomainResult<T> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let task: Task = Box::new(move || {
+        let _ = tx.send(work());
+    });
+    if let Err(returned) = hashing_thread()?.send(task) {
+        // The thread is gone (it should never be): forget it, start another, hand it the task.
+        QUEUE.lock().unwrap_or_else(|p| p.into_inner()).take();
+        hashing_thread()?
+            .send(returned.0)
+            .map_err(|_| DomainError::internal("fil de hachage arrêté"))?;
+    }
+    rx.await
+        .map_err(|_| DomainError::internal("hachage du mot de passe interrompu"))
+}
+
 pub async fn hash_password(password: &str) -> DomainResult<String> {
     let password = password.to_string();
-    tokio::task::spawn_blocking(move || hash_blocking(&password))
-        .await
-        .map_err(DomainError::internal)?
+    on_hashing_thread(move || hash_blocking(&password)).await?
 }
 
 /// Verifies `password` against `hash`, or against a dummy hash when `hash` is `None`.
 pub async fn verify_password(password: &str, hash: Option<&str>) -> DomainResult<bool> {
     let password = password.to_string();
     let hash = hash.map(str::to_string);
-    tokio::task::spawn_blocking(move || match hash {
+    on_hashing_thread(move || match hash {
         Some(h) => verify_blocking(&password, &h),
         None => {
             let _ = verify_blocking(&password, dummy_hash());
@@ -61,12 +108,16 @@ pub async fn verify_password(password: &str, hash: Option<&str>) -> DomainResult
         }
     })
     .await
-    .map_err(DomainError::internal)
 }
 
-/// Computes the dummy hash ahead of the first failed login, so its cost is not on that request.
+/// Computes the dummy hash ahead of the first failed login, so its cost is not on that request
+/// (queued on the hashing thread, so no other thread keeps an argon2 block; returns at once).
 pub fn warm_up() {
-    let _ = dummy_hash();
+    if let Ok(queue) = hashing_thread() {
+        let _ = queue.send(Box::new(|| {
+            let _ = dummy_hash();
+        }));
+    }
 }
 
 #[cfg(test)]
@@ -85,5 +136,39 @@ mod tests {
         assert!(!verify_password("autre-chose-123", Some(&h)).await.unwrap());
         assert!(!verify_password("x", None).await.unwrap());
         assert!(!verify_password("x", Some("pas-un-hash")).await.unwrap());
+    }
+
+    /// Every hash, from any number of concurrent callers, runs on the one hashing thread.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn every_hash_runs_on_the_one_hashing_thread() {
+        warm_up();
+        let callers: Vec<_> = (0..8)
+            .map(|i| {
+                tokio::spawn(async move {
+                    let h = hash_password(&format!("mot-de-passe-{i}")).await.unwrap();
+                    assert!(
+                        verify_password(&format!("mot-de-passe-{i}"), Some(&h))
+                            .await
+                            .unwrap()
+                    );
+                    on_hashing_thread(|| std::thread::current().id())
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut threads = std::collections::HashSet::new();
+        for c in callers {
+            threads.insert(c.await.unwrap());
+        }
+        assert_eq!(threads.len(), 1);
+        let name = on_hashing_thread(|| std::thread::current().name().map(str::to_string))
+            .await
+            .unwrap();
+        assert_eq!(name.as_deref(), Some("argon2"));
+        // A panicking task answers an error and leaves the thread working.
+        let panicked: DomainResult<()> = on_hashing_thread(|| panic!("exprès")).await;
+        assert!(panicked.is_err());
+        assert!(hash_password("encore-un-mot-de-passe").await.is_ok());
     }
 }
