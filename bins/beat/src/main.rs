@@ -5,12 +5,6 @@ use clap::{ArgAction, Parser};
 use ecole_jobs::schedule::{Entry, default_schedule, run_beat};
 use ecole_jobs::signals;
 
-/// mimalloc rather than glibc malloc: argon2 asks for 19 MiB aligned to 64 bytes per password
-/// hash; glibc served each from a fresh heap extension (an aligned request never fits the freed
-/// block exactly), so the API grew by 19 MiB per login, up to ≈ 120 MiB per arena (measured).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 const HELP_TEMPLATE: &str = "\
 {before-help}{about-with-newline}
 Utilisation : {usage}

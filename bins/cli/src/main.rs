@@ -10,12 +10,6 @@ use ecole_config::Settings;
 use ecole_core::Role;
 use ecole_users::NewUserInput;
 
-/// mimalloc rather than glibc malloc: argon2 asks for 19 MiB aligned to 64 bytes per password
-/// hash; glibc served each from a fresh heap extension (an aligned request never fits the freed
-/// block exactly), so the API grew by 19 MiB per login, up to ≈ 120 MiB per arena (measured).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 const HELP_TEMPLATE: &str = "\
 {before-help}{about-with-newline}
 Utilisation : {usage}
