@@ -50,10 +50,10 @@ fn dummy_hash() -> &'static str {
 
 type Task = Box<dyn FnOnce() + Send>;
 
-static QUEUE: Mutex<Option<Sender<Task>>> = Mutex::new(None);
-
-/// The hashing thread's queue, started on first use (again if it ever stopped).
+/// The hashing thread's queue, started on first use. The thread lives as long as the process:
+/// this static keeps its channel open and a panicking task does not end it.
 fn hashing_thread() -> DomainResult<Sender<Task>> {
+    static QUEUE: Mutex<Option<Sender<Task>>> = Mutex::new(None);
     let mut queue = QUEUE.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(tx) = queue.as_ref() {
         return Ok(tx.clone());
@@ -80,13 +80,9 @@ async fn on_hashing_thread<T: Send + 'static>(
     let task: Task = Box::new(move || {
         let _ = tx.send(work());
     });
-    if let Err(returned) = hashing_thread()?.send(task) {
-        // The thread is gone (it should never be): forget it, start another, hand it the task.
-        QUEUE.lock().unwrap_or_else(|p| p.into_inner()).take();
-        hashing_thread()?
-            .send(returned.0)
-            .map_err(|_| DomainError::internal("fil de hachage arrêté"))?;
-    }
+    hashing_thread()?
+        .send(task)
+        .map_err(|_| DomainError::internal("fil de hachage arrêté"))?;
     rx.await
         .map_err(|_| DomainError::internal("hachage du mot de passe interrompu"))
 }
