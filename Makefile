@@ -3,13 +3,16 @@
 SHELL := /usr/bin/env bash
 
 .PHONY: help run test lint fmt migrate createsuperuser check bench schema-check build worker beat \
-	up down logs ps backup restore check-deploy seed fuzz soak pannes-longues
+	up down logs ps backup restore check-deploy seed fuzz soak pannes-longues certs certs-dev \
+	e2e-deploy images-locales
 
 help: ## Affiche cette aide
 	@echo "Commandes (make <commande>) :"
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36mmake %-16s\033[0m %s\n", $$1, $$2}'
 	@echo "Variables : FILE=… (restore), FORCE=1 (restore sur une base non vide), ELEVES=N (seed),"
-	@echo "            DOCKER=1 (backup, restore, check-deploy, seed dans les conteneurs de deploy/)"
+	@echo "            DOMAIN=… EMAIL=… (certs), DOCKER=1|0 (migrate, createsuperuser, backup, restore,"
+	@echo "            check-deploy, seed : dans les conteneurs de deploy/ ou sur ce poste ; par défaut"
+	@echo "            les conteneurs dès que deploy/.env existe)"
 
 run: ## Installe/démarre PostgreSQL et Redis, migre, crée un admin de démo, lance API + worker + beat (Ctrl-C arrête tout)
 	@bash scripts/run.sh
@@ -42,11 +45,11 @@ fmt: ## Formate le code
 schema-check: ## Vérifie que crates/db/src/schema.rs correspond aux migrations (et que chaque down.sql marche)
 	@bash scripts/schema-check.sh
 
-migrate: ## Applique les migrations (crée la base si besoin)
-	@source scripts/env.sh && cargo run -q --release --bin ecole -- migrate
+migrate: ## Applique les migrations (crée la base si besoin) ; dans les conteneurs si deploy/.env existe
+	@bash scripts/ops.sh migrate
 
-createsuperuser: ## Crée un compte administrateur (interactif)
-	@source scripts/env.sh && cargo run -q --release --bin ecole -- createsuperuser
+createsuperuser: ## Crée un compte administrateur (interactif) ; dans les conteneurs si deploy/.env existe
+	@bash scripts/ops.sh createsuperuser
 
 check: ## Vérifie configuration et connexions (ecole check)
 	@source scripts/env.sh && cargo run -q --release --bin ecole -- check
@@ -59,8 +62,20 @@ build: ## Compile tous les binaires en release
 
 # ---- Exploitation ----
 
-up: ## Production Docker : construit l'image et démarre tout (deploy/docker-compose.yml, deploy/.env)
+up: ## Production Docker : construit l'image, démarre tout (WORKER_REPLICAS workers) et attend la santé
 	@bash scripts/compose.sh up
+
+certs: ## Certificat Let's Encrypt par le webroot de nginx : make certs DOMAIN=ecole.exemple.gn EMAIL=…
+	@DOMAIN="$(DOMAIN)" EMAIL="$(EMAIL)" bash scripts/compose.sh certs
+
+certs-dev: ## Certificat auto-signé pour SERVER_NAME dans nginx/certs/ (essais ; remplace l'existant)
+	@bash scripts/compose.sh certs-dev
+
+e2e-deploy: ## Preuve du chemin de production : image, pile complète, scénario HTTPS, pannes (≈ 15 min)
+	@bash scripts/e2e-deploy.sh
+
+images-locales: ## Images de remplacement construites depuis Debian (machines sans registre d'images)
+	@bash scripts/images-locales.sh
 
 down: ## Production Docker : arrête les conteneurs (les volumes et les données restent)
 	@bash scripts/compose.sh down

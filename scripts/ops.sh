@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Operator commands of the Makefile: backup, restore, check-deploy, seed.
+# Operator commands of the Makefile: migrate, createsuperuser, backup, restore, check-deploy, seed.
+#   scripts/ops.sh migrate
+#   scripts/ops.sh createsuperuser
 #   scripts/ops.sh backup
 #   scripts/ops.sh restore FICHIER [--force]
 #   scripts/ops.sh check-deploy
 #   scripts/ops.sh seed [N]
-# By default they run `ecole` on this machine (release build, settings from .env). With
-# DOCKER=1 they run inside the deploy/docker-compose.yml stack instead.
+# With DOCKER=1, or when deploy/.env exists (the stack `make up` runs), they run inside the
+# deploy/docker-compose.yml stack; with DOCKER=0, or on a development machine without
+# deploy/.env, they run `ecole` on this machine (release build, settings from .env).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -13,9 +16,30 @@ cd "$(dirname "$0")/.."
 action=${1:-}
 shift || true
 
-if [ -n "${DOCKER:-}" ]; then
+# Docker when asked (DOCKER=1), or when the stack's settings exist (deploy/.env, or
+# ECOLE_ENV_FILE) and DOCKER=0 does not say otherwise.
+docker_mode() {
+  case "${DOCKER:-}" in
+    1 | oui | true) return 0 ;;
+    0 | non | false) return 1 ;;
+  esac
+  [ -n "${ECOLE_ENV_FILE:-}" ] || [ -f deploy/.env ]
+}
+
+if docker_mode; then
   compose() { bash scripts/compose.sh "$@"; }
   case "$action" in
+    migrate) compose run --rm migrate ecole migrate ;;
+    createsuperuser)
+      # Interactive on a terminal; else ECOLE_SUPERUSER_USERNAME, _EMAIL, _PASSWORD.
+      envs=()
+      for v in ECOLE_SUPERUSER_USERNAME ECOLE_SUPERUSER_EMAIL ECOLE_SUPERUSER_PASSWORD; do
+        [ -n "${!v:-}" ] && envs+=(-e "$v")
+      done
+      tty=()
+      [ -t 0 ] || tty=(-T)
+      compose exec "${tty[@]}" "${envs[@]}" api ecole createsuperuser "$@"
+      ;;
     backup) compose exec -T worker ecole backup ;;
     check-deploy) compose exec -T api ecole check --deploy ;;
     seed) compose exec -T api ecole seed --eleves "${1:-300}" --quiet ;;
@@ -30,11 +54,11 @@ if [ -n "${DOCKER:-}" ]; then
         target=/tmp/restauration/$(basename "$file")
         mounts=(-v "$(realpath "$file"):$target:ro" -v "$(realpath "$file.sha256"):$target.sha256:ro")
       fi
-      say "arrêt de l'API, des workers et du planificateur pendant la restauration"
-      compose stop api worker beat nginx
+      say "arrêt de l'API, des workers, du planificateur et de nginx pendant la restauration"
+      compose compose stop api worker beat nginx
       compose run --rm --no-deps "${mounts[@]}" migrate ecole restore "$target" "$@"
       say "redémarrage"
-      compose up -d
+      NO_BUILD=1 compose up
       ;;
     *) die "action inconnue : $action" ;;
   esac
@@ -48,6 +72,8 @@ if [ -z "${PG_DUMP:-}" ] && [ -n "$(pg_bindir || true)" ]; then
 fi
 run() { cargo run -q --release --bin ecole -- "$@"; }
 case "$action" in
+  migrate) run migrate ;;
+  createsuperuser) run createsuperuser "$@" ;;
   backup) run backup ;;
   check-deploy) run check --deploy ;;
   seed) run seed --eleves "${1:-300}" ;;

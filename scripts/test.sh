@@ -3,6 +3,7 @@
 #   TEST_DATABASE_URL  use this PostgreSQL server instead of a throwaway tmpfs cluster
 #   TEST_REDIS_URL     Redis server (default redis://127.0.0.1:6379/0)
 #   SKIP_FUZZ=1        leave out the short schemathesis run that follows the tests
+#   DEPLOY_E2E=1       also run `make e2e-deploy` (Docker, ≈ 15 min)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -37,4 +38,8 @@ fi
 if [ -z "${SKIP_FUZZ:-}" ] && [ "$#" -eq 0 ]; then
   say "fuzzing court de l'API (schemathesis, chaque rôle) ; make fuzz pour le long"
   bash scripts/fuzz.sh --court
+fi
+if [ -n "${DEPLOY_E2E:-}" ] && [ "$#" -eq 0 ]; then
+  say "chemin de production de bout en bout (make e2e-deploy)"
+  bash scripts/e2e-deploy.sh
 fi

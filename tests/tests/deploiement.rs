@@ -78,6 +78,7 @@ fn compose_config(dir: &Path) -> std::process::Output {
 fn the_compose_file_is_valid_without_an_engine() {
     let dir = dossier("compose");
     copy_dir(&depot().join("deploy"), &dir.join("deploy"));
+    copy_dir(&depot().join("nginx"), &dir.join("nginx"));
     let deploy = dir.join("deploy");
     std::fs::copy(deploy.join(".env.example"), deploy.join(".env")).unwrap();
     let out = compose_config(&deploy);
@@ -90,7 +91,9 @@ fn the_compose_file_is_valid_without_an_engine() {
     );
     for expected in [
         "service_completed_successfully", // api, worker, beat wait for the migration
-        "/health/ready",                  // the API's health check
+        "health",                         // ecole health api|worker|beat
+        "requirepass",                    // Redis wants a password
+        "ecole_app",                      // the processes' least-privilege role
         "--appendonly",                   // Redis persists its queue
         "postgres:15",
         "redis:7",
@@ -168,9 +171,25 @@ struct Ports {
 
 /// The shipped configuration, pointed at loopback ports and temporary files.
 fn config_copy(dir: &Path, ports: Option<&Ports>, media: &Path) -> PathBuf {
-    let original = std::fs::read_to_string(depot().join("deploy/nginx/nginx.conf")).unwrap();
+    let original = std::fs::read_to_string(depot().join("nginx/nginx.conf")).unwrap();
     let d = dir.display().to_string();
+    // The included files (nginx/ is mounted at /etc/nginx/ecole/), and server_name as
+    // nginx/entrypoint.sh renders it from its template.
+    for name in ["proxy.conf", "headers.conf"] {
+        std::fs::copy(depot().join("nginx").join(name), dir.join(name)).unwrap();
+    }
+    let template =
+        std::fs::read_to_string(depot().join("nginx/templates/server_name.conf.template"))
+            .unwrap();
+    assert!(template.contains("${SERVER_NAME}"));
+    std::fs::write(
+        dir.join("server_name.conf"),
+        template.replace("${SERVER_NAME}", "ecole.test"),
+    )
+    .unwrap();
     let mut conf = original
+        .replace("/etc/nginx/conf.d/server_name.conf", &format!("{d}/server_name.conf"))
+        .replace("/etc/nginx/ecole/", &format!("{d}/"))
         .replace("/etc/nginx/certs/", &format!("{d}/"))
         .replace("/var/log/nginx/", &format!("{d}/"))
         .replace("/var/lib/ecole/media/", &format!("{}/", media.display()));
@@ -411,15 +430,33 @@ async fn nginx_redirects_proxies_and_serves_pdfs_only_through_the_api() {
         let body = r.text().await.unwrap();
         assert!(!body.contains("PDF-1.4"), "{path}");
     }
-    assert_eq!(
-        client
-            .get(format!("{https}/metrics"))
+    // Closed whatever follows the path (the API ignores a final slash).
+    for path in ["/metrics", "/metrics/", "/metrics//", "/metrics/x", "/%6Detrics/"] {
+        let r = client.get(format!("{https}{path}")).send().await.unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+    }
+
+    // Logins are rate-limited per address: 429 in the API's JSON error format.
+    let mut throttled = None;
+    for _ in 0..40 {
+        let r = client
+            .post(format!("{https}/api/v1/auth/login/"))
+            .header("content-type", "application/json")
+            .body("{}")
             .send()
             .await
-            .unwrap()
-            .status(),
-        404
-    );
+            .unwrap();
+        if r.status() == 429 {
+            let retry = r.headers().get("retry-after").cloned();
+            throttled = Some((retry, r.text().await.unwrap()));
+            break;
+        }
+    }
+    let (retry, body) = throttled.expect("aucun 429 après 40 connexions en rafale");
+    assert!(retry.is_some());
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["code"], "throttled");
+    assert_eq!(json["detail"], "Trop de requêtes.");
 
     // 20 MB at most.
     let r = client
