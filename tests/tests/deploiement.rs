@@ -488,8 +488,11 @@ fn nix_is_root() -> bool {
 #[test]
 fn the_dockerfile_is_multi_stage_non_root_with_pg_dump() {
     let text = std::fs::read_to_string(depot().join("deploy/Dockerfile")).unwrap();
+    // No `# syntax=` line: it would make the build fetch a frontend image from a registry.
+    assert!(!text.to_ascii_lowercase().contains("syntax="));
     let stages: Vec<&str> = text.lines().filter(|l| l.starts_with("FROM ")).collect();
-    assert_eq!(stages.len(), 2, "{stages:?}");
+    assert_eq!(stages.len(), 3, "{stages:?}");
+    assert!(stages[2].ends_with("AS runtime"), "{stages:?}");
     assert!(text.contains("--mount=type=cache,target=/usr/local/cargo/registry"));
     for bin in ["ecole-api", "ecole-worker", "ecole-beat", "--bin ecole "] {
         assert!(text.contains(bin), "{bin}");
