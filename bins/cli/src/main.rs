@@ -1,6 +1,8 @@
 //! `ecole`: the administration command (the seed's `manage.py`).
 
+use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -8,6 +10,7 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use ecole_config::Settings;
 use ecole_core::Role;
+use ecole_jobs::process::{BeatArgs, beat_process};
 use ecole_users::NewUserInput;
 
 const HELP_TEMPLATE: &str = "\
@@ -20,7 +23,7 @@ Utilisation : {usage}
 #[command(
     name = "ecole",
     version,
-    about = "Administration d'École : base de données, comptes, vérifications.",
+    about = "École : l'API, le worker, le planificateur et l'administration (base de données, comptes, vérifications).",
     help_template = HELP_TEMPLATE,
     subcommand_help_heading = "Commandes",
     subcommand_value_name = "COMMANDE",
@@ -40,6 +43,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Lance l'API HTTP jusqu'à SIGTERM (comme ecole-api).
+    #[command(help_template = HELP_TEMPLATE, next_help_heading = "Options")]
+    Api,
+    /// Lance un worker : exécute les jobs et relaie la file d'attente vers Redis (comme ecole-worker).
+    #[command(help_template = HELP_TEMPLATE, next_help_heading = "Options")]
+    Worker,
+    /// Lance le planificateur des jobs périodiques, à l'heure de Conakry (comme ecole-beat).
+    #[command(help_template = HELP_TEMPLATE, next_help_heading = "Options")]
+    Beat(BeatArgs),
     /// Applique les migrations en attente (crée la base si elle n'existe pas).
     #[command(help_template = HELP_TEMPLATE, next_help_heading = "Options")]
     Migrate,
@@ -460,9 +472,46 @@ async fn enqueue_job(settings: &Settings, name: &str, payload: &str) -> anyhow::
     }
 }
 
+/// Names under which this program behaves as one of its commands (a symbolic link
+/// `ecole-api -> ecole` in the image runs `ecole api`).
+const MULTI_CALL: [(&str, &str); 3] = [
+    ("ecole-api", "api"),
+    ("ecole-worker", "worker"),
+    ("ecole-beat", "beat"),
+];
+
+/// The command line, with the command implied by the program's name put in.
+fn arguments(mut args: Vec<OsString>) -> Vec<OsString> {
+    let invoked = args
+        .first()
+        .and_then(|a| Path::new(a).file_name())
+        .and_then(|n| n.to_str())
+        .and_then(|n| MULTI_CALL.iter().find(|(name, _)| *name == n))
+        .map(|(_, command)| *command);
+    if let Some(command) = invoked {
+        args.splice(0..1.min(args.len()), ["ecole".into(), command.into()]);
+    }
+    args
+}
+
+/// Ends the process with the status of a long-running command.
+fn finish(result: anyhow::Result<()>) {
+    if let Err(e) = result {
+        eprintln!("Erreur : {e:#}");
+        std::process::exit(1);
+    }
+}
+
 #[tokio::main]
 async fn main() {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(arguments(std::env::args_os().collect()));
+    // The processes of the image: they load their settings and logs themselves.
+    match cli.command {
+        Command::Api => return finish(ecole_api::run().await),
+        Command::Worker => return finish(ecole_handlers::run_worker().await),
+        Command::Beat(args) => return finish(beat_process(args).await),
+        _ => {}
+    }
     // `check --deploy` reports a weak SECRET_KEY among its findings instead of refusing it.
     let audit = matches!(cli.command, Command::Check { deploy: true });
     let loaded = if audit {
@@ -502,9 +551,41 @@ async fn main() {
             seed,
             quiet,
         } => seed_demo(&settings, eleves, seed, !quiet).await,
+        Command::Api | Command::Worker | Command::Beat(_) => Ok(()),
     };
     if let Err(e) = result {
         eprintln!("Erreur : {e:#}");
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn the_program_name_selects_the_command() {
+        assert_eq!(
+            arguments(args(&["/usr/local/bin/ecole-beat", "--list"])),
+            args(&["ecole", "beat", "--list"])
+        );
+        assert_eq!(arguments(args(&["ecole-api"])), args(&["ecole", "api"]));
+        assert_eq!(
+            arguments(args(&["./ecole-worker"])),
+            args(&["ecole", "worker"])
+        );
+        assert_eq!(
+            arguments(args(&["/usr/bin/ecole", "migrate"])),
+            args(&["/usr/bin/ecole", "migrate"])
+        );
+        assert_eq!(arguments(args(&[])), args(&[]));
+        assert!(
+            Cli::try_parse_from(arguments(args(&["ecole-beat", "--entry", "a=0 0 * * * *"])))
+                .is_ok()
+        );
     }
 }

@@ -63,3 +63,14 @@ pub async fn serve(state: AppState) -> std::io::Result<()> {
         .run()
         .await
 }
+
+/// What `ecole-api` and `ecole api` run: settings from the environment, logs, then the API
+/// until SIGINT/SIGTERM.
+pub async fn run() -> anyhow::Result<()> {
+    let settings = ecole_config::Settings::from_env()?;
+    let _telemetry = ecole_telemetry::init_as(&settings, "ecole-api");
+    let state = AppState::new(settings)?;
+    serve(state).await?;
+    tracing::info!("API arrêtée");
+    Ok(())
+}

@@ -30,3 +30,8 @@ pub fn registry() -> Registry {
         );
     registry
 }
+
+/// What `ecole-worker` and `ecole worker` run: every job of [`registry`] until SIGTERM.
+pub async fn run_worker() -> anyhow::Result<()> {
+    ecole_jobs::process::worker_process(registry()).await
+}

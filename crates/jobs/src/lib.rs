@@ -7,10 +7,12 @@
 //! - The [`runner`] claims the row, runs the handler under a hard time limit, and owns the
 //!   retry policy (3 retries at `JOB_RETRY_BASE_SECONDS × 2ⁿ`): apalis only transports.
 //! - The [`schedule`] (beat) inserts each due occurrence once, under a unique dedupe key.
+//! - [`process`]: the worker and beat processes, shared by their binaries and `ecole`.
 
 pub mod enqueue;
 pub mod model;
 pub mod payloads;
+pub mod process;
 pub mod queue;
 pub mod relay;
 pub mod runner;

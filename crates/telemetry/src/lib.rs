@@ -233,7 +233,12 @@ pub fn subscriber(
 
 /// Installs the global subscriber for this binary. Call once per process; keep the guard.
 pub fn init(settings: &Settings) -> Telemetry {
-    let (subscriber, telemetry) = subscriber(settings, &service_name());
+    init_as(settings, &service_name())
+}
+
+/// Like [`init`], under an explicit service name: `ecole api` logs as `ecole-api`.
+pub fn init_as(settings: &Settings, service: &str) -> Telemetry {
+    let (subscriber, telemetry) = subscriber(settings, service);
     if let Err(e) = subscriber.try_init() {
         eprintln!("journalisation déjà initialisée : {e}");
     }

@@ -26,7 +26,12 @@ pub fn binary(name: &str) -> PathBuf {
 
 /// A command for one of the project's binaries, with a clean, explicit environment.
 pub fn command(name: &str, env: &[(&str, String)]) -> Command {
-    let mut cmd = Command::new(binary(name));
+    command_at(&binary(name), env)
+}
+
+/// Like [`command`], for a program given by its path (e.g. a symbolic link to a binary).
+pub fn command_at(program: &Path, env: &[(&str, String)]) -> Command {
+    let mut cmd = Command::new(program);
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env(
