@@ -3,7 +3,7 @@
 //! containers' health checks.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use diesel::prelude::*;
@@ -201,4 +201,120 @@ async fn one_binary_runs_the_api_the_worker_and_the_beat_by_command_or_by_name()
     .await;
     assert!(fired, "ecole beat n'a créé aucun job");
     assert!(stop(beat).await.success());
+}
+
+fn health(env: &[(&str, String)], target: &str) -> tokio::process::Command {
+    let mut cmd = command("ecole", env);
+    cmd.args(["health", target]);
+    cmd
+}
+
+/// Sets the modification time of `path` to `age` ago.
+fn vieillir(path: &Path, age: Duration) {
+    let file = std::fs::File::options().write(true).open(path).unwrap();
+    file.set_modified(std::time::SystemTime::now() - age)
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_reads_the_age_of_the_heartbeat_file() {
+    let dir = Dossier::new("sante");
+    let vars = vec![("ECOLE_HEARTBEAT_DIR", dir.0.to_string_lossy().into_owned())];
+    for kind in ["worker", "beat"] {
+        let (code, _, err) = sortie(health(&vars, kind)).await;
+        assert_eq!(code, Some(1), "{err}");
+        assert!(
+            err.contains(&format!("ecole-{kind}.battement")) && err.contains("absent"),
+            "{err}"
+        );
+        let file = dir.0.join(format!("ecole-{kind}.battement"));
+        std::fs::write(&file, b"x").unwrap();
+        let (code, out, err) = sortie(health(&vars, kind)).await;
+        assert_eq!(code, Some(0), "{out}{err}");
+        vieillir(&file, Duration::from_secs(25));
+        let (code, out, err) = sortie(health(&vars, kind)).await;
+        assert_eq!(code, Some(0), "{out}{err}");
+        vieillir(&file, Duration::from_secs(95));
+        let (code, _, err) = sortie(health(&vars, kind)).await;
+        assert_eq!(code, Some(1), "{err}");
+        assert!(err.contains("1 min 35 s"), "{err}");
+    }
+    let (code, _, err) = sortie(health(&vars, "inconnu")).await;
+    assert_eq!(code, Some(2), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_of_a_real_worker_beat_and_api() {
+    let env = Env::new().await;
+    let vars = env.vars();
+    let (code, _, _) = sortie(health(&vars, "worker")).await;
+    assert_eq!(code, Some(1));
+
+    // A worker that cannot write its heartbeat to PostgreSQL does not touch the file either.
+    let mut cut_off = vars.clone();
+    cut_off.retain(|(k, _)| *k != "DATABASE_URL");
+    cut_off.push((
+        "DATABASE_URL",
+        format!("postgres://postgres@127.0.0.1:{}/ecole", free_port()),
+    ));
+    let lost = quiet(command("ecole-worker", &cut_off)).spawn().unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (code, _, err) = sortie(health(&vars, "worker")).await;
+    assert_eq!(code, Some(1), "{err}");
+    let _ = stop(lost).await;
+
+    let worker = quiet(command("ecole-worker", &vars)).spawn().unwrap();
+    let beat = quiet(command("ecole-beat", &vars)).spawn().unwrap();
+    for kind in ["worker", "beat"] {
+        let healthy = wait_until(Duration::from_secs(10), || async {
+            sortie(health(&vars, kind)).await.0 == Some(0)
+        })
+        .await;
+        assert!(healthy, "{kind} : {:?}", sortie(health(&vars, kind)).await);
+    }
+    // Stopped: its file goes with it.
+    assert!(stop(worker).await.success());
+    let (code, _, err) = sortie(health(&vars, "worker")).await;
+    assert_eq!(code, Some(1), "{err}");
+    assert!(stop(beat).await.success());
+
+    // The API: healthy only while it answers /health/ready with 200.
+    let port = free_port();
+    let mut api_vars = vars.clone();
+    api_vars.push(("HTTP_BIND", format!("127.0.0.1:{port}")));
+    api_vars.push(("HTTP_WORKERS", "1".into()));
+    let (code, _, err) = sortie(health(&api_vars, "api")).await;
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
+    let api = quiet(command("ecole-api", &api_vars)).spawn().unwrap();
+    assert!(
+        wait_http_ok(
+            &format!("http://127.0.0.1:{port}/health/ready"),
+            Duration::from_secs(30)
+        )
+        .await
+    );
+    let (code, out, err) = sortie(health(&api_vars, "api")).await;
+    assert_eq!(code, Some(0), "{out}{err}");
+    // Ready means the database answers: not with a closed database port.
+    let closed = format!("postgres://postgres@127.0.0.1:{}/ecole", free_port());
+    let mut broken = api_vars.clone();
+    broken.retain(|(k, _)| *k != "DATABASE_URL" && *k != "HTTP_BIND");
+    let port2 = free_port();
+    broken.push(("DATABASE_URL", closed));
+    broken.push(("HTTP_BIND", format!("127.0.0.1:{port2}")));
+    let api2 = quiet(command("ecole-api", &broken)).spawn().unwrap();
+    assert!(
+        wait_until(Duration::from_secs(30), || async {
+            tokio::net::TcpStream::connect(("127.0.0.1", port2))
+                .await
+                .is_ok()
+        })
+        .await
+    );
+    let (code, _, err) = sortie(health(&broken, "api")).await;
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("503"), "{err}");
+    assert!(stop(api).await.success());
+    let _ = stop(api2).await;
 }

@@ -13,6 +13,8 @@ use ecole_core::Role;
 use ecole_jobs::process::{BeatArgs, beat_process};
 use ecole_users::NewUserInput;
 
+mod sante;
+
 const HELP_TEMPLATE: &str = "\
 {before-help}{about-with-newline}
 Utilisation : {usage}
@@ -52,6 +54,13 @@ enum Command {
     /// Lance le planificateur des jobs périodiques, à l'heure de Conakry (comme ecole-beat).
     #[command(help_template = HELP_TEMPLATE, next_help_heading = "Options")]
     Beat(BeatArgs),
+    /// Vérifie la santé d'un processus de ce conteneur (HEALTHCHECK de Docker) : code 0 s'il va bien, 1 sinon avec la raison.
+    #[command(help_template = HELP_TEMPLATE, next_help_heading = "Options")]
+    Health {
+        /// Processus à vérifier.
+        #[arg(value_enum)]
+        cible: sante::Cible,
+    },
     /// Applique les migrations en attente (crée la base si elle n'existe pas).
     #[command(help_template = HELP_TEMPLATE, next_help_heading = "Options")]
     Migrate,
@@ -502,6 +511,25 @@ fn finish(result: anyhow::Result<()>) {
     }
 }
 
+/// `ecole health`: one line on stdout when healthy, the reason on stderr and status 1 when not
+/// (an invalid configuration included: the process could not run with it either).
+async fn health(cible: sante::Cible) {
+    let settings = match Settings::from_env_for_audit() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("configuration invalide : {e}");
+            std::process::exit(1);
+        }
+    };
+    match sante::verifier(&settings, cible).await {
+        Ok(etat) => println!("{etat}"),
+        Err(raison) => {
+            eprintln!("{raison}");
+            std::process::exit(1);
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse_from(arguments(std::env::args_os().collect()));
@@ -510,6 +538,7 @@ async fn main() {
         Command::Api => return finish(ecole_api::run().await),
         Command::Worker => return finish(ecole_handlers::run_worker().await),
         Command::Beat(args) => return finish(beat_process(args).await),
+        Command::Health { cible } => return health(cible).await,
         _ => {}
     }
     // `check --deploy` reports a weak SECRET_KEY among its findings instead of refusing it.
@@ -551,7 +580,7 @@ async fn main() {
             seed,
             quiet,
         } => seed_demo(&settings, eleves, seed, !quiet).await,
-        Command::Api | Command::Worker | Command::Beat(_) => Ok(()),
+        Command::Api | Command::Worker | Command::Beat(_) | Command::Health { .. } => Ok(()),
     };
     if let Err(e) = result {
         eprintln!("Erreur : {e:#}");

@@ -85,6 +85,10 @@ pub struct Settings {
     pub job_retry_base: Duration,
     /// How old a missed beat occurrence may be and still run at start.
     pub beat_catchup: Duration,
+    /// Where the worker and the beat touch `ecole-<kind>.battement` after each heartbeat
+    /// (`ECOLE_HEARTBEAT_DIR`, the system's temporary folder by default); `ecole health`
+    /// reads its age.
+    pub heartbeat_dir: PathBuf,
     pub media_root: PathBuf,
     /// Internal nginx location serving `MEDIA_ROOT` (`MEDIA_ACCEL_REDIRECT=/_media_protege/`):
     /// the API checks the caller's scope, then answers with `X-Accel-Redirect` instead of
@@ -620,6 +624,9 @@ impl Settings {
             )?),
             job_retry_base: Duration::from_secs_f64(parse(&vars, "JOB_RETRY_BASE_SECONDS", 60.0)?),
             beat_catchup: parse_duration(&vars, "BEAT_CATCHUP", Duration::from_secs(3600))?,
+            heartbeat_dir: get(&vars, "ECOLE_HEARTBEAT_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(std::env::temp_dir),
             media_root: PathBuf::from(get(&vars, "MEDIA_ROOT").unwrap_or("var/media")),
             media_accel_redirect: get(&vars, "MEDIA_ACCEL_REDIRECT")
                 .map(|p| format!("/{}/", p.trim_matches('/')))
@@ -712,6 +719,9 @@ mod tests {
         assert_eq!(s.http_bind.to_string(), "127.0.0.1:8000");
         assert_eq!(s.access_token_ttl, Duration::from_secs(900));
         assert!(s.cors_allowed_origins.is_empty());
+        assert_eq!(s.heartbeat_dir, std::env::temp_dir());
+        let s = Settings::from_vars(vars(&[("ECOLE_HEARTBEAT_DIR", "/run/ecole")])).unwrap();
+        assert_eq!(s.heartbeat_dir, PathBuf::from("/run/ecole"));
     }
 
     #[test]

@@ -79,6 +79,14 @@ pub async fn beat_process(args: BeatArgs) -> anyhow::Result<()> {
         std::process::id(),
         suffix.get(..6).unwrap_or(&suffix)
     );
-    run_beat(pool, entries, settings.beat_catchup, name, shutdown).await;
+    run_beat(
+        pool,
+        entries,
+        settings.beat_catchup,
+        name,
+        settings.heartbeat_dir.clone(),
+        shutdown,
+    )
+    .await;
     Ok(())
 }

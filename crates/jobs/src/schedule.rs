@@ -145,15 +145,23 @@ pub fn next_due(entries: &[Entry], now: DateTime<Utc>) -> Option<DateTime<Utc>> 
 }
 
 /// Runs the beat until `shutdown`: fires what fell due since the last pass (at start: since
-/// `now − catchup`), then sleeps until the next occurrence.
+/// `now − catchup`), then sleeps until the next occurrence. Its heartbeat file goes to
+/// `heartbeat_dir`.
 pub async fn run_beat(
     pool: ecole_db::Pool,
     entries: Vec<Entry>,
     catchup: std::time::Duration,
     name: String,
+    heartbeat_dir: std::path::PathBuf,
     shutdown: tokio_util::sync::CancellationToken,
 ) {
-    crate::worker::spawn_process_heartbeat(pool.clone(), name.clone(), "beat", shutdown.clone());
+    let heartbeat = crate::worker::spawn_process_heartbeat(
+        pool.clone(),
+        name.clone(),
+        "beat",
+        heartbeat_dir,
+        shutdown.clone(),
+    );
     let catchup = chrono::Duration::from_std(catchup).unwrap_or(chrono::Duration::hours(1));
     let mut last = Utc::now() - catchup;
     tracing::info!(beat.name = %name, beat.entries = entries.len(), "beat démarré");
@@ -182,6 +190,7 @@ pub async fn run_beat(
             _ = tokio::time::sleep(wait) => {}
         }
     }
+    crate::worker::stop_heartbeat(heartbeat).await;
     tracing::info!("beat arrêté");
 }
 

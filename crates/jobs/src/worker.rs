@@ -3,6 +3,7 @@
 //! new worker (a new name: apalis refuses a name still within its heartbeat) with backoff.
 //! On shutdown: stop taking tasks, let the running ones finish up to a timeout.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -101,42 +102,94 @@ async fn handle(job: JobRef, runner: Data<Runner>) -> Result<(), BoxDynError> {
     runner.execute(job.id).await.map_err(|e| e.message.into())
 }
 
-/// Records that a process of `kind` is alive, every 10 s, until shutdown.
+/// How often a worker or beat records that it is alive.
+pub const HEARTBEAT_PERIOD: Duration = Duration::from_secs(10);
+/// A heartbeat file older than this (3 periods) means the process is stuck or cut off from
+/// the database (`ecole health worker|beat`).
+pub const HEARTBEAT_FILE_MAX_AGE: Duration = Duration::from_secs(30);
+
+/// `<dir>/ecole-<kind>.battement`: touched after each heartbeat written to the database, so
+/// that a container's health check reads its age without a database round trip.
+pub fn heartbeat_file(dir: &Path, kind: &str) -> PathBuf {
+    dir.join(format!("ecole-{kind}.battement"))
+}
+
+/// Age of the heartbeat file of `kind` in `dir` (from its modification time).
+pub fn heartbeat_file_age(dir: &Path, kind: &str) -> std::io::Result<Duration> {
+    let modified = std::fs::metadata(heartbeat_file(dir, kind))?.modified()?;
+    // A clock set back makes the file look fresh rather than failing the check.
+    Ok(std::time::SystemTime::now()
+        .duration_since(modified)
+        .unwrap_or_default())
+}
+
+/// Records that a process of `kind` is alive, every 10 s (the first at once), until shutdown:
+/// a row of `process_heartbeats`, then, when that write succeeded, the heartbeat file in
+/// `heartbeat_dir` (see [`heartbeat_file`]). Both are removed at shutdown: await the handle
+/// (with [`stop_heartbeat`]) before the process exits.
 pub fn spawn_process_heartbeat(
     pool: Pool,
     name: String,
     kind: &'static str,
+    heartbeat_dir: PathBuf,
     shutdown: CancellationToken,
-) {
+) -> tokio::task::JoinHandle<()> {
     use diesel_async::RunQueryDsl;
+    let file = heartbeat_file(&heartbeat_dir, kind);
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(10));
+        let mut tick = tokio::time::interval(HEARTBEAT_PERIOD);
+        let mut file_error_logged = false;
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = tick.tick() => {}
             }
-            if let Ok(mut conn) = pool.get().await {
-                let _ = diesel::insert_into(process_heartbeats::table)
-                    .values((
-                        process_heartbeats::name.eq(&name),
-                        process_heartbeats::kind.eq(kind),
-                        process_heartbeats::seen_at.eq(Utc::now()),
-                    ))
-                    .on_conflict(process_heartbeats::name)
-                    .do_update()
-                    .set(process_heartbeats::seen_at.eq(excluded(process_heartbeats::seen_at)))
-                    .execute(&mut conn)
-                    .await;
+            let Ok(mut conn) = pool.get().await else {
+                continue;
+            };
+            let now = Utc::now();
+            let written = diesel::insert_into(process_heartbeats::table)
+                .values((
+                    process_heartbeats::name.eq(&name),
+                    process_heartbeats::kind.eq(kind),
+                    process_heartbeats::seen_at.eq(now),
+                ))
+                .on_conflict(process_heartbeats::name)
+                .do_update()
+                .set(process_heartbeats::seen_at.eq(excluded(process_heartbeats::seen_at)))
+                .execute(&mut conn)
+                .await;
+            drop(conn);
+            if written.is_err() {
+                continue;
+            }
+            let line = format!("{name} {}\n", now.to_rfc3339());
+            match tokio::fs::write(&file, line).await {
+                Ok(()) => file_error_logged = false,
+                Err(e) if !file_error_logged => {
+                    file_error_logged = true;
+                    tracing::warn!(
+                        error.cause = %e,
+                        fichier = %file.display(),
+                        "fichier de battement impossible à écrire (ECOLE_HEARTBEAT_DIR) : `ecole health {kind}` échouera"
+                    );
+                }
+                Err(_) => {}
             }
         }
+        let _ = tokio::fs::remove_file(&file).await;
         if let Ok(mut conn) = pool.get().await {
             let _ = diesel::delete(process_heartbeats::table)
                 .filter(process_heartbeats::name.eq(&name))
                 .execute(&mut conn)
                 .await;
         }
-    });
+    })
+}
+
+/// Waits (2 s at most) for a heartbeat task whose token was cancelled to clean up.
+pub async fn stop_heartbeat(handle: tokio::task::JoinHandle<()>) {
+    let _ = tokio::time::timeout(Duration::from_secs(2), handle).await;
 }
 
 /// Every 30 s, vacuums what apalis keeps of tasks finished more than a minute ago (any
@@ -189,10 +242,11 @@ pub async fn run_worker(
         );
         tokio::spawn(Relay::new(pool.clone(), config).run(background.clone()));
     }
-    spawn_process_heartbeat(
+    let heartbeat = spawn_process_heartbeat(
         pool.clone(),
         options.name.clone(),
         "worker",
+        settings.heartbeat_dir.clone(),
         background.clone(),
     );
     spawn_redis_maintenance(settings.clone(), background.clone());
@@ -206,6 +260,7 @@ pub async fn run_worker(
         Err(e) => {
             tracing::error!(error.cause = %e, "pool de suivi des jobs");
             background.cancel();
+            stop_heartbeat(heartbeat).await;
             return;
         }
     };
@@ -281,6 +336,7 @@ pub async fn run_worker(
     }
     let left = in_flight.load(Ordering::SeqCst);
     background.cancel();
+    stop_heartbeat(heartbeat).await;
     if left > 0 {
         tracing::warn!(
             jobs.running = left,
