@@ -37,6 +37,9 @@ pub enum DbSetupError {
     Query(#[from] diesel::result::Error),
     #[error("migrations : {0}")]
     Migration(String),
+    /// The database is not UTF8 (see [`encoding_problem`]).
+    #[error("{0}")]
+    Encoding(String),
 }
 
 /// Counts the SQL statements run on a pool's connections (metrics; tests assert that a
@@ -98,11 +101,55 @@ pub fn build_counted_pool(
         .map_err(|e| DbSetupError::Pool(e.to_string()))
 }
 
-/// Runs pending migrations on a blocking thread; returns the names applied.
+#[derive(QueryableByName)]
+struct Encoding {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    base: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    encodage: String,
+}
+
+const ENCODING_SQL: &str = "SELECT current_database()::text AS base, \
+     pg_encoding_to_char(encoding)::text AS encodage \
+     FROM pg_database WHERE datname = current_database()";
+
+/// Why École cannot use `database` stored in `encoding`, and how to fix it; `None` for UTF8.
+/// Any other encoding breaks on accented text (a SQL_ASCII cluster made every payment fail
+/// with « invalid byte sequence for encoding UTF8 »).
+pub fn encoding_problem(database: &str, encoding: &str) -> Option<String> {
+    if encoding.eq_ignore_ascii_case("UTF8") {
+        return None;
+    }
+    Some(format!(
+        "la base « {database} » est encodée en {encoding} : École exige UTF8 (sinon les textes \
+         accentués, paiements compris, échouent). Recréez-la en UTF8 avec \
+         CREATE DATABASE \"{database}\" TEMPLATE template0 ENCODING 'UTF8' \
+         (ou un cluster initialisé par initdb --encoding=UTF8), puis restaurez-y une sauvegarde"
+    ))
+}
+
+/// `(database, encoding)` of the database `conn` is connected to.
+pub async fn database_encoding(
+    conn: &mut AsyncPgConnection,
+) -> Result<(String, String), diesel::result::Error> {
+    use diesel_async::RunQueryDsl;
+    let row: Encoding = diesel::sql_query(ENCODING_SQL).get_result(conn).await?;
+    Ok((row.base, row.encodage))
+}
+
+/// Runs pending migrations on a blocking thread; returns the names applied. A database that
+/// is not UTF8 is refused before anything is applied.
 pub async fn run_migrations(url: &str) -> Result<Vec<String>, DbSetupError> {
     let url = url.to_string();
     tokio::task::spawn_blocking(move || {
         let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url)?;
+        let found: Encoding =
+            diesel::RunQueryDsl::get_result(diesel::sql_query(ENCODING_SQL), &mut conn)?;
+        if let Some(problem) = encoding_problem(&found.base, &found.encodage) {
+            return Err(DbSetupError::Encoding(format!(
+                "{problem}. Aucune migration n'a été appliquée."
+            )));
+        }
         let applied = conn
             .run_pending_migrations(MIGRATIONS)
             .map_err(|e| DbSetupError::Migration(e.to_string()))?;
@@ -176,10 +223,19 @@ pub async fn ensure_database(url: &str) -> Result<bool, DbSetupError> {
     if found.exists {
         return Ok(false);
     }
-    // `name` passed is_safe_identifier: letters, digits and underscores only.
-    diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
-        .execute(&mut conn)
-        .await?;
+    // `name` passed is_safe_identifier: letters, digits and underscores only. UTF8 whatever
+    // the cluster's default (template1 may be SQL_ASCII).
+    diesel::sql_query(format!(
+        "CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8'"
+    ))
+    .execute(&mut conn)
+    .await
+    .map_err(|e| {
+        DbSetupError::Encoding(format!(
+            "création de la base « {name} » en UTF8 impossible : {e} (il faut un cluster de \
+             locale UTF-8 ou C : initdb --encoding=UTF8 --locale=C.UTF-8)"
+        ))
+    })?;
     Ok(true)
 }
 
@@ -195,6 +251,14 @@ mod tests {
         assert!(!is_safe_identifier("1abc"));
         assert!(!is_safe_identifier(""));
         assert!(!is_safe_identifier("a\"b"));
+    }
+
+    #[test]
+    fn only_utf8_is_accepted() {
+        assert!(encoding_problem("ecole", "UTF8").is_none());
+        let problem = encoding_problem("ecole", "SQL_ASCII").unwrap();
+        assert!(problem.contains("SQL_ASCII") && problem.contains("initdb --encoding=UTF8"));
+        assert!(encoding_problem("ecole", "LATIN1").is_some());
     }
 
     #[test]

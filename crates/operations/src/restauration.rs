@@ -86,6 +86,12 @@ pub async fn restaurer(
         tracing::debug!(error.cause = %e, "création de la base cible ignorée");
     }
     let mut conn = connecter(database_url).await?;
+    let (base, encodage) = ecole_db::database_encoding(&mut conn).await?;
+    if let Some(probleme) = ecole_db::encoding_problem(&base, &encodage) {
+        return Err(OpsError::Refus(format!(
+            "{probleme} ; rien n'a été modifié."
+        )));
+    }
     let existantes = nombre_de_tables(&mut conn).await?;
     if existantes > 0 && !force {
         return Err(OpsError::Refus(format!(

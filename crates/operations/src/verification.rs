@@ -263,6 +263,13 @@ async fn services(settings: &Settings, r: &mut Rapport) {
     match dans(5, AsyncPgConnection::establish(&settings.database_url)).await {
         Ok(mut conn) => {
             r.ok("PostgreSQL joignable");
+            match ecole_db::database_encoding(&mut conn).await {
+                Ok((base, encodage)) => match ecole_db::encoding_problem(&base, &encodage) {
+                    Some(probleme) => r.erreur(probleme),
+                    None => r.ok(format!("base « {base} » encodée en UTF8")),
+                },
+                Err(e) => r.erreur(format!("encodage de la base : {e}")),
+            }
             match ecole_db::pending_migrations(&settings.database_url).await {
                 Ok(p) if p.is_empty() => r.ok("migrations à jour"),
                 Ok(p) => r.erreur(format!(

@@ -189,7 +189,17 @@ impl TestDb {
         Self::create("template0").await
     }
 
+    /// An empty database created with these options after `TEMPLATE template0` (e.g.
+    /// `ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C'`).
+    pub async fn empty_with(options: &str) -> TestDb {
+        Self::create_with("template0", options).await
+    }
+
     async fn create(template: &str) -> TestDb {
+        Self::create_with(template, "").await
+    }
+
+    async fn create_with(template: &str, options: &str) -> TestDb {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let name = format!(
             "t_{}_{}_{:04x}",
@@ -200,7 +210,7 @@ impl TestDb {
         let mut conn = admin_conn().await;
         exec(
             &mut conn,
-            &format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""),
+            &format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\" {options}"),
         )
         .await;
         TestDb {

@@ -420,6 +420,11 @@ impl PgCluster {
     }
 
     pub async fn start() -> PgCluster {
+        Self::start_with(&["-E", "UTF8"]).await
+    }
+
+    /// Like [`PgCluster::start`], with these `initdb` options (e.g. `-E SQL_ASCII --locale=C`).
+    pub async fn start_with(initdb: &[&str]) -> PgCluster {
         let Some(bindir) = pg_bindir() else {
             panic!("PostgreSQL introuvable sous /usr/lib/postgresql (initdb, pg_ctl)");
         };
@@ -442,7 +447,8 @@ impl PgCluster {
             .tool("initdb")
             .arg("-D")
             .arg(cluster.dir.join("data"))
-            .args(["-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"])
+            .args(["-A", "trust", "-U", "postgres", "--no-sync"])
+            .args(initdb)
             .status()
             .await;
         if !matches!(status, Ok(s) if s.success()) {
