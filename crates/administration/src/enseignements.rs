@@ -7,7 +7,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use ecole_core::error::unique_violation;
 use ecole_core::time::serde_conakry;
 use ecole_core::{Actor, DomainError, DomainResult, FieldErrors, Page, PageRequest};
-use ecole_db::schema::{classes, enseignants, enseignements, matieres};
+use ecole_db::schema::{classes, enseignants, enseignements, matieres, notes};
 use serde::{Deserialize, Serialize};
 
 use crate::MANAGEMENT;
@@ -219,8 +219,12 @@ pub async fn update(
     input: EnseignementInput,
 ) -> DomainResult<Enseignement> {
     actor.require(MANAGEMENT)?;
-    get(conn, id).await?;
+    let before = get(conn, id).await?;
     validate(conn, &input).await?;
+    if (input.classe_id, input.matiere_id) != (before.classe_id, before.matiere_id) {
+        // Moving the assignment drops the old pair.
+        ensure_no_grades(conn, &before).await?;
+    }
     diesel::update(enseignements::table.find(id))
         .set(&input)
         .returning(Enseignement::as_returning())
@@ -229,9 +233,32 @@ pub async fn update(
         .map_err(map_unique)
 }
 
+/// Refuses (409) to drop the pair (class, subject) of `e` while grades were given for it.
+async fn ensure_no_grades(conn: &mut AsyncPgConnection, e: &Enseignement) -> DomainResult<()> {
+    let n: i64 = notes::table
+        .filter(notes::classe_id.eq(e.classe_id))
+        .filter(notes::matiere_id.eq(e.matiere_id))
+        .count()
+        .get_result(conn)
+        .await?;
+    if n > 0 {
+        let notes = if n == 1 {
+            "1 note a été saisie".to_string()
+        } else {
+            format!("{n} notes ont été saisies")
+        };
+        return Err(DomainError::Conflict(format!(
+            "{notes} dans cette matière pour cette classe : l'enseignement ne peut pas être \
+             supprimé (modifiez plutôt l'enseignant ou le coefficient)."
+        )));
+    }
+    Ok(())
+}
+
 pub async fn delete(conn: &mut AsyncPgConnection, actor: &Actor, id: i64) -> DomainResult<()> {
     actor.require(MANAGEMENT)?;
-    get(conn, id).await?;
+    let e = get(conn, id).await?;
+    ensure_no_grades(conn, &e).await?;
     diesel::delete(enseignements::table.find(id))
         .execute(conn)
         .await?;

@@ -1139,6 +1139,9 @@ mod pedagogie;
 #[path = "api/bulletins.rs"]
 mod bulletins;
 
+#[path = "api/bulletins_corrections.rs"]
+mod bulletins_corrections;
+
 /// A session the server ends (as a fast shutdown or a restart does) is a 503 cause, never a
 /// 500: both for the statement running at that moment and for the next one on the dead link.
 #[tokio::test]

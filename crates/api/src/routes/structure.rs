@@ -498,7 +498,7 @@ pub async fn enseignements_get(
 }
 
 #[utoipa::path(put, path = "/api/v1/enseignements/{id}/", tag = "structure", security(("jwt" = [])), params(("id" = i64, Path)),
-    request_body = enseignements::EnseignementInput, responses((status = 200, body = enseignements::Enseignement), (status = 400), (status = 403), (status = 404)))]
+    request_body = enseignements::EnseignementInput, responses((status = 200, body = enseignements::Enseignement), (status = 400), (status = 403), (status = 404), (status = 409)))]
 pub async fn enseignements_put(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -511,7 +511,7 @@ pub async fn enseignements_put(
 }
 
 #[utoipa::path(patch, path = "/api/v1/enseignements/{id}/", tag = "structure", security(("jwt" = [])), params(("id" = i64, Path)),
-    request_body = enseignements::EnseignementPatch, responses((status = 200, body = enseignements::Enseignement), (status = 400), (status = 403), (status = 404)))]
+    request_body = enseignements::EnseignementPatch, responses((status = 200, body = enseignements::Enseignement), (status = 400), (status = 403), (status = 404), (status = 409)))]
 pub async fn enseignements_patch(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -525,8 +525,9 @@ pub async fn enseignements_patch(
         .json(enseignements::update(&mut conn, &user.actor, id, body.0.merge(&current)).await?))
 }
 
+/// Refused (409) while grades were given in this subject for this class.
 #[utoipa::path(delete, path = "/api/v1/enseignements/{id}/", tag = "structure", security(("jwt" = [])), params(("id" = i64, Path)),
-    responses((status = 204), (status = 403), (status = 404)))]
+    responses((status = 204), (status = 403), (status = 404), (status = 409, description = "Des notes ont été saisies dans cette matière pour cette classe")))]
 pub async fn enseignements_delete(
     state: web::Data<AppState>,
     user: CurrentUser,

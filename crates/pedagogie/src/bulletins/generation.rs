@@ -1,5 +1,5 @@
 //! Computing and storing report cards for a period, for one class or many at once: a
-//! constant number of queries whatever the number of classes and pupils (6 to load, 6 to
+//! constant number of queries whatever the number of classes and pupils (7 to load, 6 to
 //! store), the rules of [`crate::calcul`], bulletins upserted in place (recomputing never
 //! duplicates; a published one only with `force`), their lines and one PDF job per bulletin
 //! written by set-based statements in one transaction.
@@ -112,7 +112,7 @@ pub struct CalculClasse {
 }
 
 /// Loads the grades, subjects and attendance of `classes` (which must belong to one school
-/// year) in 6 queries whatever their number, and computes their report cards in memory.
+/// year) in 7 queries whatever their number, and computes their report cards in memory.
 pub async fn calculer(
     conn: &mut AsyncPgConnection,
     classes: &[i64],
@@ -167,6 +167,16 @@ pub async fn calculer(
             users::last_name.nullable(),
         ))
         .order((enseignements::classe_id, matieres::id))
+        .load(conn)
+        .await?;
+    // Subjects graded in each class for the period, assigned or not (their own coefficient).
+    let graded: Vec<(i64, i64, i32)> = notes::table
+        .inner_join(matieres::table)
+        .filter(notes::classe_id.eq_any(classes))
+        .filter(notes::annee_scolaire_id.eq(annee))
+        .filter(notes::periode.eq(periode))
+        .select((notes::classe_id, matieres::id, matieres::coefficient))
+        .distinct()
         .load(conn)
         .await?;
     let pupils: Vec<(i64, i64, Sexe)> = eleves::table
@@ -225,6 +235,13 @@ pub async fn calculer(
     for row in &subjects {
         subjects_of.entry(row.0).or_default().push(row);
     }
+    let mut graded_of: HashMap<i64, Vec<(i64, i32)>> = HashMap::new();
+    for (classe, matiere, coefficient) in graded {
+        graded_of
+            .entry(classe)
+            .or_default()
+            .push((matiere, coefficient));
+    }
     let mut pupils_of: HashMap<i64, Vec<(i64, Sexe)>> = HashMap::new();
     for (classe, eleve, sexe) in pupils {
         pupils_of.entry(classe).or_default().push((eleve, sexe));
@@ -235,10 +252,18 @@ pub async fn calculer(
         .into_iter()
         .map(|classe| {
             let subjects = subjects_of.remove(&classe).unwrap_or_default();
-            let matieres_coef: Vec<(i64, i32)> = subjects
+            // The class's assignments (its coefficient, else the subject's), then every other
+            // subject graded in the class (the subject's coefficient), in subject order.
+            let mut matieres_coef: Vec<(i64, i32)> = subjects
                 .iter()
                 .map(|(_, m, c, o, _, _)| (*m, o.unwrap_or(*c)))
                 .collect();
+            for (m, c) in graded_of.remove(&classe).unwrap_or_default() {
+                if !matieres_coef.iter().any(|(id, _)| *id == m) {
+                    matieres_coef.push((m, c));
+                }
+            }
+            matieres_coef.sort_unstable();
             let teacher: HashMap<i64, String> = subjects
                 .iter()
                 .map(|(_, m, _, _, f, l)| {
