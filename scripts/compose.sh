@@ -4,7 +4,7 @@
 # Settings (environment):
 #   ECOLE_ENV_FILE         the stack's settings (default deploy/.env)
 #   COMPOSE_PROJECT_NAME   the project's name (default ecole)
-#   ECOLE_COMPOSE_OVERRIDE one more compose file (tests: fake services)
+#   ECOLE_COMPOSE_OVERRIDE more compose files, separated by « : » (tests: fake services)
 #   ECOLE_IMAGE            the image tag to run (default: the one `up` built last, else ecole:latest)
 # Works with Docker's compose plugin or Debian's docker-compose, and picks a docker client
 # that can build with BuildKit (a newer client without buildx cannot).
@@ -50,15 +50,17 @@ choose_compose() {
     die "Docker Compose introuvable : apt-get install docker-compose, ou le plugin compose de Docker."
   fi
   COMPOSE+=(--env-file "$ENV_FILE" -p "$COMPOSE_PROJECT_NAME" -f "$ROOT/deploy/docker-compose.yml")
-  if [ -n "${ECOLE_COMPOSE_OVERRIDE:-}" ]; then
-    COMPOSE+=(-f "$ECOLE_COMPOSE_OVERRIDE")
-  fi
+  local extra
+  IFS=: read -r -a extra <<<"${ECOLE_COMPOSE_OVERRIDE:-}"
+  for f in "${extra[@]}"; do
+    [ -n "$f" ] && COMPOSE+=(-f "$f")
+  done
 }
 
 require_env() {
   [ -f "$ENV_FILE" ] || die "$ENV_FILE absent : cp deploy/.env.example deploy/.env, puis remplissez-le (README, « Exploitation »)."
-  if grep -q "à remplir" "$ENV_FILE"; then
-    die "$ENV_FILE contient encore des valeurs « à remplir » : $(grep -o '^[A-Z_]*=à remplir' "$ENV_FILE" | cut -d= -f1 | tr '\n' ' ')"
+  if grep -qE '^[A-Z_0-9]+=à remplir' "$ENV_FILE"; then
+    die "$ENV_FILE contient encore des valeurs « à remplir » : $(grep -oE '^[A-Z_0-9]+=à remplir' "$ENV_FILE" | cut -d= -f1 | tr '\n' ' ')"
   fi
 }
 
