@@ -166,6 +166,16 @@ async fn migrate(settings: &Settings) -> anyhow::Result<()> {
         }
         println!("{} migration(s) appliquée(s).", applied.len());
     }
+    if let Some(role) = &settings.database_app_user {
+        let bilan = ecole_operations::droits::appliquer_droits(
+            &settings.database_url,
+            role,
+            settings.database_app_password.as_ref(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        println!("{}", bilan.resume());
+    }
     Ok(())
 }
 
@@ -389,6 +399,9 @@ async fn restore(
         for name in &bilan.migrations {
             println!("  migration appliquée : {name}");
         }
+    }
+    if let Some(droits) = &bilan.droits {
+        println!("{}", droits.resume());
     }
     println!("Lignes par table dans « {} » :", bilan.base);
     let width = bilan.tables.iter().map(|t| t.nom.len()).max().unwrap_or(10);

@@ -49,6 +49,12 @@ pub struct Settings {
     pub database_url: String,
     pub database_pool_size: usize,
     pub database_timeout: Duration,
+    /// Least-privilege role of the API, worker and beat (`DATABASE_APP_USER`): `ecole migrate`,
+    /// run as the owner, creates it when missing and grants it reads and writes only (the
+    /// audit log append-only). Unset: no role is managed.
+    pub database_app_user: Option<String>,
+    /// Its password (`DATABASE_APP_PASSWORD`), set at each `ecole migrate` when given.
+    pub database_app_password: Option<SecretString>,
     pub redis_url: String,
     /// Prefix of every Redis key this deployment writes (tests use one per test).
     pub redis_prefix: String,
@@ -192,6 +198,47 @@ where
             reason: format!("« {raw} » : {e}"),
         }),
     }
+}
+
+/// `DATABASE_APP_USER` and `DATABASE_APP_PASSWORD`.
+fn parse_app_role(vars: &Vars) -> Result<(Option<String>, Option<SecretString>), ConfigError> {
+    let user = get(vars, "DATABASE_APP_USER").map(String::from);
+    let password = vars
+        .get("DATABASE_APP_PASSWORD")
+        .filter(|p| !p.is_empty())
+        .map(|p| SecretString::from(p.clone()));
+    if let Some(user) = &user {
+        let reason = if user.len() > 63 {
+            Some("63 octets au plus (limite de PostgreSQL)")
+        } else if user.chars().any(char::is_control) {
+            Some("caractère de contrôle interdit")
+        } else if user.to_ascii_lowercase().starts_with("pg_") {
+            Some("le préfixe pg_ est réservé par PostgreSQL")
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            return Err(ConfigError::Invalid {
+                name: "DATABASE_APP_USER",
+                reason: format!("« {user} » : {reason}"),
+            });
+        }
+    }
+    if let Some(p) = &password {
+        if user.is_none() {
+            return Err(ConfigError::Invalid {
+                name: "DATABASE_APP_USER",
+                reason: "obligatoire quand DATABASE_APP_PASSWORD est définie".into(),
+            });
+        }
+        if p.expose_secret().contains('\0') {
+            return Err(ConfigError::Invalid {
+                name: "DATABASE_APP_PASSWORD",
+                reason: "caractère nul interdit".into(),
+            });
+        }
+    }
+    Ok((user, password))
 }
 
 /// `BIBLIO_PENALITE_JOUR`: GNF per day late, from 0 to 1,000,000.
@@ -538,6 +585,7 @@ impl Settings {
             }
         }
         let pool_size: usize = parse(&vars, "DATABASE_POOL_SIZE", 16)?;
+        let (database_app_user, database_app_password) = parse_app_role(&vars)?;
         let public_base_url = get(&vars, "PUBLIC_BASE_URL")
             .map(|u| u.trim_end_matches('/').to_string())
             .map(|u| match url::Url::parse(&u) {
@@ -575,6 +623,8 @@ impl Settings {
             database_url,
             database_pool_size: pool_size.max(1),
             database_timeout: Duration::from_secs(parse(&vars, "DATABASE_TIMEOUT_SECONDS", 5)?),
+            database_app_user,
+            database_app_password,
             redis_url,
             redis_prefix: get(&vars, "REDIS_PREFIX").unwrap_or("ecole").to_string(),
             secret_key: SecretString::from(secret_key),
@@ -860,6 +910,39 @@ mod tests {
                 vec![("OTEL_EXPORTER_OTLP_ENDPOINT", "collecteur:4318")],
                 "OTEL_EXPORTER_OTLP_ENDPOINT",
             ),
+        ] {
+            let err = Settings::from_vars(vars(&pairs)).unwrap_err();
+            assert!(err.to_string().contains(name), "{name}: {err}");
+        }
+    }
+
+    #[test]
+    fn application_role() {
+        let s = Settings::from_vars(Vars::new()).unwrap();
+        assert!(s.database_app_user.is_none() && s.database_app_password.is_none());
+        let s = Settings::from_vars(vars(&[
+            ("DATABASE_APP_USER", "ecole_app"),
+            ("DATABASE_APP_PASSWORD", "mdp-role-prive' -- x"),
+        ]))
+        .unwrap();
+        assert_eq!(s.database_app_user.as_deref(), Some("ecole_app"));
+        assert_eq!(
+            s.database_app_password.as_ref().unwrap().expose_secret(),
+            "mdp-role-prive' -- x"
+        );
+        assert!(!format!("{s:?}").contains("mdp-role-prive"));
+        let long = "r".repeat(64);
+        for (pairs, name) in [
+            (
+                vec![("DATABASE_APP_PASSWORD", "secret")],
+                "DATABASE_APP_USER",
+            ),
+            (
+                vec![("DATABASE_APP_USER", long.as_str())],
+                "DATABASE_APP_USER",
+            ),
+            (vec![("DATABASE_APP_USER", "pg_ecole")], "DATABASE_APP_USER"),
+            (vec![("DATABASE_APP_USER", "a\nb")], "DATABASE_APP_USER"),
         ] {
             let err = Settings::from_vars(vars(&pairs)).unwrap_err();
             assert!(err.to_string().contains(name), "{name}: {err}");

@@ -159,18 +159,46 @@ pub async fn run_migrations(url: &str) -> Result<Vec<String>, DbSetupError> {
     .map_err(|e| DbSetupError::Migration(e.to_string()))?
 }
 
-/// Names of the migrations not yet applied.
+#[derive(QueryableByName)]
+struct Version {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    version: String,
+}
+
+#[derive(QueryableByName)]
+struct Exists {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    exists: bool,
+}
+
+/// Names of the migrations not yet applied. Reads `__diesel_schema_migrations` only, so that
+/// the application role (no CREATE on the schema) can ask: diesel's own harness creates the
+/// table first when missing.
 pub async fn pending_migrations(url: &str) -> Result<Vec<String>, DbSetupError> {
-    let url = url.to_string();
-    tokio::task::spawn_blocking(move || {
-        let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url)?;
-        let pending = conn
-            .pending_migrations(MIGRATIONS)
-            .map_err(|e| DbSetupError::Migration(e.to_string()))?;
-        Ok(pending.iter().map(|m| m.name().to_string()).collect())
-    })
-    .await
-    .map_err(|e| DbSetupError::Migration(e.to_string()))?
+    use diesel::migration::MigrationSource;
+    use diesel_async::{AsyncConnection, RunQueryDsl};
+    let mut conn = AsyncPgConnection::establish(url).await?;
+    let table: Exists =
+        diesel::sql_query("SELECT to_regclass('__diesel_schema_migrations') IS NOT NULL AS exists")
+            .get_result(&mut conn)
+            .await?;
+    let applied: Vec<String> = if table.exists {
+        diesel::sql_query("SELECT version::text AS version FROM __diesel_schema_migrations")
+            .load::<Version>(&mut conn)
+            .await?
+            .into_iter()
+            .map(|v| v.version)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let migrations = MigrationSource::<diesel::pg::Pg>::migrations(&MIGRATIONS)
+        .map_err(|e| DbSetupError::Migration(e.to_string()))?;
+    Ok(migrations
+        .iter()
+        .filter(|m| !applied.contains(&m.name().version().to_string()))
+        .map(|m| m.name().to_string())
+        .collect())
 }
 
 /// A database name we are willing to put in DDL (it cannot be a bound parameter).
@@ -202,12 +230,6 @@ diesel::define_sql_function! {
     /// `lower(text)` on a nullable column.
     #[sql_name = "lower"]
     fn lower_nullable(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
-}
-
-#[derive(QueryableByName)]
-struct Exists {
-    #[diesel(sql_type = diesel::sql_types::Bool)]
-    exists: bool,
 }
 
 /// Creates the database named in `url` when it does not exist yet. Returns true when created.

@@ -7,10 +7,13 @@
 //! - [`restauration`]: checksum, refusal to overwrite a non-empty database without `force`,
 //!   `pg_restore`, pending migrations, per-table row counts ([`statistiques`]).
 //! - [`verification`]: the seed's pre-production checklist as code (`ecole check --deploy`).
+//! - [`droits`]: the application's least-privilege role (`DATABASE_APP_USER`), granted by
+//!   `ecole migrate` and `ecole restore`.
 //!
 //! External programs run through [`outils`]: arguments, never a shell string; the password
 //! through the environment; the whole process group killed on timeout or cancellation.
 
+pub mod droits;
 pub mod outils;
 pub mod restauration;
 pub mod sauvegarde;

@@ -26,6 +26,8 @@ pub struct BilanRestauration {
     pub tables_remplacees: i64,
     /// Migrations applied after the restore (the backup was older than this version).
     pub migrations: Vec<String>,
+    /// Grants of `DATABASE_APP_USER`, applied again after the restore.
+    pub droits: Option<crate::droits::BilanDroits>,
     pub tables: Vec<Table>,
 }
 
@@ -132,6 +134,18 @@ pub async fn restaurer(
     )
     .await?;
     let migrations = ecole_db::run_migrations(database_url).await?;
+    // pg_restore ran with --no-privileges: the application role gets its grants again.
+    let droits = match &settings.database_app_user {
+        Some(role) => Some(
+            crate::droits::appliquer_droits(
+                database_url,
+                role,
+                settings.database_app_password.as_ref(),
+            )
+            .await?,
+        ),
+        None => None,
+    };
     let mut conn = connecter(database_url).await?;
     let tables = comptes(&mut conn).await?;
     Ok(BilanRestauration {
@@ -139,6 +153,7 @@ pub async fn restaurer(
         sha256,
         tables_remplacees: existantes,
         migrations,
+        droits,
         tables,
     })
 }
