@@ -378,7 +378,7 @@ def fault_worker_killed(stack, api):
     admin = stack.psql("SELECT id FROM users WHERE username = 'directeur'")
     stack.psql(f"""
         WITH u AS (INSERT INTO users (username, email, password_hash, first_name, last_name, role)
-                   SELECT 'masse' || g, NULL, '!', 'Élève', 'Nº' || g, 'ELEVE' FROM generate_series(1, 200) g
+                   SELECT 'masse' || g, NULL, '!', 'Élève', 'Nº' || g, 'ELEVE' FROM generate_series(1, 400) g
                    RETURNING id, username)
         INSERT INTO eleves (user_id, matricule, classe_actuelle_id, sexe, date_admission)
         SELECT id, 'M/' || username, {klass}, 'F', current_date - 30 FROM u""")
@@ -391,16 +391,16 @@ def fault_worker_killed(stack, api):
     status, body = api.request("POST", "/api/v1/bulletins/generer/",
                                {"annee_scolaire": int(year), "periode": period, "classe": int(klass),
                                 "force": True})[0:3:2]
-    check("génération de 230 bulletins demandée", status == 202, f"{status} {body}")
-    victim = None
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and victim is None:
-        running = stack.psql(f"SELECT worker FROM jobs WHERE id > {before} AND status = 'EN_COURS' "
-                             "AND name = 'pedagogie.generer_bulletin_pdf' LIMIT 1")
-        for cid in stack.ids("worker"):
-            if running and f"worker-{cid[:12]}-" in running:
-                victim = cid
-        time.sleep(0.05)
+    check("génération de 430 bulletins demandée", status == 202, f"{status} {body}")
+    # Watch from inside the database container (a psql every few ms, not a docker exec each).
+    (pg,) = stack.ids("postgres")
+    watch = (f"end=$(( $(date +%s) + 120 )); while [ $(date +%s) -lt $end ]; do "
+             f"w=$(psql -U ecole -d ecole -At -c \"SELECT worker FROM jobs WHERE id > {before} "
+             "AND status = 'EN_COURS' AND name = 'pedagogie.generer_bulletin_pdf' LIMIT 1\"); "
+             '[ -n "$w" ] && { echo "$w"; exit 0; }; done; exit 1')
+    p = stack.sh([DOCKER, "exec", pg, "sh", "-c", watch], check_rc=False, timeout=180)
+    running = p.stdout.strip()
+    victim = next((cid for cid in stack.ids("worker") if running and f"worker-{cid[:12]}-" in running), None)
     check("un worker pris en plein PDF", victim is not None)
     if victim is None:
         return
