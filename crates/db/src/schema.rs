@@ -52,6 +52,7 @@ diesel::table! {
         moyenne_classe_matiere -> Nullable<Numeric>,
         appreciation -> Text,
         enseignant -> Text,
+        moyenne_sur_20 -> Nullable<Numeric>,
     }
 }
 
@@ -78,6 +79,8 @@ diesel::table! {
         genere_le -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        bareme -> Int4,
+        moyenne_generale_sur_20 -> Nullable<Numeric>,
     }
 }
 

@@ -2,6 +2,11 @@
 //! rounded until a value is stored (half-up, 2 decimals), ranks are computed on the stored
 //! (rounded) averages with competition ranking (1, 2, 2, 4).
 //!
+//! A class graded on 10 (primary): averages are computed exactly on /20, the exact fraction is
+//! brought to /10 and rounded once. That /10 value is the value of record: ranks, mentions and
+//! honour roll (thresholds scaled to the bareme), class statistics, points. The /20 value is
+//! kept beside it (rounded from the same exact fraction).
+//!
 //! Grades are `NUMERIC(5, 2)`: they arrive here as exact hundredths ("cents" of a point).
 //! Each pupil's averages are computed as exact fractions of `i128` (checked: no silent
 //! overflow) and, should a fraction ever outgrow it, again with arbitrary-precision integers —
@@ -63,28 +68,32 @@ impl Regles {
             .unwrap_or_else(|| self.mention_defaut.clone())
     }
 
-    /// The thresholds in hundredths, for comparisons with stored averages.
-    pub fn seuils(&self) -> Seuils<'_> {
+    /// The thresholds (given on /20) brought to `bareme`, in hundredths, for comparisons with
+    /// stored averages on that bareme.
+    pub fn seuils(&self, bareme: i32) -> Seuils<'_> {
         Seuils {
             mentions: self
                 .mentions
                 .iter()
-                .map(|(seuil, m)| (plancher_centimes(seuil), m.as_str()))
+                .map(|(seuil, m)| (plancher_centimes(seuil, bareme), m.as_str()))
                 .collect(),
             defaut: &self.mention_defaut,
-            tableau_honneur: plancher_centimes(&self.tableau_honneur),
+            tableau_honneur: plancher_centimes(&self.tableau_honneur, bareme),
         }
+    }
+
+    /// The admission threshold on `bareme`, in hundredths.
+    pub fn seuil_admission(&self, bareme: i32) -> i64 {
+        plancher_centimes(&self.seuil_admission, bareme)
     }
 }
 
-/// A threshold as the least number of hundredths that reaches it (exact for any scale).
-fn plancher_centimes(seuil: &BigDecimal) -> i64 {
-    let scaled = seuil * BigDecimal::from(100);
-    let (int, scale) = scaled
-        .with_scale_round(0, bigdecimal::RoundingMode::Ceiling)
-        .as_bigint_and_exponent();
-    debug_assert_eq!(scale, 0);
-    int.to_i64().unwrap_or(i64::MAX)
+/// A threshold given on /20, brought exactly to `bareme`, as the least number of hundredths
+/// that reaches it.
+fn plancher_centimes(seuil: &BigDecimal, bareme: i32) -> i64 {
+    let scaled = to_rational(seuil) * BigRational::from_integer(BigInt::from(100 * bareme))
+        / BigRational::from_integer(BigInt::from(20));
+    scaled.ceil().to_integer().to_i64().unwrap_or(i64::MAX)
 }
 
 /// [`Regles`]' thresholds in hundredths.
@@ -129,24 +138,29 @@ pub struct EleveNotes {
     pub notes: Vec<NoteBrute>,
 }
 
-/// A subject line; averages and points in hundredths (`1250` is 12.50).
+/// A subject line; averages and points in hundredths (`1250` is 12.50), on the class's
+/// bareme unless said otherwise.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LigneCalculee {
     pub matiere: i64,
     pub coefficient: i32,
-    /// /20, stored value; `None`: no grade (non classé).
+    /// The value of record; `None`: no grade (non classé).
     pub moyenne: Option<i64>,
+    /// The same average on /20 (equal to `moyenne` on a class graded on 20).
+    pub moyenne_sur_20: Option<i64>,
     pub points: Option<i64>,
     pub rang: Option<u32>,
     pub ex_aequo: bool,
     pub moyenne_classe: Option<i64>,
 }
 
-/// A pupil's bulletin; averages in hundredths.
+/// A pupil's bulletin; averages in hundredths, on the class's bareme.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BulletinCalcule {
     pub eleve: i64,
     pub moyenne_generale: Option<i64>,
+    /// The same average on /20.
+    pub moyenne_generale_sur_20: Option<i64>,
     pub rang: Option<u32>,
     pub ex_aequo: bool,
     pub mention: Option<String>,
@@ -154,9 +168,10 @@ pub struct BulletinCalcule {
     pub lignes: Vec<LigneCalculee>,
 }
 
-/// A class's bulletins and statistics; averages in hundredths.
+/// A class's bulletins and statistics; averages in hundredths, on `bareme`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResultatClasse {
+    pub bareme: i32,
     pub bulletins: Vec<BulletinCalcule>,
     /// Pupils ranked (with at least one grade).
     pub effectif: u32,
@@ -274,13 +289,29 @@ fn centimes<T: Entier>(r: &Ratio<T>) -> Option<i64> {
     num.div_floor(&den).to_i64()
 }
 
+/// A stored value: `(on the bareme, on /20)`, in hundredths.
+type Arrondis = (i64, i64);
+
+/// The exact /20 fraction `r` rounded once on `bareme` and once on /20.
+fn arrondis<T: Entier>(r: &Ratio<T>, bareme: i32) -> Option<Arrondis> {
+    let sur_20 = centimes(r)?;
+    if bareme == 20 {
+        return Some((sur_20, sur_20));
+    }
+    let converted = r
+        .checked_mul(&Ratio::from_integer(T::from(i64::from(bareme))))?
+        .checked_div(&Ratio::from_integer(T::from(20)))?;
+    Some((centimes(&converted)?, sur_20))
+}
+
 /// One pupil's stored subject averages (aligned on `matieres`) and general average, from the
 /// exact fractions; `None` when an `i128` fraction would overflow.
 fn moyennes_eleve<T: Entier>(
     regles: &Regles,
+    bareme: i32,
     matieres: &[(i64, i32)],
     cotes: &[(Cote, Cote)],
-) -> Option<(Vec<Option<i64>>, Option<i64>)> {
+) -> Option<(Vec<Option<Arrondis>>, Option<Arrondis>)> {
     let (wc, wk) = (
         Ratio::from_integer(T::from(i64::from(regles.poids_cours))),
         Ratio::from_integer(T::from(i64::from(regles.poids_composition))),
@@ -303,7 +334,7 @@ fn moyennes_eleve<T: Entier>(
         };
         match avg {
             Some(avg) => {
-                stored.push(Some(centimes(&avg)?));
+                stored.push(Some(arrondis(&avg, bareme)?));
                 num = num.checked_add(
                     &avg.checked_mul(&Ratio::from_integer(T::from(i64::from(*coef))))?,
                 )?;
@@ -313,8 +344,9 @@ fn moyennes_eleve<T: Entier>(
         }
     }
     let generale = if den > 0 {
-        Some(centimes(
+        Some(arrondis(
             &num.checked_div(&Ratio::from_integer(T::from(den)))?,
+            bareme,
         )?)
     } else {
         None
@@ -322,17 +354,18 @@ fn moyennes_eleve<T: Entier>(
     Some((stored, generale))
 }
 
-/// Computes a whole class: `matieres` are the class's subjects with their coefficient (the
-/// class's override already applied).
+/// Computes a whole class graded on `bareme` (20, or 10): `matieres` are the class's subjects
+/// with their coefficient (the class's override already applied).
 pub fn calculer_classe(
     regles: &Regles,
+    bareme: i32,
     matieres: &[(i64, i32)],
     eleves: &[EleveNotes],
 ) -> ResultatClasse {
-    let seuils = regles.seuils();
+    let seuils = regles.seuils(bareme);
     // Exact averages, stored (rounded) values.
-    let mut subject_avgs: Vec<Vec<Option<i64>>> = Vec::with_capacity(eleves.len());
-    let mut generales: Vec<Option<i64>> = Vec::with_capacity(eleves.len());
+    let mut subject_avgs: Vec<Vec<Option<Arrondis>>> = Vec::with_capacity(eleves.len());
+    let mut generales_both: Vec<Option<Arrondis>> = Vec::with_capacity(eleves.len());
     for e in eleves {
         let mut cotes: Vec<(Cote, Cote)> = matieres.iter().map(|_| Default::default()).collect();
         for n in &e.notes {
@@ -347,17 +380,18 @@ pub fn calculer_classe(
                 }
             }
         }
-        let (stored, generale) = moyennes_eleve::<i128>(regles, matieres, &cotes)
-            .or_else(|| moyennes_eleve::<BigInt>(regles, matieres, &cotes))
+        let (stored, generale) = moyennes_eleve::<i128>(regles, bareme, matieres, &cotes)
+            .or_else(|| moyennes_eleve::<BigInt>(regles, bareme, matieres, &cotes))
             .unwrap_or_else(|| (vec![None; matieres.len()], None));
         subject_avgs.push(stored);
-        generales.push(generale);
+        generales_both.push(generale);
     }
+    let generales: Vec<Option<i64>> = generales_both.iter().map(|g| g.map(|g| g.0)).collect();
     let ranks = competition_ranks(&generales);
     // Subject ranks and class subject averages on stored values.
     let subject_stats: Vec<(Vec<Rang>, Option<i64>)> = (0..matieres.len())
         .map(|j| {
-            let stored: Vec<Option<i64>> = subject_avgs.iter().map(|a| a[j]).collect();
+            let stored: Vec<Option<i64>> = subject_avgs.iter().map(|a| a[j].map(|v| v.0)).collect();
             let classe = moyenne_centimes(stored.iter().flatten().copied());
             (competition_ranks(&stored), classe)
         })
@@ -370,13 +404,14 @@ pub fn calculer_classe(
                 .iter()
                 .enumerate()
                 .map(|(j, (m, coef))| {
-                    let moyenne = subject_avgs[i][j];
+                    let moyenne = subject_avgs[i][j].map(|v| v.0);
                     let (ranks, classe) = &subject_stats[j];
                     LigneCalculee {
                         matiere: *m,
                         coefficient: *coef,
                         points: moyenne.map(|avg| avg * i64::from(*coef)),
                         moyenne,
+                        moyenne_sur_20: subject_avgs[i][j].map(|v| v.1),
                         rang: ranks[i].0,
                         ex_aequo: ranks[i].1,
                         moyenne_classe: *classe,
@@ -389,6 +424,7 @@ pub fn calculer_classe(
                 mention: moyenne.map(|m| seuils.mention(m).to_string()),
                 tableau_honneur: moyenne.is_some_and(|m| seuils.tableau_honneur(m)),
                 moyenne_generale: moyenne,
+                moyenne_generale_sur_20: generales_both[i].map(|g| g.1),
                 rang: ranks[i].0,
                 ex_aequo: ranks[i].1,
                 lignes,
@@ -397,6 +433,7 @@ pub fn calculer_classe(
         .collect();
     let ranked = generales.iter().flatten().copied();
     ResultatClasse {
+        bareme,
         bulletins,
         effectif: generales.iter().flatten().count() as u32,
         moyenne_classe: moyenne_centimes(ranked),
@@ -415,24 +452,22 @@ pub fn rang_imprime(rang: u32, ex_aequo: bool, sexe: Sexe) -> String {
     if ex_aequo { format!("{base} ex") } else { base }
 }
 
-/// The annual average (mean of the period averages, exact then rounded) and the decision.
-pub fn annuel(regles: &Regles, periodes: &[BigDecimal]) -> Option<(BigDecimal, &'static str)> {
+/// The annual average on `bareme` (mean of the period averages of record on that bareme,
+/// exact then rounded) and the decision (admission threshold brought to the bareme).
+pub fn annuel(
+    regles: &Regles,
+    bareme: i32,
+    periodes: &[BigDecimal],
+) -> Option<(BigDecimal, &'static str)> {
     let values: Vec<BigRational> = periodes.iter().map(to_rational).collect();
     let avg = round2(&mean(&values)?);
-    let decision = if avg >= regles.seuil_admission {
+    let centimes = (&avg * BigDecimal::from(100)).to_i64().unwrap_or(i64::MIN);
+    let decision = if centimes >= regles.seuil_admission(bareme) {
         "Admis(e)"
     } else {
         "Redouble"
     };
     Some((avg, decision))
-}
-
-/// A stored /20 average shown on a class's scale (10 in primary).
-pub fn sur_bareme(moyenne: &BigDecimal, bareme: i32) -> BigDecimal {
-    round2(
-        &(to_rational(moyenne) * BigRational::from_integer(BigInt::from(bareme))
-            / BigRational::from_integer(BigInt::from(20))),
-    )
 }
 
 #[cfg(test)]
@@ -449,7 +484,7 @@ mod tests {
     }
 
     fn cents(s: &str) -> i64 {
-        plancher_centimes(&dec(s))
+        plancher_centimes(&dec(s), 20)
     }
 
     fn pupil(id: i64, notes: Vec<NoteBrute>) -> EleveNotes {
@@ -466,6 +501,7 @@ mod tests {
         // cours = (12 + 14) / 2 = 13 ; composition 10 ; (13 + 2×10) / 3 = 11
         let res = calculer_classe(
             &r,
+            20,
             &[(1, 1)],
             &[pupil(
                 1,
@@ -480,6 +516,7 @@ mod tests {
         // Only composition.
         let res = calculer_classe(
             &r,
+            20,
             &[(1, 1)],
             &[pupil(1, vec![n(1, TypeNote::Composition, "15", "20")])],
         );
@@ -491,6 +528,7 @@ mod tests {
         let r = Regles::default();
         let res = calculer_classe(
             &r,
+            20,
             &[(1, 4), (2, 2), (3, 1)],
             &[pupil(
                 1,
@@ -516,6 +554,7 @@ mod tests {
         // 15, 13.333… → 13.33, 13.3333… → 13.33 (tie after rounding), 12
         let res = calculer_classe(
             &r,
+            20,
             &[(1, 1)],
             &[
                 pupil(1, vec![n(1, TypeNote::Devoir, "15", "20")]),
@@ -562,6 +601,7 @@ mod tests {
         let r = Regles::default();
         let res = calculer_classe(
             &r,
+            20,
             &[(1, 1)],
             &[pupil(
                 1,
@@ -579,18 +619,187 @@ mod tests {
     fn annual_average_decision_and_scale() {
         let r = Regles::default();
         assert_eq!(
-            annuel(&r, &[dec("9.50"), dec("10.25"), dec("10.26")]),
+            annuel(&r, 20, &[dec("9.50"), dec("10.25"), dec("10.26")]),
             Some((dec("10.00"), "Admis(e)"))
         );
-        assert_eq!(annuel(&r, &[dec("9.99")]), Some((dec("9.99"), "Redouble")));
-        assert_eq!(annuel(&r, &[]), None);
-        assert_eq!(sur_bareme(&dec("15.50"), 10), dec("7.75"));
-        assert_eq!(sur_bareme(&dec("15.55"), 10), dec("7.78"));
+        assert_eq!(
+            annuel(&r, 20, &[dec("9.99")]),
+            Some((dec("9.99"), "Redouble"))
+        );
+        assert_eq!(annuel(&r, 20, &[]), None);
         assert_eq!(r.mention(&dec("7.99")), "Faible");
-        assert_eq!(r.seuils().mention(799), "Faible");
-        assert_eq!(r.seuils().mention(800), "Insuffisant");
-        assert!(r.seuils().tableau_honneur(1200) && !r.seuils().tableau_honneur(1199));
+        assert_eq!(r.seuils(20).mention(799), "Faible");
+        assert_eq!(r.seuils(20).mention(800), "Insuffisant");
+        assert!(r.seuils(20).tableau_honneur(1200) && !r.seuils(20).tableau_honneur(1199));
         assert_eq!(r.mention(&dec("18")), "Excellent");
+    }
+
+    #[test]
+    fn bareme_10_rounds_once_from_the_exact_fraction() {
+        let r = Regles::default();
+        let res = calculer_classe(
+            &r,
+            10,
+            &[(1, 1)],
+            &[
+                // 15.55 and 15.56 /20: 7.775 and 7.78 /10, both printed 7.78: tied.
+                pupil(1, vec![n(1, TypeNote::Devoir, "15.55", "20")]),
+                pupil(2, vec![n(1, TypeNote::Devoir, "15.56", "20")]),
+                // 11.99 /20 → 5.995 → 6.00: « Assez bien » (12 halved), honour roll.
+                pupil(3, vec![n(1, TypeNote::Devoir, "11.99", "20")]),
+                // Exact 12.345 /20 → 6.1725 → 6.17 (rounding 12.35 first would give 6.18).
+                pupil(
+                    4,
+                    vec![
+                        n(1, TypeNote::Devoir, "12.34", "20"),
+                        n(1, TypeNote::Devoir, "12.35", "20"),
+                    ],
+                ),
+            ],
+        );
+        let b = &res.bulletins;
+        assert_eq!(res.bareme, 10);
+        assert_eq!(
+            (b[0].moyenne_generale, b[0].moyenne_generale_sur_20),
+            (Some(778), Some(1555))
+        );
+        assert_eq!(b[1].moyenne_generale, Some(778));
+        assert_eq!((b[0].rang, b[0].ex_aequo), (Some(1), true));
+        assert_eq!((b[1].rang, b[1].ex_aequo), (Some(1), true));
+        assert_eq!(b[2].moyenne_generale, Some(600));
+        assert_eq!(b[2].mention.as_deref(), Some("Assez bien"));
+        assert!(b[2].tableau_honneur);
+        assert_eq!(
+            (b[3].moyenne_generale, b[3].moyenne_generale_sur_20),
+            (Some(617), Some(1235))
+        );
+        assert_eq!(b[3].lignes[0].moyenne, Some(617));
+        assert_eq!(b[3].lignes[0].points, Some(617));
+        assert_eq!(res.moyenne_max, Some(778));
+        // (7.78 + 7.78 + 6 + 6.17) / 4 = 6.9325 → 6.93
+        assert_eq!(res.moyenne_classe, Some(693));
+        // Annual on /10: admitted from 5 (10 halved).
+        assert_eq!(
+            annuel(&r, 10, &[dec("5.00"), dec("4.99"), dec("5.00")]),
+            Some((dec("5.00"), "Admis(e)"))
+        );
+        assert_eq!(
+            annuel(&r, 10, &[dec("4.99")]),
+            Some((dec("4.99"), "Redouble"))
+        );
+        assert_eq!(r.seuils(10).mention(900), "Excellent");
+        assert_eq!(r.seuils(10).mention(899), "Très bien");
+        assert_eq!(r.seuils(10).mention(399), "Faible");
+    }
+
+    /// Random classes graded on 10: two pupils share a rank exactly when their printed
+    /// averages are equal; the printed value is the exact /20 average halved and rounded
+    /// once; mention and honour roll always agree with the printed value.
+    #[test]
+    fn property_bareme_10_ranks_and_mentions_follow_the_printed_value() {
+        use rand::{Rng, SeedableRng};
+        type Q = Ratio<i128>;
+        let r = Regles::default();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(15);
+        let mentions = [
+            (1800, "Excellent"),
+            (1600, "Très bien"),
+            (1400, "Bien"),
+            (1200, "Assez bien"),
+            (1000, "Passable"),
+            (800, "Insuffisant"),
+        ];
+        for _ in 0..300 {
+            let n_matieres = rng.random_range(1..=4usize);
+            let matieres: Vec<(i64, i32)> = (0..n_matieres)
+                .map(|m| (m as i64 + 1, rng.random_range(1..=5)))
+                .collect();
+            let eleves: Vec<EleveNotes> = (0..rng.random_range(1..=30i64))
+                .map(|e| {
+                    let notes = (0..rng.random_range(0..=6))
+                        .map(|_| NoteBrute {
+                            matiere: rng.random_range(1..=n_matieres as i64),
+                            type_note: [
+                                TypeNote::Interrogation,
+                                TypeNote::Devoir,
+                                TypeNote::Composition,
+                            ][rng.random_range(0..3)],
+                            // Coarse values on /20 or /10: ties and .xx5 happen.
+                            valeur: rng.random_range(0..=40) * 25,
+                            sur: [1000, 2000][rng.random_range(0..2)],
+                        })
+                        .map(|mut n| {
+                            n.valeur = n.valeur.min(n.sur);
+                            n
+                        })
+                        .collect();
+                    pupil(e, notes)
+                })
+                .collect();
+            let res = calculer_classe(&r, 10, &matieres, &eleves);
+            for (e, b) in eleves.iter().zip(&res.bulletins) {
+                // The exact /20 general average, written out plainly.
+                let mut num = Q::from_integer(0);
+                let mut den = 0i128;
+                for (m, coef) in &matieres {
+                    let side = |compo: bool| -> Option<Q> {
+                        let v: Vec<Q> = e
+                            .notes
+                            .iter()
+                            .filter(|n| n.matiere == *m)
+                            .filter(|n| (n.type_note == TypeNote::Composition) == compo)
+                            .map(|n| Q::new(20 * i128::from(n.valeur), i128::from(n.sur)))
+                            .collect();
+                        (!v.is_empty()).then(|| {
+                            v.iter().fold(Q::from_integer(0), |a, b| a + b)
+                                / Q::from_integer(v.len() as i128)
+                        })
+                    };
+                    let avg = match (side(false), side(true)) {
+                        (Some(c), Some(k)) => Some((c + k * 2) / 3),
+                        (c, k) => c.or(k),
+                    };
+                    if let Some(avg) = avg {
+                        num += avg * i128::from(*coef);
+                        den += i128::from(*coef);
+                    }
+                }
+                let printed = (den > 0).then(|| {
+                    let on_10 = num / den / 2;
+                    (on_10 * 100 + Q::new(1, 2)).floor().to_integer() as i64
+                });
+                assert_eq!(b.moyenne_generale, printed);
+                match b.moyenne_generale {
+                    Some(p) => {
+                        let expected = mentions
+                            .iter()
+                            .find(|(t, _)| 2 * p >= *t)
+                            .map(|(_, m)| *m)
+                            .unwrap_or("Faible");
+                        assert_eq!(b.mention.as_deref(), Some(expected));
+                        assert_eq!(b.tableau_honneur, 2 * p >= 1200);
+                    }
+                    None => assert!(b.mention.is_none() && !b.tableau_honneur && b.rang.is_none()),
+                }
+            }
+            for (i, x) in res.bulletins.iter().enumerate() {
+                for y in &res.bulletins[i + 1..] {
+                    if x.rang.is_some() && y.rang.is_some() {
+                        assert_eq!(
+                            x.rang == y.rang,
+                            x.moyenne_generale == y.moyenne_generale,
+                            "{x:?} / {y:?}"
+                        );
+                    }
+                }
+                let shared = res
+                    .bulletins
+                    .iter()
+                    .filter(|y| y.rang.is_some() && y.moyenne_generale == x.moyenne_generale)
+                    .count();
+                assert_eq!(x.ex_aequo, x.rang.is_some() && shared > 1);
+            }
+        }
     }
 
     #[test]
@@ -612,8 +821,8 @@ mod tests {
                 }
             }
             assert_eq!(
-                moyennes_eleve::<i128>(&r, &matieres, &cotes),
-                moyennes_eleve::<BigInt>(&r, &matieres, &cotes)
+                moyennes_eleve::<i128>(&r, 20, &matieres, &cotes),
+                moyennes_eleve::<BigInt>(&r, 20, &matieres, &cotes)
             );
         }
         // Pairwise coprime scales: the common denominator outgrows i128.
@@ -625,12 +834,13 @@ mod tests {
             cours.add(p / 2, p);
         }
         let cotes = vec![(cours, Cote::default())];
-        assert_eq!(moyennes_eleve::<i128>(&r, &[(1, 1)], &cotes), None);
-        let big = moyennes_eleve::<BigInt>(&r, &[(1, 1)], &cotes);
+        assert_eq!(moyennes_eleve::<i128>(&r, 20, &[(1, 1)], &cotes), None);
+        let big = moyennes_eleve::<BigInt>(&r, 20, &[(1, 1)], &cotes);
         // Each grade is just under 10/20.
-        assert_eq!(big, Some((vec![Some(1000)], Some(1000))));
+        assert_eq!(big, Some((vec![Some((1000, 1000))], Some((1000, 1000)))));
         let res = calculer_classe(
             &r,
+            20,
             &[(1, 1)],
             &[pupil(
                 1,

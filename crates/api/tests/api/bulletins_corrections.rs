@@ -256,7 +256,6 @@ async fn bug1_deleting_a_graded_enseignement_is_refused() {
 /// Bug 2: a bareme-10 class printed round2(stored /20 ÷ 2): two printed 7,78 with different
 /// ranks, 6,00 without « Assez bien », an annual 5,00 with « Redouble ».
 #[tokio::test]
-#[ignore = "issue #15 : correctif à venir"]
 async fn bug2_bareme_10_has_one_value_of_record() {
     let app = TestApp::new().await;
     let school = School::create(&app, 4).await;

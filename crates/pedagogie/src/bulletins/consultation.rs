@@ -18,8 +18,9 @@ use serde::Serialize;
 
 use crate::calcul::{self, rang_imprime};
 
-/// A report card as listed (`bulletins/`). Averages are on /20 as stored; `bareme` tells
-/// the class's printing scale (10 in primary).
+/// A report card as listed (`bulletins/`). Averages, class statistics included, are on
+/// `bareme` (the class's: 10 in primary, else 20), as printed; `moyenne_generale_sur_20` is
+/// the same average on /20.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BulletinOut {
     pub id: i64,
@@ -33,9 +34,14 @@ pub struct BulletinOut {
     pub annee_scolaire: i64,
     pub periode: CodePeriode,
     pub periode_libelle: String,
+    /// On `bareme`: the value of record (ranks, mention, honour roll follow it).
     #[serde(serialize_with = "serialize_option_number")]
     #[schema(value_type = Option<f64>)]
     pub moyenne_generale: Option<BigDecimal>,
+    /// The same average on /20 (equal to `moyenne_generale` when `bareme` is 20).
+    #[serde(serialize_with = "serialize_option_number")]
+    #[schema(value_type = Option<f64>)]
+    pub moyenne_generale_sur_20: Option<BigDecimal>,
     pub rang: Option<i32>,
     pub ex_aequo: bool,
     /// As printed: `1er`, `1ère`, `2ème ex`.
@@ -73,10 +79,14 @@ pub struct LigneOut {
     pub matiere_code: String,
     pub matiere_nom: String,
     pub coefficient: i32,
-    /// /20; `null`: no grade (non classé).
+    /// On the bulletin's `bareme`; `null`: no grade (non classé).
     #[serde(serialize_with = "serialize_option_number")]
     #[schema(value_type = Option<f64>)]
     pub moyenne: Option<BigDecimal>,
+    /// The same average on /20.
+    #[serde(serialize_with = "serialize_option_number")]
+    #[schema(value_type = Option<f64>)]
+    pub moyenne_sur_20: Option<BigDecimal>,
     #[serde(serialize_with = "serialize_option_number")]
     #[schema(value_type = Option<f64>)]
     pub points: Option<BigDecimal>,
@@ -198,7 +208,7 @@ type Row = (
         DateTime<Utc>,
     ),
     (String, Sexe, String, String),
-    (String, i32),
+    (String, i32, Option<BigDecimal>),
 );
 
 macro_rules! row_select {
@@ -234,7 +244,11 @@ macro_rules! row_select {
                 users::first_name,
                 users::last_name,
             ),
-            (classes::nom, classes::bareme),
+            (
+                classes::nom,
+                bulletins::bareme,
+                bulletins::moyenne_generale_sur_20,
+            ),
         )
     };
 }
@@ -257,7 +271,7 @@ fn to_out(r: Row) -> BulletinOut {
         ),
         (mention, tableau_honneur, absences, retards, statut, fichier_pdf, genere_le, updated_at),
         (matricule, sexe, first, last),
-        (classe_nom, bareme),
+        (classe_nom, bareme, moyenne_generale_sur_20),
     ) = r;
     BulletinOut {
         id,
@@ -272,6 +286,7 @@ fn to_out(r: Row) -> BulletinOut {
         periode,
         periode_libelle: periode.libelle().to_string(),
         moyenne_generale,
+        moyenne_generale_sur_20,
         rang,
         ex_aequo,
         rang_affiche: rang.map(|r| rang_imprime(r.max(0) as u32, ex_aequo, sexe)),
@@ -413,6 +428,7 @@ pub async fn lignes(conn: &mut AsyncPgConnection, bulletin: i64) -> DomainResult
         Option<BigDecimal>,
         String,
         String,
+        Option<BigDecimal>,
     );
     let rows: Vec<L> = bulletin_lignes::table
         .inner_join(matieres::table)
@@ -429,6 +445,7 @@ pub async fn lignes(conn: &mut AsyncPgConnection, bulletin: i64) -> DomainResult
             bulletin_lignes::moyenne_classe_matiere,
             bulletin_lignes::appreciation,
             bulletin_lignes::enseignant,
+            bulletin_lignes::moyenne_sur_20,
         ))
         .order((matieres::nom.asc(), matieres::id.asc()))
         .load(conn)
@@ -441,6 +458,7 @@ pub async fn lignes(conn: &mut AsyncPgConnection, bulletin: i64) -> DomainResult
             matiere_nom: r.2,
             coefficient: r.3,
             moyenne: r.4,
+            moyenne_sur_20: r.11,
             points: r.5,
             rang_matiere: r.6,
             ex_aequo: r.7,
@@ -458,6 +476,7 @@ pub async fn annuel(
     eleve: i64,
     annee: i64,
     periode: CodePeriode,
+    bareme: i32,
 ) -> DomainResult<Option<Annuel>> {
     let last: Option<CodePeriode> = periodes::table
         .filter(periodes::annee_scolaire_id.eq(annee))
@@ -469,25 +488,38 @@ pub async fn annuel(
     if last != Some(periode) {
         return Ok(None);
     }
-    annuel_de(conn, eleve, annee).await
+    annuel_de(conn, eleve, annee, bareme).await
 }
 
-/// The annual average and decision of `eleve` for `annee`, from its stored period averages.
+/// The annual average and decision of `eleve` for `annee` on `bareme`, from its stored
+/// period averages (each brought exactly to `bareme`).
 pub async fn annuel_de(
     conn: &mut AsyncPgConnection,
     eleve: i64,
     annee: i64,
+    bareme: i32,
 ) -> DomainResult<Option<Annuel>> {
-    let moyennes: Vec<Option<BigDecimal>> = bulletins::table
+    let moyennes: Vec<(Option<BigDecimal>, i32)> = bulletins::table
         .filter(bulletins::eleve_id.eq(eleve))
         .filter(bulletins::annee_scolaire_id.eq(annee))
-        .select(bulletins::moyenne_generale)
+        .select((bulletins::moyenne_generale, bulletins::bareme))
         .load(conn)
         .await?;
-    let moyennes: Vec<BigDecimal> = moyennes.into_iter().flatten().collect();
+    let moyennes: Vec<BigDecimal> = moyennes
+        .into_iter()
+        .filter_map(|(m, b)| {
+            m.map(|m| {
+                if b == bareme {
+                    m
+                } else {
+                    m * BigDecimal::from(bareme) / BigDecimal::from(b)
+                }
+            })
+        })
+        .collect();
     let regles = super::generation::regles(conn).await?;
     Ok(
-        calcul::annuel(&regles, &moyennes).map(|(moyenne_annuelle, decision)| Annuel {
+        calcul::annuel(&regles, bareme, &moyennes).map(|(moyenne_annuelle, decision)| Annuel {
             moyenne_annuelle,
             decision: decision.to_string(),
         }),
@@ -507,6 +539,7 @@ pub async fn get(
         bulletin.eleve,
         bulletin.annee_scolaire,
         bulletin.periode,
+        bulletin.bareme,
     )
     .await?;
     Ok(BulletinDetail {

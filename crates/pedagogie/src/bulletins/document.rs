@@ -22,7 +22,7 @@ use ecole_pdf::{BulletinPdf, Entete, LigneBulletinPdf, Logo, render_bulletin};
 use serde_json::{Value, json};
 
 use super::consultation;
-use crate::calcul::{rang_imprime, sur_bareme};
+use crate::calcul::rang_imprime;
 
 /// The school header, built once per change of the `etablissement` row (its logo decoded
 /// and encoded once for every PDF this process renders).
@@ -148,7 +148,7 @@ async fn source(conn: &mut AsyncPgConnection, id: i64) -> Result<Option<Source>,
            b.moyenne_generale, b.rang, b.ex_aequo, b.effectif, b.moyenne_classe, \
            b.moyenne_max, b.moyenne_min, b.mention, b.tableau_honneur, b.absences, b.retards, \
            b.genere_le, e.matricule, e.sexe, e.date_naissance, e.lieu_naissance, \
-           u.first_name, u.last_name, c.nom AS classe_nom, c.bareme, a.nom AS annee_nom, \
+           u.first_name, u.last_name, c.nom AS classe_nom, b.bareme, a.nom AS annee_nom, \
            NULLIF(trim(pu.first_name || ' ' || pu.last_name), '') AS professeur_principal, \
            COALESCE((SELECT p.code = b.periode FROM periodes p \
                       WHERE p.annee_scolaire_id = b.annee_scolaire_id \
@@ -178,23 +178,20 @@ async fn contenu(
 ) -> Result<BulletinPdf, JobError> {
     let lignes = consultation::lignes(conn, s.id).await?;
     let annuel = if s.derniere_periode {
-        consultation::annuel_de(conn, s.eleve, s.annee).await?
+        consultation::annuel_de(conn, s.eleve, s.annee, s.bareme).await?
     } else {
         None
     };
     let professeur_principal = s.professeur_principal.clone();
+    // Every value is stored on the bulletin's bareme, as printed.
     let bareme = s.bareme;
-    let on_scale = |m: &BigDecimal| sur_bareme(m, bareme);
     let mut total_coefficients = 0;
     let mut total_points = BigDecimal::from(0);
     let lignes: Vec<LigneBulletinPdf> = lignes
         .into_iter()
         .map(|l| {
-            let moyenne = l.moyenne.as_ref().map(on_scale);
-            // Points as printed: the printed average times the coefficient.
-            let points = moyenne
-                .as_ref()
-                .map(|m| m * BigDecimal::from(l.coefficient));
+            let moyenne = l.moyenne;
+            let points = l.points;
             if let Some(p) = &points {
                 total_coefficients += l.coefficient;
                 total_points += p;
@@ -207,10 +204,7 @@ async fn contenu(
                 rang: l
                     .rang_matiere
                     .map(|r| rang_imprime(r.max(0) as u32, l.ex_aequo, s.sexe)),
-                moyenne_classe: l
-                    .moyenne_classe_matiere
-                    .as_ref()
-                    .map(|m| format_fr(&on_scale(m))),
+                moyenne_classe: l.moyenne_classe_matiere.as_ref().map(format_fr),
                 appreciation: l.appreciation,
                 enseignant: l.enseignant,
             }
@@ -244,7 +238,7 @@ async fn contenu(
         lignes,
         total_coefficients,
         total_points: format_fr(&total_points),
-        moyenne_generale: s.moyenne_generale.as_ref().map(|m| format_fr(&on_scale(m))),
+        moyenne_generale: s.moyenne_generale.as_ref().map(format_fr),
         rang: s
             .rang
             .map(|r| rang_imprime(r.max(0) as u32, s.ex_aequo, s.sexe)),
@@ -253,10 +247,10 @@ async fn contenu(
         tableau_honneur: s.tableau_honneur,
         absences: s.absences,
         retards: s.retards,
-        moyenne_classe: s.moyenne_classe.as_ref().map(|m| format_fr(&on_scale(m))),
-        moyenne_max: s.moyenne_max.as_ref().map(|m| format_fr(&on_scale(m))),
-        moyenne_min: s.moyenne_min.as_ref().map(|m| format_fr(&on_scale(m))),
-        annuel: annuel.map(|a| (format_fr(&on_scale(&a.moyenne_annuelle)), a.decision)),
+        moyenne_classe: s.moyenne_classe.as_ref().map(format_fr),
+        moyenne_max: s.moyenne_max.as_ref().map(format_fr),
+        moyenne_min: s.moyenne_min.as_ref().map(format_fr),
+        annuel: annuel.map(|a| (format_fr(&a.moyenne_annuelle), a.decision)),
         professeur_principal,
         fait_a,
         fait_le: time::date_longue(time::today()),

@@ -119,19 +119,20 @@ pub async fn calculer(
     periode: CodePeriode,
 ) -> DomainResult<Calcul> {
     let regles = regles(conn).await?;
-    let years: Vec<(i64, i64)> = classes::table
+    let years: Vec<(i64, i64, i32)> = classes::table
         .filter(classes::id.eq_any(classes))
-        .select((classes::id, classes::annee_scolaire_id))
+        .select((classes::id, classes::annee_scolaire_id, classes::bareme))
         .load(conn)
         .await?;
     let wanted: HashSet<i64> = classes.iter().copied().collect();
     if years.len() != wanted.len() {
         return Err(DomainError::NotFound);
     }
-    let Some(annee) = <[(i64, i64)]>::first(&years).map(|(_, a)| *a) else {
+    let Some(annee) = <[(i64, i64, i32)]>::first(&years).map(|(_, a, _)| *a) else {
         return Err(DomainError::NotFound);
     };
-    if years.iter().any(|(_, a)| *a != annee) {
+    let bareme_of: HashMap<i64, i32> = years.iter().map(|(c, _, b)| (*c, *b)).collect();
+    if years.iter().any(|(_, a, _)| *a != annee) {
         return Err(DomainError::validation(
             "classe",
             "Les classes d'une génération appartiennent à une même année scolaire.",
@@ -285,10 +286,11 @@ pub async fn calculer(
                     notes: by_pupil.remove(&(classe, eleve)).unwrap_or_default(),
                 })
                 .collect();
+            let bareme = bareme_of.get(&classe).copied().unwrap_or(20);
             CalculClasse {
                 classe,
                 teacher,
-                result: calculer_classe(&regles, &matieres_coef, &input),
+                result: calculer_classe(&regles, bareme, &matieres_coef, &input),
             }
         })
         .collect();
@@ -318,6 +320,8 @@ struct BulletinColumns {
     eleve: Vec<i64>,
     classe: Vec<i64>,
     moyenne: Vec<Option<i64>>,
+    moyenne_sur_20: Vec<Option<i64>>,
+    bareme: Vec<i32>,
     rang: Vec<Option<i32>>,
     ex_aequo: Vec<bool>,
     effectif: Vec<i32>,
@@ -337,6 +341,7 @@ struct LineColumns {
     matiere: Vec<i64>,
     coefficient: Vec<i32>,
     moyenne: Vec<Option<i64>>,
+    moyenne_sur_20: Vec<Option<i64>>,
     points: Vec<Option<i64>>,
     rang: Vec<Option<i32>>,
     ex_aequo: Vec<bool>,
@@ -359,7 +364,6 @@ pub async fn enregistrer(
         attendance,
         classes,
     } = calcul;
-    let seuils = regles.seuils();
     let count = |classe: i64, eleve: i64, statut: StatutPresence| {
         attendance
             .get(&(classe, eleve, statut))
@@ -399,6 +403,8 @@ pub async fn enregistrer(
                 cols.eleve.push(b.eleve);
                 cols.classe.push(c.classe);
                 cols.moyenne.push(b.moyenne_generale);
+                cols.moyenne_sur_20.push(b.moyenne_generale_sur_20);
+                cols.bareme.push(r.bareme);
                 cols.rang.push(b.rang.map(|r| r as i32));
                 cols.ex_aequo.push(b.ex_aequo);
                 cols.effectif.push(r.effectif as i32);
@@ -422,15 +428,18 @@ pub async fn enregistrer(
         let saved: Vec<Saved> = diesel::sql_query(
             "INSERT INTO bulletins (eleve_id, classe_id, annee_scolaire_id, periode, \
                moyenne_generale, rang, ex_aequo, effectif, moyenne_classe, moyenne_max, \
-               moyenne_min, mention, tableau_honneur, absences, retards, statut, genere_le) \
+               moyenne_min, mention, tableau_honneur, absences, retards, statut, genere_le, \
+               bareme, moyenne_generale_sur_20) \
              SELECT t.eleve, t.classe, $1, $2, t.moyenne * 0.01, t.rang, t.ex_aequo, \
                t.effectif, t.moyenne_classe * 0.01, t.moyenne_max * 0.01, t.moyenne_min * 0.01, \
-               t.mention, t.tableau_honneur, t.absences, t.retards, 'CALCULE', now() \
+               t.mention, t.tableau_honneur, t.absences, t.retards, 'CALCULE', now(), \
+               t.bareme, t.moyenne_sur_20 * 0.01 \
              FROM unnest($3::int8[], $4::int8[], $5::int8[], $6::int4[], $7::bool[], \
                $8::int4[], $9::int8[], $10::int8[], $11::int8[], $12::text[], $13::bool[], \
-               $14::int4[], $15::int4[]) \
+               $14::int4[], $15::int4[], $16::int4[], $17::int8[]) \
                AS t(eleve, classe, moyenne, rang, ex_aequo, effectif, moyenne_classe, \
-                    moyenne_max, moyenne_min, mention, tableau_honneur, absences, retards) \
+                    moyenne_max, moyenne_min, mention, tableau_honneur, absences, retards, \
+                    bareme, moyenne_sur_20) \
              ON CONFLICT (eleve_id, annee_scolaire_id, periode) DO UPDATE SET \
                classe_id = excluded.classe_id, moyenne_generale = excluded.moyenne_generale, \
                rang = excluded.rang, ex_aequo = excluded.ex_aequo, \
@@ -438,7 +447,9 @@ pub async fn enregistrer(
                moyenne_max = excluded.moyenne_max, moyenne_min = excluded.moyenne_min, \
                mention = excluded.mention, tableau_honneur = excluded.tableau_honneur, \
                absences = excluded.absences, retards = excluded.retards, \
-               statut = excluded.statut, genere_le = excluded.genere_le \
+               statut = excluded.statut, genere_le = excluded.genere_le, \
+               bareme = excluded.bareme, \
+               moyenne_generale_sur_20 = excluded.moyenne_generale_sur_20 \
              RETURNING id, eleve_id",
         )
         .bind::<BigInt, _>(annee)
@@ -456,6 +467,8 @@ pub async fn enregistrer(
         .bind::<Array<Bool>, _>(&cols.tableau_honneur)
         .bind::<Array<Integer>, _>(&cols.absences)
         .bind::<Array<Integer>, _>(&cols.retards)
+        .bind::<Array<Integer>, _>(&cols.bareme)
+        .bind::<Array<Nullable<BigInt>>, _>(&cols.moyenne_sur_20)
         .load(conn)
         .await?;
         let ids: Vec<i64> = saved.iter().map(|s| s.id).collect();
@@ -463,7 +476,7 @@ pub async fn enregistrer(
         let mut lines_of = HashMap::new();
         for c in &classes {
             for b in &c.result.bulletins {
-                lines_of.insert(b.eleve, (&b.lignes, &c.teacher));
+                lines_of.insert(b.eleve, (&b.lignes, &c.teacher, c.result.bareme));
             }
         }
         diesel::delete(bulletin_lignes::table.filter(bulletin_lignes::bulletin_id.eq_any(&ids)))
@@ -471,14 +484,16 @@ pub async fn enregistrer(
             .await?;
         let mut lines = LineColumns::default();
         for s in &saved {
-            let Some((lignes, teacher)) = lines_of.get(&s.eleve_id) else {
+            let Some((lignes, teacher, bareme)) = lines_of.get(&s.eleve_id) else {
                 continue;
             };
+            let seuils = regles.seuils(*bareme);
             for l in lignes.iter() {
                 lines.bulletin.push(s.id);
                 lines.matiere.push(l.matiere);
                 lines.coefficient.push(l.coefficient);
                 lines.moyenne.push(l.moyenne);
+                lines.moyenne_sur_20.push(l.moyenne_sur_20);
                 lines.points.push(l.points);
                 lines.rang.push(l.rang.map(|r| r as i32));
                 lines.ex_aequo.push(l.ex_aequo);
@@ -494,13 +509,15 @@ pub async fn enregistrer(
         }
         diesel::sql_query(
             "INSERT INTO bulletin_lignes (bulletin_id, matiere_id, coefficient, moyenne, points, \
-               rang_matiere, ex_aequo, moyenne_classe_matiere, appreciation, enseignant) \
+               rang_matiere, ex_aequo, moyenne_classe_matiere, appreciation, enseignant, \
+               moyenne_sur_20) \
              SELECT t.bulletin, t.matiere, t.coefficient, t.moyenne * 0.01, t.points * 0.01, \
-               t.rang, t.ex_aequo, t.moyenne_classe * 0.01, t.appreciation, t.enseignant \
+               t.rang, t.ex_aequo, t.moyenne_classe * 0.01, t.appreciation, t.enseignant, \
+               t.moyenne_sur_20 * 0.01 \
              FROM unnest($1::int8[], $2::int8[], $3::int4[], $4::int8[], $5::int8[], \
-               $6::int4[], $7::bool[], $8::int8[], $9::text[], $10::text[]) \
+               $6::int4[], $7::bool[], $8::int8[], $9::text[], $10::text[], $11::int8[]) \
                AS t(bulletin, matiere, coefficient, moyenne, points, rang, ex_aequo, \
-                    moyenne_classe, appreciation, enseignant)",
+                    moyenne_classe, appreciation, enseignant, moyenne_sur_20)",
         )
         .bind::<Array<BigInt>, _>(&lines.bulletin)
         .bind::<Array<BigInt>, _>(&lines.matiere)
@@ -512,6 +529,7 @@ pub async fn enregistrer(
         .bind::<Array<Nullable<BigInt>>, _>(&lines.moyenne_classe)
         .bind::<Array<Text>, _>(&lines.appreciation)
         .bind::<Array<Text>, _>(&lines.enseignant)
+        .bind::<Array<Nullable<BigInt>>, _>(&lines.moyenne_sur_20)
         .execute(conn)
         .await?;
         let pdf_jobs = ids
