@@ -113,6 +113,13 @@ pub struct Settings {
     /// Public address of the API (`https://ecole.exemple.gn`): makes notification links
     /// absolute in e-mails and SMS. Without it, relative links are left out of messages.
     pub public_base_url: Option<String>,
+    /// Where `ecole check --deploy` reads the served TLS certificate (`TLS_CHECK_ADDR`,
+    /// `hôte:port`, e.g. `nginx:443` inside Docker). Unset: the host and port of an https
+    /// `PUBLIC_BASE_URL`.
+    pub tls_check_addr: Option<String>,
+    /// The site's name (`SERVER_NAME`, as nginx's `server_name`; its first name is sent as SNI
+    /// by the certificate check).
+    pub server_name: Option<String>,
     /// `smtp://`, `smtp://…?tls=required` (STARTTLS) or `smtps://`, with `user:password@`.
     /// Unset outside production: e-mails are written to the log instead.
     pub smtp_url: Option<SecretString>,
@@ -162,6 +169,9 @@ pub struct BackupSettings {
     pub pg_restore: PathBuf,
     /// Copy to S3-compatible storage when `S3_BUCKET` is set.
     pub s3: Option<S3Settings>,
+    /// `BACKUP_OFFSITE=externe`: the copies leave the server by other means (rsync of the
+    /// volume, an external disk…), so a production without `S3_BUCKET` is not an error.
+    pub offsite_externe: bool,
 }
 
 /// An S3-compatible bucket (AWS, MinIO, Wasabi, OVH, Scaleway…).
@@ -239,6 +249,44 @@ fn parse_app_role(vars: &Vars) -> Result<(Option<String>, Option<SecretString>),
         }
     }
     Ok((user, password))
+}
+
+/// `TLS_CHECK_ADDR`: `host:port` (`[::1]:443` for an IPv6 address).
+fn parse_host_port(vars: &Vars, name: &'static str) -> Result<Option<String>, ConfigError> {
+    let Some(raw) = get(vars, name) else {
+        return Ok(None);
+    };
+    let invalid = || ConfigError::Invalid {
+        name,
+        reason: format!("« {raw} » : hôte:port attendu (ex. nginx:443)"),
+    };
+    let (host, port) = raw.rsplit_once(':').ok_or_else(invalid)?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port: u16 = port.parse().map_err(|_| invalid())?;
+    if host.is_empty() || port == 0 || host.contains(['/', ' ']) {
+        return Err(invalid());
+    }
+    Ok(Some(raw.to_string()))
+}
+
+/// `SERVER_NAME`: one or more host names separated by spaces (nginx's `server_name`).
+fn parse_server_name(vars: &Vars) -> Result<Option<String>, ConfigError> {
+    let Some(raw) = get(vars, "SERVER_NAME") else {
+        return Ok(None);
+    };
+    let valid = raw.split_whitespace().all(|n| {
+        n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '*'))
+    });
+    if !valid {
+        return Err(ConfigError::Invalid {
+            name: "SERVER_NAME",
+            reason: format!(
+                "« {raw} » : un nom d'hôte sans schéma ni chemin est attendu (ex. ecole.exemple.gn)"
+            ),
+        });
+    }
+    Ok(Some(raw.to_string()))
 }
 
 /// `BIBLIO_PENALITE_JOUR`: GNF per day late, from 0 to 1,000,000.
@@ -413,12 +461,28 @@ fn parse_backup(vars: &Vars) -> Result<BackupSettings, ConfigError> {
         }
     };
     let timeout: u64 = parse(vars, "BACKUP_TIMEOUT_SECONDS", 20 * 60)?;
+    let offsite_externe = match get(vars, "BACKUP_OFFSITE")
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None => false,
+        Some("externe") => true,
+        Some(other) => {
+            return Err(ConfigError::Invalid {
+                name: "BACKUP_OFFSITE",
+                reason: format!(
+                    "« {other} » (attendu : vide, ou externe quand un autre moyen copie les sauvegardes hors du serveur)"
+                ),
+            });
+        }
+    };
     Ok(BackupSettings {
         retention_days: parse(vars, "BACKUP_RETENTION_DAYS", 14)?,
         timeout: Duration::from_secs(timeout.max(1)),
         pg_dump: PathBuf::from(get(vars, "PG_DUMP").unwrap_or("pg_dump")),
         pg_restore: PathBuf::from(get(vars, "PG_RESTORE").unwrap_or("pg_restore")),
         s3,
+        offsite_externe,
     })
 }
 
@@ -698,6 +762,8 @@ impl Settings {
             biblio_duree_jours: parse::<u32>(&vars, "BIBLIO_DUREE_JOURS", 14)?.clamp(1, 365),
             biblio_penalite_jour: parse_penalite(&vars)?,
             public_base_url,
+            tls_check_addr: parse_host_port(&vars, "TLS_CHECK_ADDR")?,
+            server_name: parse_server_name(&vars)?,
             smtp_url,
             smtp_timeout: Duration::from_secs(parse(&vars, "SMTP_TIMEOUT_SECONDS", 30)?),
             default_from_email: get(&vars, "DEFAULT_FROM_EMAIL")
@@ -946,6 +1012,42 @@ mod tests {
         ] {
             let err = Settings::from_vars(vars(&pairs)).unwrap_err();
             assert!(err.to_string().contains(name), "{name}: {err}");
+        }
+    }
+
+    #[test]
+    fn offsite_backups_and_tls_check() {
+        let s = Settings::from_vars(Vars::new()).unwrap();
+        assert!(!s.backup.offsite_externe);
+        assert!(s.tls_check_addr.is_none() && s.server_name.is_none());
+        let s = Settings::from_vars(vars(&[
+            ("BACKUP_OFFSITE", "Externe"),
+            ("TLS_CHECK_ADDR", "nginx:443"),
+            ("SERVER_NAME", "ecole.exemple.gn www.ecole.exemple.gn"),
+        ]))
+        .unwrap();
+        assert!(s.backup.offsite_externe);
+        assert_eq!(s.tls_check_addr.as_deref(), Some("nginx:443"));
+        assert_eq!(
+            s.server_name.as_deref(),
+            Some("ecole.exemple.gn www.ecole.exemple.gn")
+        );
+        let s = Settings::from_vars(vars(&[
+            ("BACKUP_OFFSITE", ""),
+            ("TLS_CHECK_ADDR", "[::1]:8443"),
+        ]))
+        .unwrap();
+        assert!(!s.backup.offsite_externe);
+        assert_eq!(s.tls_check_addr.as_deref(), Some("[::1]:8443"));
+        for (name, value) in [
+            ("BACKUP_OFFSITE", "s3"),
+            ("TLS_CHECK_ADDR", "nginx"),
+            ("TLS_CHECK_ADDR", "nginx:https"),
+            ("TLS_CHECK_ADDR", ":443"),
+            ("SERVER_NAME", "https://ecole.exemple.gn"),
+        ] {
+            let err = Settings::from_vars(vars(&[(name, value)])).unwrap_err();
+            assert!(err.to_string().contains(name), "{name}={value}: {err}");
         }
     }
 

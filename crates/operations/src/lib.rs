@@ -6,13 +6,15 @@
 //!   administrators when it finally fails.
 //! - [`restauration`]: checksum, refusal to overwrite a non-empty database without `force`,
 //!   `pg_restore`, pending migrations, per-table row counts ([`statistiques`]).
-//! - [`verification`]: the seed's pre-production checklist as code (`ecole check --deploy`).
+//! - [`verification`]: the seed's pre-production checklist as code (`ecole check --deploy`),
+//!   with the served certificate's expiry ([`certificat`]).
 //! - [`droits`]: the application's least-privilege role (`DATABASE_APP_USER`), granted by
 //!   `ecole migrate` and `ecole restore`.
 //!
 //! External programs run through [`outils`]: arguments, never a shell string; the password
 //! through the environment; the whole process group killed on timeout or cancellation.
 
+pub mod certificat;
 pub mod droits;
 pub mod outils;
 pub mod restauration;

@@ -5,14 +5,16 @@
 use std::path::Path;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use ecole_config::{Settings, SmsProviderKind, secret_key_weakness};
+use ecole_core::time::CONAKRY;
 use ecole_db::schema::process_heartbeats;
 use secrecy::ExposeSecret;
 use serde::Serialize;
 
+use crate::certificat::{self, CibleTls};
 use crate::outils;
 use crate::sauvegarde::derniere_locale;
 use crate::stockage::Depot;
@@ -230,6 +232,12 @@ async fn fichiers(settings: &Settings, r: &mut Rapport) {
         Err(e) => r.erreur(format!("pg_dump : {e}")),
     }
     match &settings.backup.s3 {
+        None if settings.backup.offsite_externe => r.ok(
+            "copies hors site faites par un autre moyen (BACKUP_OFFSITE=externe) : S3_BUCKET non utilisée",
+        ),
+        None if settings.app_env.is_production() => r.erreur(
+            "S3_BUCKET absente : les sauvegardes ne sont copiées nulle part hors du serveur ; configurez S3_BUCKET, ou BACKUP_OFFSITE=externe si un autre moyen les copie ailleurs",
+        ),
         None => r.attention(
             "S3_BUCKET absente : les sauvegardes ne sont copiées nulle part hors du serveur",
         ),
@@ -246,6 +254,116 @@ async fn fichiers(settings: &Settings, r: &mut Rapport) {
                 Err(e) => r.erreur(format!("stockage S3 ({}) : {e}", s3.bucket)),
             }
         }
+    }
+}
+
+#[derive(QueryableByName)]
+struct RoleConnecte {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    role: String,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    superutilisateur: bool,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    tables: i64,
+}
+
+/// The role of `DATABASE_URL` must be the application's: neither a superuser nor the owner
+/// of the tables (the owner could rewrite the audit log or disable its trigger).
+async fn role_connecte(conn: &mut AsyncPgConnection, r: &mut Rapport) {
+    let role: QueryResult<RoleConnecte> = diesel::sql_query(
+        "SELECT current_user::text AS role, r.rolsuper AS superutilisateur, \
+         (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+          WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relowner = r.oid) AS tables \
+         FROM pg_roles r WHERE r.rolname = current_user",
+    )
+    .get_result(conn)
+    .await;
+    match role {
+        Ok(c) if c.superutilisateur => r.erreur(format!(
+            "DATABASE_URL se connecte en superutilisateur ({}) : l'application doit utiliser le rôle applicatif (DATABASE_APP_USER, créé par `ecole migrate`) ; gardez le propriétaire pour ecole migrate",
+            c.role
+        )),
+        Ok(c) if c.tables > 0 => r.erreur(format!(
+            "le rôle {} de DATABASE_URL possède {} table(s) du schéma public : il peut réécrire le journal d'audit ; l'application doit utiliser le rôle applicatif (DATABASE_APP_USER, créé par `ecole migrate`), le propriétaire ne sert qu'à ecole migrate",
+            c.role, c.tables
+        )),
+        Ok(c) => r.ok(format!(
+            "rôle {} : ni superutilisateur, ni propriétaire des tables",
+            c.role
+        )),
+        Err(e) => r.erreur(format!("rôle de DATABASE_URL : {e}")),
+    }
+}
+
+/// The certificate of the served site (see [`crate::certificat`]).
+pub fn constat_certificat(
+    cible: &CibleTls,
+    fin: Result<DateTime<Utc>, String>,
+    maintenant: DateTime<Utc>,
+) -> Constat {
+    let (niveau, message) = match fin {
+        Err(e) => (
+            Niveau::Erreur,
+            format!(
+                "certificat TLS de {} illisible sur {} : {e} (TLS_CHECK_ADDR)",
+                cible.nom, cible.adresse
+            ),
+        ),
+        Ok(fin) => {
+            let date = fin.with_timezone(&CONAKRY).format("%d/%m/%Y");
+            let jours = (fin - maintenant).num_days();
+            if fin <= maintenant {
+                (
+                    Niveau::Erreur,
+                    format!(
+                        "certificat servi pour {} expiré depuis le {date} : renouvelez-le (certbot)",
+                        cible.nom
+                    ),
+                )
+            } else if jours < certificat::JOURS_ERREUR {
+                (
+                    Niveau::Erreur,
+                    format!(
+                        "certificat servi pour {} valide jusqu'au {date} seulement ({jours} jour(s)) : renouvelez-le (certbot)",
+                        cible.nom
+                    ),
+                )
+            } else if jours < certificat::JOURS_ATTENTION {
+                (
+                    Niveau::Attention,
+                    format!(
+                        "certificat servi pour {} valide jusqu'au {date} ({jours} jours) : le renouvellement automatique aurait dû passer",
+                        cible.nom
+                    ),
+                )
+            } else {
+                (
+                    Niveau::Ok,
+                    format!(
+                        "certificat servi pour {} valide jusqu'au {date} ({jours} jours)",
+                        cible.nom
+                    ),
+                )
+            }
+        }
+    };
+    Constat { niveau, message }
+}
+
+/// Reads the certificate served at `cible` and judges its expiry.
+pub async fn verifier_certificat(cible: &CibleTls) -> Constat {
+    constat_certificat(cible, certificat::expiration(cible).await, Utc::now())
+}
+
+async fn tls(settings: &Settings, r: &mut Rapport) {
+    match certificat::cible(settings) {
+        Some(cible) => {
+            let c = verifier_certificat(&cible).await;
+            r.push(c.niveau, c.message);
+        }
+        None => r.attention(
+            "certificat TLS non vérifié : définissez TLS_CHECK_ADDR (ex. nginx:443) ou une PUBLIC_BASE_URL en https",
+        ),
     }
 }
 
@@ -270,6 +388,7 @@ async fn services(settings: &Settings, r: &mut Rapport) {
                 },
                 Err(e) => r.erreur(format!("encodage de la base : {e}")),
             }
+            role_connecte(&mut conn, r).await;
             match ecole_db::pending_migrations(&settings.database_url).await {
                 Ok(p) if p.is_empty() => r.ok("migrations à jour"),
                 Ok(p) => r.erreur(format!(
@@ -342,6 +461,7 @@ pub async fn verifier_deploiement(settings: &Settings, contexte: &Contexte) -> V
     let mut r = Rapport::default();
     configuration(settings, contexte, &mut r);
     services(settings, &mut r).await;
+    tls(settings, &mut r).await;
     fichiers(settings, &mut r).await;
     r.0
 }

@@ -1,7 +1,8 @@
 //! Operations against the real PostgreSQL, Redis and tools: backup → restore round trip with
 //! per-table checksums, refusals of restore, a failing or hanging pg_dump (ECHEC and the
 //! administrators' alert), the S3 copy and pruning against a local S3 fake (moto), the
-//! deployment checklist, the job metrics and the X-Accel-Redirect download.
+//! deployment checklist (with the connected role, off-site copies and the served certificate's
+//! expiry), the job metrics and the X-Accel-Redirect download.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
 use std::path::{Path, PathBuf};
@@ -599,18 +600,176 @@ async fn an_unreachable_bucket_fails_the_backup() {
 
 // ---------- check --deploy ----------
 
+/// A certificate for `nom` valid `jours` days more (and one hour), self-signed or issued by a
+/// test CA (the chain then holds the leaf, then the CA, valid ten years).
+fn certificat_de_test(
+    nom: &str,
+    jours: i64,
+    par_une_ac: bool,
+) -> (
+    Vec<tokio_rustls::rustls::pki_types::CertificateDer<'static>>,
+    tokio_rustls::rustls::pki_types::PrivateKeyDer<'static>,
+) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let maintenant = time::OffsetDateTime::now_utc();
+    let cle = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(vec![nom.to_string()]).unwrap();
+    params.not_before = maintenant - time::Duration::days(1);
+    params.not_after = maintenant + time::Duration::days(jours) + time::Duration::hours(1);
+    let chaine = if par_une_ac {
+        let cle_ac = KeyPair::generate().unwrap();
+        let mut ac = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ac.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ac.not_before = maintenant - time::Duration::days(1);
+        ac.not_after = maintenant + time::Duration::days(3650);
+        let certificat_ac = ac.self_signed(&cle_ac).unwrap();
+        let emetteur = Issuer::new(ac, cle_ac);
+        let feuille = params.signed_by(&cle, &emetteur).unwrap();
+        vec![feuille.der().clone(), certificat_ac.der().clone()]
+    } else {
+        vec![params.self_signed(&cle).unwrap().der().clone()]
+    };
+    let cle = tokio_rustls::rustls::pki_types::PrivateKeyDer::Pkcs8(cle.serialize_der().into());
+    (chaine, cle)
+}
+
+/// A TLS server on a loopback port serving that certificate; stops when dropped.
+struct ServeurTls {
+    port: u16,
+    tache: tokio::task::JoinHandle<()>,
+}
+
+impl ServeurTls {
+    async fn start(nom: &str, jours: i64, par_une_ac: bool) -> ServeurTls {
+        use tokio_rustls::rustls;
+        let (chaine, cle) = certificat_de_test(nom, jours, par_une_ac);
+        let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chaine, cle)
+        .unwrap();
+        let accepteur = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+        let ecoute = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = ecoute.local_addr().unwrap().port();
+        let tache = tokio::spawn(async move {
+            while let Ok((flux, _)) = ecoute.accept().await {
+                let accepteur = accepteur.clone();
+                tokio::spawn(async move {
+                    if let Ok(mut tls) = accepteur.accept(flux).await {
+                        use tokio::io::AsyncWriteExt;
+                        let _ = tls.shutdown().await;
+                    }
+                });
+            }
+        });
+        ServeurTls { port, tache }
+    }
+
+    fn adresse(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for ServeurTls {
+    fn drop(&mut self) {
+        self.tache.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_served_certificate_expiry_is_checked() {
+    use ecole_operations::certificat::CibleTls;
+    use ecole_operations::verification::verifier_certificat;
+    let nom = "ecole.exemple.gn";
+    for (jours, par_une_ac, niveau) in [
+        (3, false, Niveau::Erreur),
+        (14, false, Niveau::Attention),
+        (60, false, Niveau::Ok),
+        // The leaf's date, not the CA's (valid ten years).
+        (14, true, Niveau::Attention),
+        (3, true, Niveau::Erreur),
+    ] {
+        let serveur = ServeurTls::start(nom, jours, par_une_ac).await;
+        let cible = CibleTls {
+            adresse: serveur.adresse(),
+            nom: nom.into(),
+        };
+        let constat = verifier_certificat(&cible).await;
+        assert_eq!(constat.niveau, niveau, "{jours} j : {}", constat.message);
+        let attendu = if jours < 7 {
+            format!("({jours} jour(s))")
+        } else {
+            format!("({jours} jours)")
+        };
+        assert!(
+            constat
+                .message
+                .starts_with(&format!("certificat servi pour {nom} valide jusqu'au "))
+                && constat.message.contains(&attendu),
+            "{}",
+            constat.message
+        );
+        let fin = (Utc::now() + chrono::Duration::days(jours) + chrono::Duration::minutes(59))
+            .with_timezone(&ecole_core::time::CONAKRY)
+            .format("%d/%m/%Y")
+            .to_string();
+        assert!(
+            constat.message.contains(&fin),
+            "{fin} : {}",
+            constat.message
+        );
+    }
+    // Nothing listens: an error, quickly.
+    let cible = CibleTls {
+        adresse: format!("127.0.0.1:{}", free_port()),
+        nom: nom.into(),
+    };
+    let constat = verifier_certificat(&cible).await;
+    assert_eq!(constat.niveau, Niveau::Erreur);
+    assert!(
+        constat
+            .message
+            .contains("certificat TLS de ecole.exemple.gn illisible"),
+        "{}",
+        constat.message
+    );
+}
+
 /// Settings of a deployment where every check passes, and what it needs around it.
 struct Deploiement {
     app: TestApp,
     _smtp: ecole_test_support::smtp::SmtpSink,
+    _tls: ServeurTls,
     dir: PathBuf,
     vars: Vec<(String, String)>,
+    /// The application role of `DATABASE_URL` (created for the test, dropped by `fin`).
+    role: String,
+}
+
+/// `url` with another user and no password (the test server trusts local connections).
+fn url_en_tant_que(url: &str, role: &str) -> String {
+    let mut url = url::Url::parse(url).unwrap();
+    url.set_username(role).unwrap();
+    url.set_password(None).unwrap();
+    url.to_string()
 }
 
 impl Deploiement {
     async fn new() -> Deploiement {
         let app = TestApp::new().await;
         let smtp = ecole_test_support::smtp::SmtpSink::start().await;
+        let tls = ServeurTls::start("api.ecole.exemple.gn", 60, true).await;
+        // The application connects with its least-privilege role, as `ecole migrate` makes it.
+        let role = format!(
+            "ecole_app_{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
+        ecole_operations::droits::appliquer_droits(&app.db.url, &role, None)
+            .await
+            .unwrap();
         let dir = dossier("deploy");
         let backups = dir.join("sauvegardes");
         std::fs::create_dir_all(&backups).unwrap();
@@ -635,10 +794,12 @@ impl Deploiement {
                 "SECRET_KEY",
                 "Zx8#kP2m!Qv7@Lr4$Tn9^Wb3&Hy6*Jd1(Fs5)Gc0".into(),
             ),
-            ("DATABASE_URL", app.db.url.clone()),
+            ("DATABASE_URL", url_en_tant_que(&app.db.url, &role)),
             ("REDIS_URL", ecole_test_support::redis_url()),
             ("CORS_ALLOWED_ORIGINS", "https://ecole.exemple.gn".into()),
             ("PUBLIC_BASE_URL", "https://api.ecole.exemple.gn".into()),
+            ("TLS_CHECK_ADDR", tls.adresse()),
+            ("BACKUP_OFFSITE", "externe".into()),
             ("SMTP_URL", format!("smtp://127.0.0.1:{}", smtp.port)),
             ("SMS_PROVIDER", "orange".into()),
             ("ORANGE_CLIENT_ID", "id".into()),
@@ -663,9 +824,29 @@ impl Deploiement {
         Deploiement {
             app,
             _smtp: smtp,
+            _tls: tls,
             dir,
             vars,
+            role,
         }
+    }
+
+    /// Drops the database, then the role (which holds privileges in it until then).
+    async fn fin(self) {
+        let serveur = url_en_tant_que(&self.app.db.url, "postgres");
+        let mut serveur = url::Url::parse(&serveur).unwrap();
+        serveur.set_path("/postgres");
+        let _ = std::fs::remove_dir_all(&self.dir);
+        let role = self.role.clone();
+        drop(self);
+        use diesel_async::AsyncConnection;
+        let mut conn = diesel_async::AsyncPgConnection::establish(serveur.as_str())
+            .await
+            .unwrap();
+        diesel::sql_query(format!("DROP ROLE IF EXISTS \"{role}\""))
+            .execute(&mut conn)
+            .await
+            .unwrap();
     }
 
     fn with(&self, changes: &[(&str, Option<&str>)]) -> Vec<(String, String)> {
@@ -713,10 +894,45 @@ async fn check_deploy_fails_on_each_bad_setting() {
     let d = Deploiement::new().await;
     let good = d.check(&[], "info").await;
     assert!(erreurs(&good).is_empty(), "{good:#?}");
+    for ok in [
+        "BACKUP_OFFSITE=externe",
+        "certificat servi pour api.ecole.exemple.gn valide jusqu'au ",
+        "ni superutilisateur, ni propriétaire des tables",
+        "encodée en UTF8",
+    ] {
+        assert!(
+            good.iter().any(|(n, m)| *n == Niveau::Ok && m.contains(ok)),
+            "« {ok} » : {good:#?}"
+        );
+    }
+    // Outside production, no off-site copy is only worth a look.
+    let dev = d
+        .check(
+            &[("APP_ENV", Some("development")), ("BACKUP_OFFSITE", None)],
+            "info",
+        )
+        .await;
     assert!(
-        good.iter()
-            .any(|(n, m)| *n == Niveau::Attention && m.contains("S3_BUCKET"))
+        dev.iter()
+            .any(|(n, m)| *n == Niveau::Attention && m.contains("S3_BUCKET")),
+        "{dev:#?}"
     );
+
+    // The owner of the tables, even without superuser rights, is not the application's role.
+    let owner = format!(
+        "ecole_proprio_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    let mut su = d.app.conn().await;
+    for sql in [
+        format!("CREATE ROLE \"{owner}\" LOGIN"),
+        "CREATE TABLE essai_proprio (id INT)".to_string(),
+        format!("ALTER TABLE essai_proprio OWNER TO \"{owner}\""),
+    ] {
+        diesel::sql_query(sql).execute(&mut su).await.unwrap();
+    }
+    let owner_url = url_en_tant_que(&d.app.db.url, &owner);
+    let superuser_url = url_en_tant_que(&d.app.db.url, "postgres");
 
     let unwritable = d.dir.join("fichier");
     std::fs::write(&unwritable, b"pas un dossier").unwrap();
@@ -777,6 +993,22 @@ async fn check_deploy_fails_on_each_bad_setting() {
             "info",
             "stockage S3",
         ),
+        (vec![("BACKUP_OFFSITE", None)], "info", "S3_BUCKET absente"),
+        (
+            vec![("DATABASE_URL", Some(&superuser_url))],
+            "info",
+            "superutilisateur (postgres)",
+        ),
+        (
+            vec![("DATABASE_URL", Some(&owner_url))],
+            "info",
+            "possède 1 table(s) du schéma public",
+        ),
+        (
+            vec![("TLS_CHECK_ADDR", Some(&closed))],
+            "info",
+            "certificat TLS de api.ecole.exemple.gn illisible",
+        ),
     ];
     for (changes, rust_log, needle) in &cases {
         let lines = d.check(changes, rust_log).await;
@@ -816,7 +1048,16 @@ async fn check_deploy_fails_on_each_bad_setting() {
         errors.iter().any(|m| m.contains("migration(s) en attente")),
         "{errors:?}"
     );
-    let _ = std::fs::remove_dir_all(&d.dir);
+    diesel::sql_query("DROP TABLE essai_proprio")
+        .execute(&mut su)
+        .await
+        .unwrap();
+    diesel::sql_query(format!("DROP ROLE \"{owner}\""))
+        .execute(&mut su)
+        .await
+        .unwrap();
+    drop((su, conn));
+    d.fin().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -860,7 +1101,14 @@ async fn the_cli_check_deploy_exits_non_zero_on_an_error() {
         out.contains("ERREUR") && out.contains("CORS_ALLOWED_ORIGINS"),
         "{out}"
     );
-    let _ = std::fs::remove_dir_all(&d.dir);
+    // An unknown BACKUP_OFFSITE is a configuration error, in French.
+    let (code, out) = run(d.with(&[("BACKUP_OFFSITE", Some("oui"))])).await;
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains("BACKUP_OFFSITE") && out.contains("externe"),
+        "{out}"
+    );
+    d.fin().await;
 }
 
 // ---------- /metrics and downloads ----------
