@@ -57,8 +57,9 @@ enum Command {
     /// Vérifie la santé d'un processus de ce conteneur (HEALTHCHECK de Docker) : code 0 s'il va bien, 1 sinon avec la raison.
     #[command(help_template = HELP_TEMPLATE, next_help_heading = "Options")]
     Health {
-        /// Processus à vérifier.
-        #[arg(value_enum)]
+        /// api (GET /health/ready sur le port de HTTP_BIND : 200 en 3 s), worker ou beat
+        /// (fichier de battement de ECOLE_HEARTBEAT_DIR de moins de 30 s).
+        #[arg(value_enum, hide_possible_values = true)]
         cible: sante::Cible,
     },
     /// Applique les migrations en attente (crée la base si elle n'existe pas).
