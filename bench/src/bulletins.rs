@@ -57,8 +57,7 @@ pub async fn calcul(url: &str, periode: CodePeriode, rounds: usize) -> anyhow::R
         // As the generation job does it: batches of classes, one transaction each.
         let started = Instant::now();
         for lot in classes.chunks(travaux::CLASSES_PAR_LOT) {
-            let c = generation::calculer(&mut conn, lot, periode).await?;
-            generation::enregistrer(&mut conn, c, true).await?;
+            generation::generer(&mut conn, lot, periode, true).await?;
         }
         store.push(started.elapsed());
     }

@@ -92,6 +92,7 @@ const MATRICE: &[(&str, &str)] = &[
     ("PATCH /api/v1/bulletins/regles/", "- o x x x x x x"),
     ("GET /api/v1/bulletins/{id}/", "- o o o n n o o"),
     ("GET /api/v1/bulletins/{id}/pdf/", "- o o o n n o o"),
+    ("GET /api/v1/bulletins/{id}/versions/", "- o o x x x x x"),
     ("GET /api/v1/classes/", "- o o o o o o o"),
     ("POST /api/v1/classes/", "- o o x x x x x"),
     ("GET /api/v1/classes/{id}/", "- o o o o o o o"),

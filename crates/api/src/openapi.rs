@@ -57,7 +57,7 @@ Erreurs : 400 `{\"champ\": [\"message\"]}`, sinon `{\"detail\", \"code\"}`. List
         pedagogie::notes_patch, pedagogie::notes_delete, pedagogie::notes_saisie,
         pedagogie::presences_list, pedagogie::presences_create, pedagogie::presences_get, pedagogie::presences_put,
         pedagogie::presences_patch, pedagogie::presences_delete, pedagogie::presences_appel,
-        bulletins::list, bulletins::retrieve, bulletins::pdf, bulletins::generer, bulletins::publier,
+        bulletins::list, bulletins::retrieve, bulletins::pdf, bulletins::versions, bulletins::generer, bulletins::publier,
         bulletins::regles_get, bulletins::regles_put, bulletins::regles_patch,
         communication::notifications_list, communication::notifications_lire,
         communication::notifications_tout_lire, communication::notifications_non_lues,

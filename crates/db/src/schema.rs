@@ -57,6 +57,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    bulletin_versions (id) {
+        id -> Int8,
+        bulletin_id -> Int8,
+        version -> Int4,
+        fichier_pdf -> Nullable<Text>,
+        pdf_sha256 -> Nullable<Text>,
+        bareme -> Int4,
+        moyenne_generale -> Nullable<Numeric>,
+        rang -> Nullable<Int4>,
+        ex_aequo -> Bool,
+        genere_le -> Nullable<Timestamptz>,
+        remplace_le -> Timestamptz,
+    }
+}
+
+diesel::table! {
     bulletins (id) {
         id -> Int8,
         eleve_id -> Int8,
@@ -81,6 +97,9 @@ diesel::table! {
         updated_at -> Timestamptz,
         bareme -> Int4,
         moyenne_generale_sur_20 -> Nullable<Numeric>,
+        a_recalculer -> Bool,
+        version -> Int4,
+        pdf_sha256 -> Nullable<Text>,
     }
 }
 
@@ -489,6 +508,7 @@ diesel::table! {
 diesel::joinable!(auth_sessions -> users (user_id));
 diesel::joinable!(bulletin_lignes -> bulletins (bulletin_id));
 diesel::joinable!(bulletin_lignes -> matieres (matiere_id));
+diesel::joinable!(bulletin_versions -> bulletins (bulletin_id));
 diesel::joinable!(bulletins -> annees_scolaires (annee_scolaire_id));
 diesel::joinable!(bulletins -> classes (classe_id));
 diesel::joinable!(bulletins -> eleves (eleve_id));
@@ -531,6 +551,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     auth_sessions,
     bulletin_lignes,
+    bulletin_versions,
     bulletins,
     classes,
     compteurs_numeros,

@@ -1,5 +1,5 @@
-//! `bulletins/`, `bulletins/<id>/`, `bulletins/<id>/pdf/`, `bulletins/generer/`,
-//! `bulletins/publier/`, `bulletins/regles/`.
+//! `bulletins/`, `bulletins/<id>/`, `bulletins/<id>/pdf/`, `bulletins/<id>/versions/`,
+//! `bulletins/generer/`, `bulletins/publier/`, `bulletins/regles/`.
 
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -18,6 +18,7 @@ use crate::state::AppState;
 #[utoipa::path(get, path = "/api/v1/bulletins/", tag = "bulletins", security(("jwt" = [])),
     params(("classe" = Option<i64>, Query), ("periode" = Option<CodePeriode>, Query), ("annee_scolaire" = Option<i64>, Query),
         ("eleve" = Option<i64>, Query), ("statut" = Option<StatutBulletin>, Query),
+        ("a_recalculer" = Option<bool>, Query, description = "Bulletins à recalculer (notes, coefficients, enseignements ou présences modifiés depuis le calcul)"),
         ("search" = Option<String>, Query, description = "Nom, prénom, matricule"),
         ("ordering" = Option<String>, Query, description = "rang, moyenne_generale, eleve, classe"),
         ("page" = Option<i64>, Query), ("page_size" = Option<i64>, Query)),
@@ -35,6 +36,7 @@ pub async fn list(
         annee_scolaire: params.parse_id("annee_scolaire", &mut errors),
         eleve: params.parse_id("eleve", &mut errors),
         statut: params.parse::<StatutBulletin>("statut", &mut errors),
+        a_recalculer: params.parse_bool("a_recalculer", &mut errors),
         search: params.get("search").map(|s| s.chars().take(100).collect()),
         ordering: params.ordering(
             consultation::BulletinOrdering::parse,
@@ -83,6 +85,22 @@ pub async fn pdf(
     stream_pdf(&state, &relative, filename).await
 }
 
+/// Every version of a bulletin, newest first: the current one and those its corrections
+/// replaced, each with its PDF's path and SHA-256 (ADMIN, DIRECTION; never served to
+/// families).
+#[utoipa::path(get, path = "/api/v1/bulletins/{id}/versions/", tag = "bulletins", security(("jwt" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<consultation::VersionOut>), (status = 401), (status = 403), (status = 404)))]
+pub async fn versions(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let id = path_id(&path)?;
+    let mut conn = state.conn().await?;
+    Ok(HttpResponse::Ok().json(consultation::versions(&mut conn, &user.actor, id).await?))
+}
+
 /// Sends a stored PDF (a path the server wrote, relative to the media root).
 pub async fn stream_pdf(
     state: &AppState,
@@ -128,7 +146,9 @@ pub async fn stream_pdf(
 }
 
 /// Computes a period's report cards (a class, or every class of the year) as a job:
-/// `202 {"job_id", "status_url"}` (ADMIN, DIRECTION).
+/// `202 {"job_id", "status_url"}` (ADMIN, DIRECTION). Computing again replaces the figures in
+/// place; a class with published bulletins is left as it is unless `force` (then they stay
+/// published, get a new version and the families are told of the correction).
 #[utoipa::path(post, path = "/api/v1/bulletins/generer/", tag = "bulletins", security(("jwt" = [])),
     request_body = travaux::GenererInput,
     responses((status = 202, body = Accepted), (status = 400), (status = 401), (status = 403)))]
@@ -143,7 +163,7 @@ pub async fn generer(
 }
 
 /// Publishes a class's rendered report cards for a period and notifies the families
-/// (ADMIN, DIRECTION).
+/// (ADMIN, DIRECTION); 409 while one of them needs recomputing.
 #[utoipa::path(post, path = "/api/v1/bulletins/publier/", tag = "bulletins", security(("jwt" = [])),
     request_body = publication::PublierInput,
     responses((status = 200, body = publication::Publication), (status = 400), (status = 401), (status = 403), (status = 409)))]

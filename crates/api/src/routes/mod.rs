@@ -225,6 +225,9 @@ fn configure_bulletins(cfg: &mut web::ServiceConfig) {
                 .route(web::patch().to(b::regles_patch)),
         )
         .service(web::resource(format!("/bulletins/{ID}/pdf")).route(web::get().to(b::pdf)))
+        .service(
+            web::resource(format!("/bulletins/{ID}/versions")).route(web::get().to(b::versions)),
+        )
         .service(web::resource(format!("/bulletins/{ID}")).route(web::get().to(b::retrieve)));
 }
 

@@ -346,7 +346,6 @@ async fn bug2_bareme_10_has_one_value_of_record() {
 
 /// Bug 3: corrections after generation left bulletins silently stale.
 #[tokio::test]
-#[ignore = "issue #15 : correctif à venir"]
 async fn bug3_corrections_mark_bulletins_and_block_publication() {
     let app = TestApp::new().await;
     let school = School::create(&app, 2).await;
@@ -484,7 +483,6 @@ async fn bug3_corrections_mark_bulletins_and_block_publication() {
 /// Bug 3: regenerating without `force` recomputed the unpublished bulletins of a class whose
 /// others were published: two pupils printed « 1er ».
 #[tokio::test]
-#[ignore = "issue #15 : correctif à venir"]
 async fn bug3_regeneration_without_force_keeps_one_ranking() {
     let app = TestApp::new().await;
     let school = School::create(&app, 2).await;
@@ -551,7 +549,6 @@ async fn bug3_regeneration_without_force_keeps_one_ranking() {
 /// Bug 3: `force` on a published bulletin made it CALCULE (families lost it) and the
 /// corrected one was never notified.
 #[tokio::test]
-#[ignore = "issue #15 : correctif à venir"]
 async fn bug3_forced_regeneration_versions_and_notifies_the_correction() {
     let app = TestApp::new().await;
     let school = School::create(&app, 1).await;
@@ -911,62 +908,89 @@ async fn bug5_attendance_membership_and_excluded_pupils() {
 // ---------------------------------------------------------------- bug 6
 
 /// Bug 6: a generation that read the grades before a correction could store its result after
-/// the generation that saw the correction.
-#[tokio::test]
+/// the generation that saw the correction (on the code before the fix: `calculer` then
+/// `enregistrer` of two overlapping generations, the older reading stored last). Now two
+/// generations of one class run concurrently with a grade change between them, in many
+/// interleavings: what is stored is always a fresh computation of the final grades.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "issue #15 : correctif à venir"]
 async fn bug6_overlapping_generations_store_the_latest_grades() {
+    use rand::Rng;
     let app = TestApp::new().await;
-    let school = School::create(&app, 2).await;
+    let school = School::create(&app, 3).await;
     let mut conn = app.conn().await;
     let a = school.classe_a;
-    let note = grade(
-        &mut conn,
-        &school,
-        school.a[0].id,
-        school.math,
-        a,
-        "TRIMESTRE_1",
-        "DEVOIR",
-        "10",
-    )
-    .await;
-    grade(
-        &mut conn,
-        &school,
-        school.a[1].id,
-        school.math,
-        a,
-        "TRIMESTRE_1",
-        "DEVOIR",
-        "12",
-    )
-    .await;
-    let mut first = app.conn().await;
-    let mut second = app.conn().await;
-    let old = ecole_pedagogie::bulletins::calculer(&mut first, &[a], CodePeriode::Trimestre1)
-        .await
-        .unwrap();
-    diesel::update(notes::table.find(note))
-        .set(notes::valeur.eq(d("18")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let new = ecole_pedagogie::bulletins::calculer(&mut second, &[a], CodePeriode::Trimestre1)
-        .await
-        .unwrap();
-    ecole_pedagogie::bulletins::enregistrer(&mut second, new, false)
-        .await
-        .unwrap();
-    ecole_pedagogie::bulletins::enregistrer(&mut first, old, false)
-        .await
-        .unwrap();
-    let avg: Option<BigDecimal> = bulletins::table
-        .filter(bulletins::eleve_id.eq(school.a[0].id))
-        .select(bulletins::moyenne_generale)
-        .first(&mut conn)
-        .await
-        .unwrap();
-    assert_eq!(avg, Some(d("18.00")));
+    let mut notes_ids = Vec::new();
+    for (i, p) in school.a.iter().enumerate() {
+        for m in [school.math, school.francais] {
+            let v = ["10", "12", "14"][i];
+            notes_ids.push(grade(&mut conn, &school, p.id, m, a, "TRIMESTRE_1", "DEVOIR", v).await);
+        }
+    }
+    generate(&mut conn, a, "TRIMESTRE_1", false).await;
+    for round in 0..12 {
+        let note = notes_ids[round % notes_ids.len()];
+        let valeur = BigDecimal::from(rand::rng().random_range(0..=20));
+        let pause = rand::rng().random_range(0..15u64);
+        let mut first = app.conn().await;
+        let gen1 = tokio::spawn(async move {
+            ecole_pedagogie::bulletins::generer_classe(
+                &mut first,
+                a,
+                CodePeriode::Trimestre1,
+                false,
+            )
+            .await
+            .unwrap();
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+        diesel::update(notes::table.find(note))
+            .set(notes::valeur.eq(valeur))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let mut second = app.conn().await;
+        let gen2 = tokio::spawn(async move {
+            ecole_pedagogie::bulletins::generer_classe(
+                &mut second,
+                a,
+                CodePeriode::Trimestre1,
+                false,
+            )
+            .await
+            .unwrap();
+        });
+        gen1.await.unwrap();
+        gen2.await.unwrap();
+        let fresh = ecole_pedagogie::bulletins::calculer(&mut conn, &[a], CodePeriode::Trimestre1)
+            .await
+            .unwrap();
+        let stored: HashMap<i64, (Option<BigDecimal>, Option<i32>, bool)> = bulletins::table
+            .filter(bulletins::classe_id.eq(a))
+            .select((
+                bulletins::eleve_id,
+                (
+                    bulletins::moyenne_generale,
+                    bulletins::rang,
+                    bulletins::a_recalculer,
+                ),
+            ))
+            .load::<(i64, (Option<BigDecimal>, Option<i32>, bool))>(&mut conn)
+            .await
+            .unwrap()
+            .into_iter()
+            .collect();
+        for b in &fresh.classes[0].result.bulletins {
+            let (avg, rang, stale) = &stored[&b.eleve];
+            let expected = b.moyenne_generale.map(|c| BigDecimal::new(c.into(), 2));
+            assert_eq!(
+                (avg, rang.map(|r| r as u32), *stale),
+                (&expected, b.rang, false),
+                "tour {round}, élève {}",
+                b.eleve
+            );
+        }
+    }
 }
 
 // ---------------------------------------------------------------- bug 7
@@ -1044,4 +1068,76 @@ async fn bug7_teachers_write_appreciations_and_direction_records_the_council() {
     }
     let text = pdf_text(&app, &admin.access, id1).await;
     assert!(!text.contains("Passable"), "{text}");
+}
+
+/// The beat's monthly run recomputes the bulletins that need it while unpublished, never a
+/// published one.
+#[tokio::test]
+async fn the_beat_recomputes_flagged_unpublished_bulletins_only() {
+    let app = TestApp::new().await;
+    let school = School::create(&app, 1).await;
+    let admin = app.as_admin().await;
+    let mut conn = app.conn().await;
+    let (a, b) = (school.classe_a, school.classe_b);
+    let na = grade(
+        &mut conn,
+        &school,
+        school.a[0].id,
+        school.math,
+        a,
+        "TRIMESTRE_1",
+        "DEVOIR",
+        "12",
+    )
+    .await;
+    let nb = grade(
+        &mut conn,
+        &school,
+        school.b[0].id,
+        school.math,
+        b,
+        "TRIMESTRE_1",
+        "DEVOIR",
+        "12",
+    )
+    .await;
+    generate(&mut conn, a, "TRIMESTRE_1", false).await;
+    generate(&mut conn, b, "TRIMESTRE_1", false).await;
+    app.run_jobs(ecole_handlers::registry()).await;
+    let (s, _) = post(
+        &app,
+        "/api/v1/bulletins/publier/",
+        &admin.access,
+        json!({"annee_scolaire": school.annee, "periode": "TRIMESTRE_1", "classe": b}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    for note in [na, nb] {
+        diesel::update(notes::table.find(note))
+            .set(notes::valeur.eq(d("17")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let job =
+        ecole_jobs::NewJob::of(&ecole_jobs::payloads::GenererBulletinsPeriode::default()).unwrap();
+    ecole_jobs::enqueue(&mut conn, job).await.unwrap();
+    app.run_jobs(ecole_handlers::registry()).await;
+    let rows: HashMap<i64, (Option<BigDecimal>, bool, String)> = bulletins::table
+        .filter(bulletins::periode.eq("TRIMESTRE_1"))
+        .select((
+            bulletins::classe_id,
+            (
+                bulletins::moyenne_generale,
+                bulletins::a_recalculer,
+                bulletins::statut,
+            ),
+        ))
+        .load::<(i64, (Option<BigDecimal>, bool, String))>(&mut conn)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(rows[&a], (Some(d("17.00")), false, "PDF_GENERE".into()));
+    assert_eq!(rows[&b], (Some(d("12.00")), true, "PUBLIE".into()));
 }

@@ -1576,7 +1576,8 @@ async fn bulletins_of_a_class_are_computed_in_place_and_respect_publication() {
     assert_eq!((rows[0].4, rows[0].5, rows[1].4, rows[1].5), (1, 0, 0, 1));
     assert_eq!(rows[2].6.as_deref(), Some("Assez bien"));
 
-    // A published bulletin is recomputed only when forced.
+    // A published bulletin is recomputed only when forced; without force its whole class is
+    // left as it is (one ranking per class).
     diesel::update(bulletins::table.filter(bulletins::eleve_id.eq(school.a[2].id)))
         .set(bulletins::statut.eq("PUBLIE"))
         .execute(&mut conn)
@@ -1590,7 +1591,14 @@ async fn bulletins_of_a_class_are_computed_in_place_and_respect_publication() {
     )
     .await
     .unwrap();
-    assert_eq!((skipped.bulletins.len(), skipped.publies_ignores), (2, 1));
+    assert_eq!(
+        (
+            skipped.bulletins.len(),
+            skipped.publies_ignores,
+            skipped.classes_ignorees
+        ),
+        (0, 1, vec![school.classe_a])
+    );
     let forced = ecole_pedagogie::bulletins::generer_classe(
         &mut conn,
         school.classe_a,
@@ -1599,7 +1607,14 @@ async fn bulletins_of_a_class_are_computed_in_place_and_respect_publication() {
     )
     .await
     .unwrap();
-    assert_eq!((forced.bulletins.len(), forced.publies_ignores), (3, 0));
+    assert_eq!(
+        (
+            forced.bulletins.len(),
+            forced.publies_ignores,
+            forced.nouvelles_versions
+        ),
+        (3, 0, 1)
+    );
 }
 
 #[tokio::test]

@@ -12,7 +12,8 @@ use ecole_core::time::serde_conakry;
 use ecole_core::{Actor, DomainError, DomainResult, Page, PageRequest, Role};
 use ecole_db::enums::{CodePeriode, Sexe, StatutBulletin};
 use ecole_db::schema::{
-    annees_scolaires, bulletin_lignes, bulletins, classes, eleves, matieres, periodes, users,
+    annees_scolaires, bulletin_lignes, bulletin_versions, bulletins, classes, eleves, matieres,
+    periodes, users,
 };
 use serde::Serialize;
 
@@ -61,6 +62,11 @@ pub struct BulletinOut {
     pub absences: i32,
     pub retards: i32,
     pub statut: StatutBulletin,
+    /// A grade, coefficient, assignment or attendance changed since this bulletin was
+    /// computed: generate it again (it cannot be published before).
+    pub a_recalculer: bool,
+    /// 1, then + 1 each time the published bulletin is recomputed (a correction).
+    pub version: i32,
     /// `/api/v1/bulletins/<id>/pdf/` once the PDF exists.
     pub pdf_url: Option<String>,
     #[serde(serialize_with = "serde_conakry::option::serialize")]
@@ -147,6 +153,7 @@ pub struct BulletinFilter {
     pub annee_scolaire: Option<i64>,
     pub eleve: Option<i64>,
     pub statut: Option<StatutBulletin>,
+    pub a_recalculer: Option<bool>,
     pub search: Option<String>,
     pub ordering: Vec<(BulletinOrdering, bool)>,
 }
@@ -206,6 +213,8 @@ type Row = (
         Option<String>,
         Option<DateTime<Utc>>,
         DateTime<Utc>,
+        bool,
+        i32,
     ),
     (String, Sexe, String, String),
     (String, i32, Option<BigDecimal>),
@@ -237,6 +246,8 @@ macro_rules! row_select {
                 bulletins::fichier_pdf,
                 bulletins::genere_le,
                 bulletins::updated_at,
+                bulletins::a_recalculer,
+                bulletins::version,
             ),
             (
                 eleves::matricule,
@@ -269,7 +280,18 @@ fn to_out(r: Row) -> BulletinOut {
             moyenne_max,
             moyenne_min,
         ),
-        (mention, tableau_honneur, absences, retards, statut, fichier_pdf, genere_le, updated_at),
+        (
+            mention,
+            tableau_honneur,
+            absences,
+            retards,
+            statut,
+            fichier_pdf,
+            genere_le,
+            updated_at,
+            a_recalculer,
+            version,
+        ),
         (matricule, sexe, first, last),
         (classe_nom, bareme, moyenne_generale_sur_20),
     ) = r;
@@ -299,6 +321,8 @@ fn to_out(r: Row) -> BulletinOut {
         absences,
         retards,
         statut,
+        a_recalculer,
+        version,
         pdf_url: fichier_pdf.map(|_| format!("/api/v1/bulletins/{id}/pdf/")),
         genere_le,
         updated_at,
@@ -334,6 +358,9 @@ pub async fn list(
         }
         if let Some(v) = filter.statut {
             q = q.filter(bulletins::statut.eq(v));
+        }
+        if let Some(v) = filter.a_recalculer {
+            q = q.filter(bulletins::a_recalculer.eq(v));
         }
         if let Some(term) = filter.search.as_deref().filter(|s| !s.trim().is_empty()) {
             let p = ecole_core::contains_pattern(term);
@@ -582,6 +609,113 @@ pub async fn pdf(
         return Err(DomainError::NotFound);
     };
     Ok((fichier, download_name(&matricule, periode, &annee)))
+}
+
+/// One PDF of a bulletin: the current one and those its corrections replaced.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = VersionBulletinOut)]
+pub struct VersionOut {
+    pub version: i32,
+    /// The current version (the one families see once it is published).
+    pub courante: bool,
+    /// Path under the media root; `null` while not rendered yet.
+    pub fichier_pdf: Option<String>,
+    /// SHA-256 of the PDF, hexadecimal.
+    pub sha256: Option<String>,
+    pub bareme: i32,
+    #[serde(serialize_with = "serialize_option_number")]
+    #[schema(value_type = Option<f64>)]
+    pub moyenne_generale: Option<BigDecimal>,
+    pub rang: Option<i32>,
+    pub ex_aequo: bool,
+    #[serde(serialize_with = "serde_conakry::option::serialize")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub genere_le: Option<DateTime<Utc>>,
+    /// When a correction replaced it; `null` for the current version.
+    #[serde(serialize_with = "serde_conakry::option::serialize")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub remplacee_le: Option<DateTime<Utc>>,
+}
+
+/// A version's record: version, file, SHA-256, bareme, average, rank, ex aequo, computed at.
+type VersionRow = (
+    i32,
+    Option<String>,
+    Option<String>,
+    i32,
+    Option<BigDecimal>,
+    Option<i32>,
+    bool,
+    Option<DateTime<Utc>>,
+);
+
+fn version_out(v: VersionRow, remplacee_le: Option<DateTime<Utc>>) -> VersionOut {
+    VersionOut {
+        version: v.0,
+        courante: remplacee_le.is_none(),
+        fichier_pdf: v.1,
+        sha256: v.2,
+        bareme: v.3,
+        moyenne_generale: v.4,
+        rang: v.5,
+        ex_aequo: v.6,
+        genere_le: v.7,
+        remplacee_le,
+    }
+}
+
+/// `bulletins/<id>/versions/` (ADMIN, DIRECTION): every version, newest first, in 2 queries.
+/// Earlier PDFs are kept for the school's records, never served to families.
+pub async fn versions(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: i64,
+) -> DomainResult<Vec<VersionOut>> {
+    actor.require(&[Role::Admin, Role::Direction])?;
+    let current: Option<VersionRow> = bulletins::table
+        .find(id)
+        .select((
+            bulletins::version,
+            bulletins::fichier_pdf,
+            bulletins::pdf_sha256,
+            bulletins::bareme,
+            bulletins::moyenne_generale,
+            bulletins::rang,
+            bulletins::ex_aequo,
+            bulletins::genere_le,
+        ))
+        .first(conn)
+        .await
+        .optional()?;
+    let Some(current) = current else {
+        return Err(DomainError::NotFound);
+    };
+    let earlier: Vec<(VersionRow, DateTime<Utc>)> = bulletin_versions::table
+        .filter(bulletin_versions::bulletin_id.eq(id))
+        .filter(bulletin_versions::version.lt(current.0))
+        .order(bulletin_versions::version.desc())
+        .select((
+            (
+                bulletin_versions::version,
+                bulletin_versions::fichier_pdf,
+                bulletin_versions::pdf_sha256,
+                bulletin_versions::bareme,
+                bulletin_versions::moyenne_generale,
+                bulletin_versions::rang,
+                bulletin_versions::ex_aequo,
+                bulletin_versions::genere_le,
+            ),
+            bulletin_versions::remplace_le,
+        ))
+        .load(conn)
+        .await?;
+    let mut out = vec![version_out(current, None)];
+    out.extend(
+        earlier
+            .into_iter()
+            .map(|(v, remplacee)| version_out(v, Some(remplacee))),
+    );
+    Ok(out)
 }
 
 /// `bulletin_2026-001_TRIMESTRE_1_2025-2026.pdf`: ASCII letters, digits, `-` and `_` only.

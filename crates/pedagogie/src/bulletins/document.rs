@@ -1,7 +1,9 @@
 //! `pedagogie.generer_bulletin_pdf`: renders one report card with `ecole-pdf` and stores it
-//! under the media root by id (`bulletins/<année>/<id>.pdf`), atomically. A render that
-//! finishes after the bulletin was recomputed is dropped (the newer job renders the new
-//! figures), so a re-run, a crash or two workers always leave one correct file.
+//! under the media root by id and version (`bulletins/<année>/<id>.pdf`, then
+//! `<id>-v<version>.pdf` for the corrections of a published one), atomically, with its
+//! SHA-256. A render that finishes after the bulletin was recomputed is dropped (the newer job
+//! renders the new figures), so a re-run, a crash or two workers always leave one correct
+//! file. The first render of a corrected published bulletin tells the families.
 
 use std::path::Path;
 use std::sync::{Mutex, OnceLock};
@@ -116,6 +118,8 @@ struct Source {
     retards: i32,
     #[diesel(sql_type = Nullable<Timestamptz>)]
     genere_le: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Integer)]
+    version: i32,
     #[diesel(sql_type = Text)]
     matricule: String,
     #[diesel(sql_type = Text)]
@@ -147,7 +151,7 @@ async fn source(conn: &mut AsyncPgConnection, id: i64) -> Result<Option<Source>,
         "SELECT b.id, b.eleve_id AS eleve, b.annee_scolaire_id AS annee, b.periode, \
            b.moyenne_generale, b.rang, b.ex_aequo, b.effectif, b.moyenne_classe, \
            b.moyenne_max, b.moyenne_min, b.mention, b.tableau_honneur, b.absences, b.retards, \
-           b.genere_le, e.matricule, e.sexe, e.date_naissance, e.lieu_naissance, \
+           b.genere_le, b.version, e.matricule, e.sexe, e.date_naissance, e.lieu_naissance, \
            u.first_name, u.last_name, c.nom AS classe_nom, b.bareme, a.nom AS annee_nom, \
            NULLIF(trim(pu.first_name || ' ' || pu.last_name), '') AS professeur_principal, \
            COALESCE((SELECT p.code = b.periode FROM periodes p \
@@ -257,9 +261,14 @@ async fn contenu(
     })
 }
 
-/// `bulletins/<année>/<id>.pdf` under the media root.
-pub fn chemin(annee: i64, id: i64) -> String {
-    format!("bulletins/{annee}/{id}.pdf")
+/// `bulletins/<année>/<id>.pdf` under the media root; `<id>-v<version>.pdf` from version 2
+/// (a published bulletin's earlier PDFs stay where they are).
+pub fn chemin(annee: i64, id: i64, version: i32) -> String {
+    if version <= 1 {
+        format!("bulletins/{annee}/{id}.pdf")
+    } else {
+        format!("bulletins/{annee}/{id}-v{version}.pdf")
+    }
 }
 
 pub async fn generer_bulletin_pdf(ctx: JobContext) -> Result<Value, JobError> {
@@ -279,7 +288,11 @@ pub async fn generer_bulletin_pdf(ctx: JobContext) -> Result<Value, JobError> {
         .await
         .map_err(|e| JobError::retry(format!("rendu interrompu : {e}")))?
         .map_err(|e| JobError::retry(e.to_string()))?;
-    let relative = chemin(source.annee, source.id);
+    let relative = chemin(source.annee, source.id, source.version);
+    let sha256 = {
+        use sha2::{Digest, Sha256};
+        hex::encode(Sha256::digest(&bytes))
+    };
     let path = media::resolve(&media_root, &relative)
         .ok_or_else(|| JobError::fatal("chemin du PDF refusé"))?;
     let tmp =
@@ -288,7 +301,7 @@ pub async fn generer_bulletin_pdf(ctx: JobContext) -> Result<Value, JobError> {
         .await
         .map_err(|e| JobError::retry(format!("écriture du PDF : {e}")))?;
     let version = source.genere_le;
-    let id = source.id;
+    let (id, eleve) = (source.id, source.eleve);
     let size = bytes.len();
     let tmp_left = tmp.clone();
     // The row lock orders concurrent renders of one bulletin; only the render of the
@@ -296,13 +309,14 @@ pub async fn generer_bulletin_pdf(ctx: JobContext) -> Result<Value, JobError> {
     let outcome = conn
         .transaction::<_, DomainError, _>(async move |conn| {
             // Locks the row if it still holds the computation this render is of.
-            let current: Option<i64> = diesel::update(
+            let current: Option<(StatutBulletin, i32)> = diesel::update(
                 bulletins::table
                     .find(id)
                     .filter(bulletins::genere_le.is_not_distinct_from(version)),
             )
             .set((
                 bulletins::fichier_pdf.eq(&relative),
+                bulletins::pdf_sha256.eq(&sha256),
                 // A published card stays published (its file is refreshed).
                 bulletins::statut.eq(case_when(
                     bulletins::statut.eq(StatutBulletin::Calcule),
@@ -310,12 +324,16 @@ pub async fn generer_bulletin_pdf(ctx: JobContext) -> Result<Value, JobError> {
                 )
                 .otherwise(bulletins::statut)),
             ))
-            .returning(bulletins::id)
+            .returning((bulletins::statut, bulletins::version))
             .get_result(conn)
             .await
             .optional()?;
-            if current.is_none() {
+            let Some((statut, numero)) = current else {
                 return Ok(false);
+            };
+            if statut == StatutBulletin::Publie && numero > 1 {
+                // A correction of a published bulletin: the families are told (once).
+                super::notification::bulletin_corrige(conn, (id, eleve), numero).await?;
             }
             // Renamed under the row lock: a recomputation waits for it, and its own render
             // replaces this file afterwards.

@@ -81,24 +81,28 @@ pub struct Generation {
     pub bulletins: Vec<i64>,
     /// Published bulletins left as they were (no `force`).
     pub publies_ignores: usize,
+    /// Classes left as they were because some of their bulletins are published (no `force`).
+    pub classes_ignorees: Vec<i64>,
+    /// Published bulletins recomputed (`force`): each got a new version.
+    pub nouvelles_versions: usize,
 }
 
-/// Computes and stores the bulletins of `classe` for `periode`.
+/// Computes and stores the bulletins of `classe` for `periode` (see [`generer`]).
 pub async fn generer_classe(
     conn: &mut AsyncPgConnection,
     classe: i64,
     periode: CodePeriode,
     force: bool,
 ) -> DomainResult<Generation> {
-    let calcul = calculer(conn, &[classe], periode).await?;
-    enregistrer(conn, calcul, force).await
+    generer(conn, &[classe], periode, force).await
 }
 
-/// Classes of one school year computed for a period, not stored yet.
+/// Classes of one school year computed for a period, not stored yet: what [`calculer`]
+/// reads (a fresh computation, for checks), what [`generer`] stores.
 pub struct Calcul {
     regles: Regles,
-    annee: i64,
-    periode: CodePeriode,
+    pub annee: i64,
+    pub periode: CodePeriode,
     attendance: HashMap<(i64, i64, StatutPresence), i32>,
     pub classes: Vec<CalculClasse>,
 }
@@ -350,9 +354,59 @@ struct LineColumns {
     enseignant: Vec<String>,
 }
 
-/// Stores a computation in one transaction: bulletins upserted in place (published ones only
-/// with `force`), their lines replaced, one PDF job each — 6 statements whatever its size.
-pub async fn enregistrer(
+/// The lock a generation of a year's period holds while it reads and stores: two generations
+/// wait for each other, and a change of grades, coefficients, assignments or attendance (whose
+/// triggers take it shared before flagging bulletins) is either seen or flagged afterwards.
+pub(super) async fn verrouiller(
+    conn: &mut AsyncPgConnection,
+    annee: i64,
+    periode: CodePeriode,
+) -> DomainResult<()> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind::<Text, _>(format!("bulletins:{annee}:{}", periode.as_str()))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Computes and stores the bulletins of `classes` (one school year) for `periode` in one
+/// transaction: the period's lock first, then the grades are read and the results stored.
+/// Without `force`, a class with a published bulletin for the period is left as it is (its
+/// ranks stay one ranking); with `force`, published bulletins are recomputed, stay published
+/// and get a new version (the previous PDF is kept).
+pub async fn generer(
+    conn: &mut AsyncPgConnection,
+    classes: &[i64],
+    periode: CodePeriode,
+    force: bool,
+) -> DomainResult<Generation> {
+    let classes = classes.to_vec();
+    conn.transaction::<_, DomainError, _>(async move |conn| {
+        let annee: Option<i64> = classes::table
+            .filter(classes::id.eq_any(&classes))
+            .select(classes::annee_scolaire_id)
+            .first(conn)
+            .await
+            .optional()?;
+        let Some(annee) = annee else {
+            return Err(DomainError::NotFound);
+        };
+        verrouiller(conn, annee, periode).await?;
+        let calcul = calculer(conn, &classes, periode).await?;
+        if calcul.annee != annee {
+            return Err(DomainError::validation(
+                "classe",
+                "Les classes d'une génération appartiennent à une même année scolaire.",
+            ));
+        }
+        enregistrer(conn, calcul, force).await
+    })
+    .await
+}
+
+/// Stores a computation, inside [`generer`]'s transaction: bulletins upserted in place, their
+/// lines replaced, one PDF job each — a constant number of statements whatever its size.
+async fn enregistrer(
     conn: &mut AsyncPgConnection,
     calcul: Calcul,
     force: bool,
@@ -374,175 +428,220 @@ pub async fn enregistrer(
         .iter()
         .flat_map(|c| c.result.bulletins.iter().map(|b| b.eleve))
         .collect();
-    conn.transaction::<_, DomainError, _>(async move |conn| {
-        // One generation of a year's period at a time (two requests, or the beat and a
-        // request, wait for each other rather than interleave their lines).
-        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind::<Text, _>(format!("bulletins:{annee}:{}", periode.as_str()))
-            .execute(conn)
-            .await?;
-        // Published bulletins stay as they are unless forced.
-        let published: HashSet<i64> = if force {
-            HashSet::new()
-        } else {
-            bulletins::table
-                .filter(bulletins::annee_scolaire_id.eq(annee))
-                .filter(bulletins::periode.eq(periode))
-                .filter(bulletins::eleve_id.eq_any(&pupils))
-                .filter(bulletins::statut.eq(StatutBulletin::Publie))
-                .select(bulletins::eleve_id)
-                .load::<i64>(conn)
-                .await?
-                .into_iter()
-                .collect()
-        };
-        let mut cols = BulletinColumns::default();
-        for c in &classes {
-            let r = &c.result;
-            for b in r.bulletins.iter().filter(|b| !published.contains(&b.eleve)) {
-                cols.eleve.push(b.eleve);
-                cols.classe.push(c.classe);
-                cols.moyenne.push(b.moyenne_generale);
-                cols.moyenne_sur_20.push(b.moyenne_generale_sur_20);
-                cols.bareme.push(r.bareme);
-                cols.rang.push(b.rang.map(|r| r as i32));
-                cols.ex_aequo.push(b.ex_aequo);
-                cols.effectif.push(r.effectif as i32);
-                cols.moyenne_classe.push(r.moyenne_classe);
-                cols.moyenne_max.push(r.moyenne_max);
-                cols.moyenne_min.push(r.moyenne_min);
-                cols.mention.push(b.mention.clone());
-                cols.tableau_honneur.push(b.tableau_honneur);
-                cols.absences
-                    .push(count(c.classe, b.eleve, StatutPresence::Absent));
-                cols.retards
-                    .push(count(c.classe, b.eleve, StatutPresence::Retard));
-            }
-        }
-        if cols.eleve.is_empty() {
-            return Ok(Generation {
-                bulletins: Vec::new(),
-                publies_ignores: published.len(),
-            });
-        }
-        let saved: Vec<Saved> = diesel::sql_query(
-            "INSERT INTO bulletins (eleve_id, classe_id, annee_scolaire_id, periode, \
-               moyenne_generale, rang, ex_aequo, effectif, moyenne_classe, moyenne_max, \
-               moyenne_min, mention, tableau_honneur, absences, retards, statut, genere_le, \
-               bareme, moyenne_generale_sur_20) \
-             SELECT t.eleve, t.classe, $1, $2, t.moyenne * 0.01, t.rang, t.ex_aequo, \
-               t.effectif, t.moyenne_classe * 0.01, t.moyenne_max * 0.01, t.moyenne_min * 0.01, \
-               t.mention, t.tableau_honneur, t.absences, t.retards, 'CALCULE', now(), \
-               t.bareme, t.moyenne_sur_20 * 0.01 \
-             FROM unnest($3::int8[], $4::int8[], $5::int8[], $6::int4[], $7::bool[], \
-               $8::int4[], $9::int8[], $10::int8[], $11::int8[], $12::text[], $13::bool[], \
-               $14::int4[], $15::int4[], $16::int4[], $17::int8[]) \
-               AS t(eleve, classe, moyenne, rang, ex_aequo, effectif, moyenne_classe, \
-                    moyenne_max, moyenne_min, mention, tableau_honneur, absences, retards, \
-                    bareme, moyenne_sur_20) \
-             ON CONFLICT (eleve_id, annee_scolaire_id, periode) DO UPDATE SET \
-               classe_id = excluded.classe_id, moyenne_generale = excluded.moyenne_generale, \
-               rang = excluded.rang, ex_aequo = excluded.ex_aequo, \
-               effectif = excluded.effectif, moyenne_classe = excluded.moyenne_classe, \
-               moyenne_max = excluded.moyenne_max, moyenne_min = excluded.moyenne_min, \
-               mention = excluded.mention, tableau_honneur = excluded.tableau_honneur, \
-               absences = excluded.absences, retards = excluded.retards, \
-               statut = excluded.statut, genere_le = excluded.genere_le, \
-               bareme = excluded.bareme, \
-               moyenne_generale_sur_20 = excluded.moyenne_generale_sur_20 \
-             RETURNING id, eleve_id",
+    let class_ids: Vec<i64> = classes.iter().map(|c| c.classe).collect();
+    // Published bulletins of these classes or pupils for the period.
+    let published: Vec<(i64, i64, i64)> = bulletins::table
+        .filter(bulletins::annee_scolaire_id.eq(annee))
+        .filter(bulletins::periode.eq(periode))
+        .filter(
+            bulletins::eleve_id
+                .eq_any(&pupils)
+                .or(bulletins::classe_id.eq_any(&class_ids)),
         )
-        .bind::<BigInt, _>(annee)
-        .bind::<Text, _>(periode.as_str())
-        .bind::<Array<BigInt>, _>(&cols.eleve)
-        .bind::<Array<BigInt>, _>(&cols.classe)
-        .bind::<Array<Nullable<BigInt>>, _>(&cols.moyenne)
-        .bind::<Array<Nullable<Integer>>, _>(&cols.rang)
-        .bind::<Array<Bool>, _>(&cols.ex_aequo)
-        .bind::<Array<Integer>, _>(&cols.effectif)
-        .bind::<Array<Nullable<BigInt>>, _>(&cols.moyenne_classe)
-        .bind::<Array<Nullable<BigInt>>, _>(&cols.moyenne_max)
-        .bind::<Array<Nullable<BigInt>>, _>(&cols.moyenne_min)
-        .bind::<Array<Nullable<Text>>, _>(&cols.mention)
-        .bind::<Array<Bool>, _>(&cols.tableau_honneur)
-        .bind::<Array<Integer>, _>(&cols.absences)
-        .bind::<Array<Integer>, _>(&cols.retards)
-        .bind::<Array<Integer>, _>(&cols.bareme)
-        .bind::<Array<Nullable<BigInt>>, _>(&cols.moyenne_sur_20)
+        .filter(bulletins::statut.eq(StatutBulletin::Publie))
+        .select((bulletins::id, bulletins::eleve_id, bulletins::classe_id))
         .load(conn)
         .await?;
-        let ids: Vec<i64> = saved.iter().map(|s| s.id).collect();
-        // Lines by pupil, with their class's teachers.
-        let mut lines_of = HashMap::new();
+    let mut skipped: HashSet<i64> = HashSet::new();
+    let mut publies_ignores = 0;
+    if !force && !published.is_empty() {
+        let published_pupils: HashSet<i64> = published.iter().map(|(_, e, _)| *e).collect();
         for c in &classes {
-            for b in &c.result.bulletins {
-                lines_of.insert(b.eleve, (&b.lignes, &c.teacher, c.result.bareme));
+            if published.iter().any(|(_, _, classe)| *classe == c.classe)
+                || c.result
+                    .bulletins
+                    .iter()
+                    .any(|b| published_pupils.contains(&b.eleve))
+            {
+                skipped.insert(c.classe);
             }
         }
-        diesel::delete(bulletin_lignes::table.filter(bulletin_lignes::bulletin_id.eq_any(&ids)))
-            .execute(conn)
-            .await?;
-        let mut lines = LineColumns::default();
-        for s in &saved {
-            let Some((lignes, teacher, bareme)) = lines_of.get(&s.eleve_id) else {
-                continue;
-            };
-            let seuils = regles.seuils(*bareme);
-            for l in lignes.iter() {
-                lines.bulletin.push(s.id);
-                lines.matiere.push(l.matiere);
-                lines.coefficient.push(l.coefficient);
-                lines.moyenne.push(l.moyenne);
-                lines.moyenne_sur_20.push(l.moyenne_sur_20);
-                lines.points.push(l.points);
-                lines.rang.push(l.rang.map(|r| r as i32));
-                lines.ex_aequo.push(l.ex_aequo);
-                lines.moyenne_classe.push(l.moyenne_classe);
-                lines.appreciation.push(match l.moyenne {
-                    Some(m) => seuils.mention(m).to_string(),
-                    None => "Non classé".to_string(),
-                });
-                lines
-                    .enseignant
-                    .push(teacher.get(&l.matiere).cloned().unwrap_or_default());
-            }
+        publies_ignores = published.len();
+    }
+    let mut cols = BulletinColumns::default();
+    for c in classes.iter().filter(|c| !skipped.contains(&c.classe)) {
+        let r = &c.result;
+        for b in &r.bulletins {
+            cols.eleve.push(b.eleve);
+            cols.classe.push(c.classe);
+            cols.moyenne.push(b.moyenne_generale);
+            cols.moyenne_sur_20.push(b.moyenne_generale_sur_20);
+            cols.bareme.push(r.bareme);
+            cols.rang.push(b.rang.map(|r| r as i32));
+            cols.ex_aequo.push(b.ex_aequo);
+            cols.effectif.push(r.effectif as i32);
+            cols.moyenne_classe.push(r.moyenne_classe);
+            cols.moyenne_max.push(r.moyenne_max);
+            cols.moyenne_min.push(r.moyenne_min);
+            cols.mention.push(b.mention.clone());
+            cols.tableau_honneur.push(b.tableau_honneur);
+            cols.absences
+                .push(count(c.classe, b.eleve, StatutPresence::Absent));
+            cols.retards
+                .push(count(c.classe, b.eleve, StatutPresence::Retard));
         }
+    }
+    let mut classes_ignorees: Vec<i64> = skipped.into_iter().collect();
+    classes_ignorees.sort_unstable();
+    if cols.eleve.is_empty() {
+        return Ok(Generation {
+            bulletins: Vec::new(),
+            publies_ignores,
+            classes_ignorees,
+            nouvelles_versions: 0,
+        });
+    }
+    // Forced: the published bulletins recomputed now keep their current version's record.
+    let versioned: Vec<i64> = if force {
+        let computed: HashSet<i64> = cols.eleve.iter().copied().collect();
+        published
+            .iter()
+            .filter(|(_, e, _)| computed.contains(e))
+            .map(|(id, _, _)| *id)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if !versioned.is_empty() {
         diesel::sql_query(
-            "INSERT INTO bulletin_lignes (bulletin_id, matiere_id, coefficient, moyenne, points, \
-               rang_matiere, ex_aequo, moyenne_classe_matiere, appreciation, enseignant, \
-               moyenne_sur_20) \
-             SELECT t.bulletin, t.matiere, t.coefficient, t.moyenne * 0.01, t.points * 0.01, \
-               t.rang, t.ex_aequo, t.moyenne_classe * 0.01, t.appreciation, t.enseignant, \
-               t.moyenne_sur_20 * 0.01 \
-             FROM unnest($1::int8[], $2::int8[], $3::int4[], $4::int8[], $5::int8[], \
-               $6::int4[], $7::bool[], $8::int8[], $9::text[], $10::text[], $11::int8[]) \
-               AS t(bulletin, matiere, coefficient, moyenne, points, rang, ex_aequo, \
-                    moyenne_classe, appreciation, enseignant, moyenne_sur_20)",
+            "INSERT INTO bulletin_versions (bulletin_id, version, fichier_pdf, pdf_sha256, \
+               bareme, moyenne_generale, rang, ex_aequo, genere_le) \
+             SELECT id, version, fichier_pdf, pdf_sha256, bareme, moyenne_generale, rang, \
+               ex_aequo, genere_le \
+             FROM bulletins WHERE id = ANY($1) \
+             ON CONFLICT (bulletin_id, version) DO NOTHING",
         )
-        .bind::<Array<BigInt>, _>(&lines.bulletin)
-        .bind::<Array<BigInt>, _>(&lines.matiere)
-        .bind::<Array<Integer>, _>(&lines.coefficient)
-        .bind::<Array<Nullable<BigInt>>, _>(&lines.moyenne)
-        .bind::<Array<Nullable<BigInt>>, _>(&lines.points)
-        .bind::<Array<Nullable<Integer>>, _>(&lines.rang)
-        .bind::<Array<Bool>, _>(&lines.ex_aequo)
-        .bind::<Array<Nullable<BigInt>>, _>(&lines.moyenne_classe)
-        .bind::<Array<Text>, _>(&lines.appreciation)
-        .bind::<Array<Text>, _>(&lines.enseignant)
-        .bind::<Array<Nullable<BigInt>>, _>(&lines.moyenne_sur_20)
+        .bind::<Array<BigInt>, _>(&versioned)
         .execute(conn)
         .await?;
-        let pdf_jobs = ids
-            .iter()
-            .map(|id| NewJob::of(&GenererBulletinPdf { bulletin_id: *id }))
-            .collect::<DomainResult<Vec<_>>>()?;
-        for chunk in pdf_jobs.chunks(2000) {
-            enqueue_many(conn, chunk).await?;
+    }
+    // A published bulletin stays published: version + 1, its new PDF is to be rendered (the
+    // previous one stays where it is, listed in bulletin_versions).
+    let saved: Vec<Saved> = diesel::sql_query(
+        "INSERT INTO bulletins (eleve_id, classe_id, annee_scolaire_id, periode, \
+           moyenne_generale, rang, ex_aequo, effectif, moyenne_classe, moyenne_max, \
+           moyenne_min, mention, tableau_honneur, absences, retards, statut, genere_le, \
+           bareme, moyenne_generale_sur_20, a_recalculer) \
+         SELECT t.eleve, t.classe, $1, $2, t.moyenne * 0.01, t.rang, t.ex_aequo, \
+           t.effectif, t.moyenne_classe * 0.01, t.moyenne_max * 0.01, t.moyenne_min * 0.01, \
+           t.mention, t.tableau_honneur, t.absences, t.retards, 'CALCULE', now(), \
+           t.bareme, t.moyenne_sur_20 * 0.01, FALSE \
+         FROM unnest($3::int8[], $4::int8[], $5::int8[], $6::int4[], $7::bool[], \
+           $8::int4[], $9::int8[], $10::int8[], $11::int8[], $12::text[], $13::bool[], \
+           $14::int4[], $15::int4[], $16::int4[], $17::int8[]) \
+           AS t(eleve, classe, moyenne, rang, ex_aequo, effectif, moyenne_classe, \
+                moyenne_max, moyenne_min, mention, tableau_honneur, absences, retards, \
+                bareme, moyenne_sur_20) \
+         ON CONFLICT (eleve_id, annee_scolaire_id, periode) DO UPDATE SET \
+           classe_id = excluded.classe_id, moyenne_generale = excluded.moyenne_generale, \
+           rang = excluded.rang, ex_aequo = excluded.ex_aequo, \
+           effectif = excluded.effectif, moyenne_classe = excluded.moyenne_classe, \
+           moyenne_max = excluded.moyenne_max, moyenne_min = excluded.moyenne_min, \
+           mention = excluded.mention, tableau_honneur = excluded.tableau_honneur, \
+           absences = excluded.absences, retards = excluded.retards, \
+           genere_le = excluded.genere_le, bareme = excluded.bareme, \
+           moyenne_generale_sur_20 = excluded.moyenne_generale_sur_20, \
+           a_recalculer = FALSE, \
+           statut = CASE WHEN bulletins.statut = 'PUBLIE' THEN 'PUBLIE' ELSE 'CALCULE' END, \
+           version = CASE WHEN bulletins.statut = 'PUBLIE' THEN bulletins.version + 1 \
+                          ELSE bulletins.version END, \
+           fichier_pdf = CASE WHEN bulletins.statut = 'PUBLIE' THEN NULL \
+                              ELSE bulletins.fichier_pdf END, \
+           pdf_sha256 = CASE WHEN bulletins.statut = 'PUBLIE' THEN NULL \
+                             ELSE bulletins.pdf_sha256 END \
+         RETURNING id, eleve_id",
+    )
+    .bind::<BigInt, _>(annee)
+    .bind::<Text, _>(periode.as_str())
+    .bind::<Array<BigInt>, _>(&cols.eleve)
+    .bind::<Array<BigInt>, _>(&cols.classe)
+    .bind::<Array<Nullable<BigInt>>, _>(&cols.moyenne)
+    .bind::<Array<Nullable<Integer>>, _>(&cols.rang)
+    .bind::<Array<Bool>, _>(&cols.ex_aequo)
+    .bind::<Array<Integer>, _>(&cols.effectif)
+    .bind::<Array<Nullable<BigInt>>, _>(&cols.moyenne_classe)
+    .bind::<Array<Nullable<BigInt>>, _>(&cols.moyenne_max)
+    .bind::<Array<Nullable<BigInt>>, _>(&cols.moyenne_min)
+    .bind::<Array<Nullable<Text>>, _>(&cols.mention)
+    .bind::<Array<Bool>, _>(&cols.tableau_honneur)
+    .bind::<Array<Integer>, _>(&cols.absences)
+    .bind::<Array<Integer>, _>(&cols.retards)
+    .bind::<Array<Integer>, _>(&cols.bareme)
+    .bind::<Array<Nullable<BigInt>>, _>(&cols.moyenne_sur_20)
+    .load(conn)
+    .await?;
+    let ids: Vec<i64> = saved.iter().map(|s| s.id).collect();
+    // Lines by pupil, with their class's teachers.
+    let mut lines_of = HashMap::new();
+    for c in &classes {
+        for b in &c.result.bulletins {
+            lines_of.insert(b.eleve, (&b.lignes, &c.teacher, c.result.bareme));
         }
-        Ok(Generation {
-            bulletins: ids,
-            publies_ignores: published.len(),
-        })
+    }
+    diesel::delete(bulletin_lignes::table.filter(bulletin_lignes::bulletin_id.eq_any(&ids)))
+        .execute(conn)
+        .await?;
+    let mut lines = LineColumns::default();
+    for s in &saved {
+        let Some((lignes, teacher, bareme)) = lines_of.get(&s.eleve_id) else {
+            continue;
+        };
+        let seuils = regles.seuils(*bareme);
+        for l in lignes.iter() {
+            lines.bulletin.push(s.id);
+            lines.matiere.push(l.matiere);
+            lines.coefficient.push(l.coefficient);
+            lines.moyenne.push(l.moyenne);
+            lines.moyenne_sur_20.push(l.moyenne_sur_20);
+            lines.points.push(l.points);
+            lines.rang.push(l.rang.map(|r| r as i32));
+            lines.ex_aequo.push(l.ex_aequo);
+            lines.moyenne_classe.push(l.moyenne_classe);
+            lines.appreciation.push(match l.moyenne {
+                Some(m) => seuils.mention(m).to_string(),
+                None => "Non classé".to_string(),
+            });
+            lines
+                .enseignant
+                .push(teacher.get(&l.matiere).cloned().unwrap_or_default());
+        }
+    }
+    diesel::sql_query(
+        "INSERT INTO bulletin_lignes (bulletin_id, matiere_id, coefficient, moyenne, points, \
+           rang_matiere, ex_aequo, moyenne_classe_matiere, appreciation, enseignant, \
+           moyenne_sur_20) \
+         SELECT t.bulletin, t.matiere, t.coefficient, t.moyenne * 0.01, t.points * 0.01, \
+           t.rang, t.ex_aequo, t.moyenne_classe * 0.01, t.appreciation, t.enseignant, \
+           t.moyenne_sur_20 * 0.01 \
+         FROM unnest($1::int8[], $2::int8[], $3::int4[], $4::int8[], $5::int8[], \
+           $6::int4[], $7::bool[], $8::int8[], $9::text[], $10::text[], $11::int8[]) \
+           AS t(bulletin, matiere, coefficient, moyenne, points, rang, ex_aequo, \
+                moyenne_classe, appreciation, enseignant, moyenne_sur_20)",
+    )
+    .bind::<Array<BigInt>, _>(&lines.bulletin)
+    .bind::<Array<BigInt>, _>(&lines.matiere)
+    .bind::<Array<Integer>, _>(&lines.coefficient)
+    .bind::<Array<Nullable<BigInt>>, _>(&lines.moyenne)
+    .bind::<Array<Nullable<BigInt>>, _>(&lines.points)
+    .bind::<Array<Nullable<Integer>>, _>(&lines.rang)
+    .bind::<Array<Bool>, _>(&lines.ex_aequo)
+    .bind::<Array<Nullable<BigInt>>, _>(&lines.moyenne_classe)
+    .bind::<Array<Text>, _>(&lines.appreciation)
+    .bind::<Array<Text>, _>(&lines.enseignant)
+    .bind::<Array<Nullable<BigInt>>, _>(&lines.moyenne_sur_20)
+    .execute(conn)
+    .await?;
+    let pdf_jobs = ids
+        .iter()
+        .map(|id| NewJob::of(&GenererBulletinPdf { bulletin_id: *id }))
+        .collect::<DomainResult<Vec<_>>>()?;
+    for chunk in pdf_jobs.chunks(2000) {
+        enqueue_many(conn, chunk).await?;
+    }
+    Ok(Generation {
+        bulletins: ids,
+        publies_ignores,
+        classes_ignorees,
+        nouvelles_versions: versioned.len(),
     })
-    .await
 }

@@ -8,4 +8,4 @@ pub mod notification;
 pub mod publication;
 pub mod travaux;
 
-pub use generation::{Generation, calculer, enregistrer, generer_classe, regles};
+pub use generation::{Generation, calculer, generer, generer_classe, regles};

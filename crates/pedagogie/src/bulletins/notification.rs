@@ -1,5 +1,6 @@
-//! The `BULLETIN` notification sent when report cards are published: to the pupil and each
-//! parent, by email, once per bulletin and recipient (idempotency key).
+//! The `BULLETIN` notifications: when report cards are published, and when a published one is
+//! corrected (a new version); to the pupil and each parent, by email, once per bulletin,
+//! version and recipient (idempotency key).
 
 use std::collections::HashMap;
 
@@ -15,6 +16,24 @@ use ecole_db::schema::{annees_scolaires, bulletins, eleves, users};
 pub async fn bulletins_publies(
     conn: &mut AsyncPgConnection,
     published: &[(i64, i64)],
+) -> DomainResult<usize> {
+    avis(conn, published, None).await
+}
+
+/// Notifies the families of `corrected` `(bulletin, eleve)`, published bulletins whose
+/// `version` (> 1) was just rendered: « Bulletin corrigé », once per version.
+pub async fn bulletin_corrige(
+    conn: &mut AsyncPgConnection,
+    bulletin: (i64, i64),
+    version: i32,
+) -> DomainResult<usize> {
+    avis(conn, &[bulletin], Some(version)).await
+}
+
+async fn avis(
+    conn: &mut AsyncPgConnection,
+    published: &[(i64, i64)],
+    correction: Option<i32>,
 ) -> DomainResult<usize> {
     if published.is_empty() {
         return Ok(0);
@@ -41,18 +60,34 @@ pub async fn bulletins_publies(
     for (bulletin, eleve, periode, annee, first, last) in rows {
         let nom = format!("{first} {last}").trim().to_string();
         for user in recipients.get(&eleve).map(|v| v.as_slice()).unwrap_or(&[]) {
+            let (titre, message, cle) = match correction {
+                None => (
+                    format!("Bulletin du {} disponible", periode.libelle()),
+                    format!(
+                        "Le bulletin de {nom} pour le {} ({annee}) est disponible.",
+                        periode.libelle()
+                    ),
+                    format!("bulletin:{bulletin}:publie:{user}"),
+                ),
+                Some(version) => (
+                    format!("Bulletin du {} corrigé", periode.libelle()),
+                    format!(
+                        "Le bulletin de {nom} pour le {} ({annee}) a été corrigé : la version \
+                         {version} remplace la précédente.",
+                        periode.libelle()
+                    ),
+                    format!("bulletin:{bulletin}:version:{version}:{user}"),
+                ),
+            };
             out.push(NouvelleNotification {
                 utilisateur_id: *user,
                 type_notification: TypeNotification::Bulletin,
-                titre: format!("Bulletin du {} disponible", periode.libelle()),
-                message: format!(
-                    "Le bulletin de {nom} pour le {} ({annee}) est disponible.",
-                    periode.libelle()
-                ),
+                titre,
+                message,
                 lien_url: Some(format!("/api/v1/bulletins/{bulletin}/")),
                 envoyer_par_email: true,
                 envoyer_par_sms: false,
-                cle: Some(format!("bulletin:{bulletin}:publie:{user}")),
+                cle: Some(cle),
             });
         }
     }

@@ -1,5 +1,7 @@
 //! `bulletins/publier/`: a class's rendered report cards for a period become visible to
 //! the families (`PDF_GENERE` → `PUBLIE`), and the pupil and each parent are told by email.
+//! Refused (409) while one of them needs recomputing (a grade, coefficient, assignment or
+//! attendance changed since it was computed).
 
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -43,12 +45,32 @@ pub async fn publier(
     let actor = *actor;
     let input = input.clone();
     conn.transaction::<_, DomainError, _>(async move |conn| {
+        // No generation of the period meanwhile, and no change slips between the check
+        // below and the publication (the triggers that flag bulletins wait for this lock).
+        super::generation::verrouiller(conn, input.annee_scolaire, input.periode).await?;
         let of_class = || {
             bulletins::table
                 .filter(bulletins::classe_id.eq(input.classe))
                 .filter(bulletins::annee_scolaire_id.eq(input.annee_scolaire))
                 .filter(bulletins::periode.eq(input.periode))
         };
+        let stale: i64 = of_class()
+            .filter(bulletins::a_recalculer.eq(true))
+            .filter(bulletins::statut.ne(StatutBulletin::Publie))
+            .count()
+            .get_result(conn)
+            .await?;
+        if stale > 0 {
+            let which = if stale == 1 {
+                "1 bulletin doit être recalculé".to_string()
+            } else {
+                format!("{stale} bulletins doivent être recalculés")
+            };
+            return Err(DomainError::Conflict(format!(
+                "{which} (notes, coefficients, enseignements ou présences modifiés depuis le \
+                 calcul) : générez à nouveau les bulletins de la classe avant de les publier."
+            )));
+        }
         let published: Vec<(i64, i64)> =
             diesel::update(of_class().filter(bulletins::statut.eq(StatutBulletin::PdfGenere)))
                 .set(bulletins::statut.eq(StatutBulletin::Publie))

@@ -1,6 +1,7 @@
 //! The report-card jobs: `pedagogie.generer_bulletins_periode` (a class or a whole year's
-//! classes, with progress; without arguments, every ended period of the active year that has
-//! no bulletins yet — the beat's monthly entry) and the request that asks for it.
+//! classes, with progress; without arguments — the beat's monthly entry — every ended period
+//! of the active year that has no bulletins yet, and the classes whose unpublished bulletins
+//! need recomputing) and the request that asks for it.
 
 use std::str::FromStr;
 
@@ -8,14 +9,14 @@ use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use ecole_core::{Actor, DomainError, DomainResult, FieldErrors, Role, time};
-use ecole_db::enums::CodePeriode;
+use ecole_db::enums::{CodePeriode, StatutBulletin};
 use ecole_db::schema::{annees_scolaires, bulletins, classes, periodes};
 use ecole_jobs::payloads::GenererBulletinsPeriode;
 use ecole_jobs::{JobContext, JobError, NewJob, enqueue};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::generation::{calculer, enregistrer};
+use super::generation::generer;
 
 /// `bulletins/generer/`.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -27,7 +28,8 @@ pub struct GenererInput {
     /// One class; without it, every class of the year.
     #[serde(default)]
     pub classe: Option<i64>,
-    /// Recompute published bulletins too.
+    /// Recompute published bulletins too: they stay published, get a new version (the previous
+    /// PDF is kept) and the families are told of the correction.
     #[serde(default)]
     pub force: bool,
 }
@@ -147,7 +149,7 @@ async fn cibles(
             }
         }
         (None, None) => {
-            // The beat: ended periods of the active year with no bulletins yet.
+            // The beat: ended periods of the active year with no bulletins yet…
             let today = time::today();
             let ended: Vec<(i64, CodePeriode)> = periodes::table
                 .inner_join(annees_scolaires::table)
@@ -169,6 +171,28 @@ async fn cibles(
                     periode: *periode,
                     classes: classes_of(conn, *annee).await?,
                 });
+            }
+            // … and the classes with unpublished bulletins that need recomputing (a class
+            // with published bulletins is left to a forced generation).
+            let stale: Vec<(CodePeriode, i64)> = bulletins::table
+                .inner_join(annees_scolaires::table)
+                .filter(annees_scolaires::est_active.eq(true))
+                .filter(bulletins::a_recalculer.eq(true))
+                .filter(bulletins::statut.ne(StatutBulletin::Publie))
+                .select((bulletins::periode, bulletins::classe_id))
+                .distinct()
+                .order((bulletins::periode, bulletins::classe_id))
+                .load(conn)
+                .await?;
+            for (periode, classe) in stale {
+                match out.iter_mut().find(|c| c.periode == periode) {
+                    Some(c) if c.classes.contains(&classe) => {}
+                    Some(c) => c.classes.push(classe),
+                    None => out.push(Cible {
+                        periode,
+                        classes: vec![classe],
+                    }),
+                }
             }
             Ok((out, ended))
         }
@@ -192,18 +216,20 @@ pub async fn generer_bulletins_periode(ctx: JobContext) -> Result<Value, JobErro
     let total: usize = cibles.iter().map(|c| c.classes.len()).sum();
     ctx.progress(0, Some(total as i32)).await?;
     let (mut done, mut bulletins_count, mut ignores) = (0usize, 0usize, 0usize);
+    let (mut classes_ignorees, mut versions) = (Vec::new(), 0usize);
     for cible in &cibles {
         for lot in cible.classes.chunks(CLASSES_PAR_LOT) {
-            let calcul = match calculer(&mut conn, lot, cible.periode).await {
-                Ok(c) => c,
+            let generation = match generer(&mut conn, lot, cible.periode, args.force).await {
+                Ok(g) => g,
                 Err(DomainError::NotFound) => {
                     return Err(JobError::fatal(format!("classe introuvable parmi {lot:?}")));
                 }
                 Err(e) => return Err(e.into()),
             };
-            let generation = enregistrer(&mut conn, calcul, args.force).await?;
             bulletins_count += generation.bulletins.len();
             ignores += generation.publies_ignores;
+            versions += generation.nouvelles_versions;
+            classes_ignorees.extend(generation.classes_ignorees);
             done += lot.len();
             ctx.progress(done as i32, Some(total as i32)).await?;
         }
@@ -223,6 +249,8 @@ pub async fn generer_bulletins_periode(ctx: JobContext) -> Result<Value, JobErro
         "classes": total,
         "bulletins": bulletins_count,
         "publies_ignores": ignores,
+        "classes_ignorees": classes_ignorees,
+        "nouvelles_versions": versions,
         "periodes": periodes_completes
             .iter()
             .map(|(annee, periode)| json!({"annee_scolaire": annee, "periode": periode}))
