@@ -913,7 +913,6 @@ async fn bug5_attendance_membership_and_excluded_pupils() {
 /// generations of one class run concurrently with a grade change between them, in many
 /// interleavings: what is stored is always a fresh computation of the final grades.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "issue #15 : correctif à venir"]
 async fn bug6_overlapping_generations_store_the_latest_grades() {
     use rand::Rng;
     let app = TestApp::new().await;
@@ -989,6 +988,71 @@ async fn bug6_overlapping_generations_store_the_latest_grades() {
                 "tour {round}, élève {}",
                 b.eleve
             );
+        }
+    }
+    // The same while the period's lock is held elsewhere: the first generation, the grade
+    // change and the second generation all queue behind it. A generation that read the
+    // grades before taking the lock would store a reading older than the change.
+    for (round, &note) in notes_ids.iter().take(3).enumerate() {
+        use diesel_async::SimpleAsyncConnection;
+        let mut blocker = app.conn().await;
+        blocker
+            .batch_execute(&format!(
+                "BEGIN; SELECT pg_advisory_xact_lock(hashtextextended('bulletins:{}:TRIMESTRE_1', 0))",
+                school.annee
+            ))
+            .await
+            .unwrap();
+        let pause = || tokio::time::sleep(std::time::Duration::from_millis(150));
+        let mut first = app.conn().await;
+        let gen1 = tokio::spawn(async move {
+            ecole_pedagogie::bulletins::generer_classe(
+                &mut first,
+                a,
+                CodePeriode::Trimestre1,
+                false,
+            )
+            .await
+            .unwrap();
+        });
+        pause().await;
+        let mut writer = app.conn().await;
+        let change = tokio::spawn(async move {
+            diesel::update(notes::table.find(note))
+                .set(notes::valeur.eq(BigDecimal::from(19 - round as i64)))
+                .execute(&mut writer)
+                .await
+                .unwrap();
+        });
+        pause().await;
+        let mut second = app.conn().await;
+        let gen2 = tokio::spawn(async move {
+            ecole_pedagogie::bulletins::generer_classe(
+                &mut second,
+                a,
+                CodePeriode::Trimestre1,
+                false,
+            )
+            .await
+            .unwrap();
+        });
+        pause().await;
+        blocker.batch_execute("COMMIT").await.unwrap();
+        gen1.await.unwrap();
+        change.await.unwrap();
+        gen2.await.unwrap();
+        let fresh = ecole_pedagogie::bulletins::calculer(&mut conn, &[a], CodePeriode::Trimestre1)
+            .await
+            .unwrap();
+        for b in &fresh.classes[0].result.bulletins {
+            let (avg, stale): (Option<BigDecimal>, bool) = bulletins::table
+                .filter(bulletins::eleve_id.eq(b.eleve))
+                .select((bulletins::moyenne_generale, bulletins::a_recalculer))
+                .first(&mut conn)
+                .await
+                .unwrap();
+            let expected = b.moyenne_generale.map(|c| BigDecimal::new(c.into(), 2));
+            assert_eq!((avg, stale), (expected, false), "verrou tenu, tour {round}");
         }
     }
 }
