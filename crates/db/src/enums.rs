@@ -155,6 +155,34 @@ impl CodePeriode {
         )
     }
 
+    /// The periods of a year divided as this one is (three trimesters or two semesters), in
+    /// order.
+    pub fn periodes_de_l_annee(self) -> &'static [CodePeriode] {
+        if self.is_trimestre() {
+            &[
+                CodePeriode::Trimestre1,
+                CodePeriode::Trimestre2,
+                CodePeriode::Trimestre3,
+            ]
+        } else {
+            &[CodePeriode::Semestre1, CodePeriode::Semestre2]
+        }
+    }
+
+    /// The year's last period (3rd trimester, 2nd semester): its bulletin carries the annual
+    /// result.
+    pub fn derniere(self) -> CodePeriode {
+        if self.is_trimestre() {
+            CodePeriode::Trimestre3
+        } else {
+            CodePeriode::Semestre2
+        }
+    }
+
+    pub fn est_derniere(self) -> bool {
+        self == self.derniere()
+    }
+
     /// `1er trimestre`, `2e semestre`…
     pub fn libelle(self) -> &'static str {
         match self {

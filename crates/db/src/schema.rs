@@ -100,6 +100,8 @@ diesel::table! {
         a_recalculer -> Bool,
         version -> Int4,
         pdf_sha256 -> Nullable<Text>,
+        moyenne_annuelle -> Nullable<Numeric>,
+        decision_annuelle -> Nullable<Text>,
     }
 }
 

@@ -19,8 +19,30 @@ pub struct LigneBulletinPdf {
     /// `1er`, `2ème ex`…
     pub rang: Option<String>,
     pub moyenne_classe: Option<String>,
+    /// The teacher's appreciation (at most 200 characters), printed as written.
     pub appreciation: String,
     pub enseignant: String,
+}
+
+/// The annual result, on the year's last period.
+#[derive(Debug, Clone, Default)]
+pub struct AnnuelPdf {
+    /// `12,10`; `None` prints `incomplète` (a period of the year without average, or not
+    /// published yet).
+    pub moyenne: Option<String>,
+    /// `Admis(e)`, `Redouble`, `Exclu(e)`; nothing printed when `None`.
+    pub decision: Option<String>,
+    /// The decision is the class council's (it overrides the computed one).
+    pub decision_du_conseil: bool,
+}
+
+/// What the class council recorded for the pupil.
+#[derive(Debug, Clone, Default)]
+pub struct ConseilPdf {
+    /// The council's general appreciation.
+    pub appreciation: String,
+    /// `Félicitations`, `Avertissement (conduite)`…
+    pub distinction: Option<String>,
 }
 
 /// A pupil's report card for one period, computed and formatted by the caller.
@@ -48,13 +70,18 @@ pub struct BulletinPdf {
     pub effectif: i32,
     pub mention: Option<String>,
     pub tableau_honneur: bool,
+    /// Unjustified absences.
     pub absences: i32,
+    /// Justified absences (`EXCUSE`).
+    pub absences_justifiees: i32,
     pub retards: i32,
     pub moyenne_classe: Option<String>,
     pub moyenne_max: Option<String>,
     pub moyenne_min: Option<String>,
-    /// `(annual average, decision)`, e.g. `("12,10", "Admis(e)")`: on the last period only.
-    pub annuel: Option<(String, String)>,
+    /// On the year's last period only.
+    pub annuel: Option<AnnuelPdf>,
+    /// The class council's appreciation and distinction or sanction, when recorded.
+    pub conseil: Option<ConseilPdf>,
     pub professeur_principal: Option<String>,
     /// `Conakry`
     pub fait_a: String,
@@ -176,10 +203,11 @@ fn synthese(b: &BulletinPdf) -> Result<impl Element + use<>, PdfError> {
         gauche.push(text("Tableau d'honneur").styled(Style::new().bold()));
     }
     gauche.push(
-        champ("Absences : ", &b.absences.to_string())
-            .run("     Retards : ", Style::new())
-            .run(&b.retards.to_string(), Style::new().bold()),
+        champ("Absences non justifiées : ", &b.absences.to_string())
+            .run("     justifiées : ", Style::new())
+            .run(&b.absences_justifiees.to_string(), Style::new().bold()),
     );
+    gauche.push(champ("Retards : ", &b.retards.to_string()));
 
     let stat = |v: &Option<String>| v.as_deref().unwrap_or(NONE).to_string();
     let mut droite = LinearLayout::vertical();
@@ -195,13 +223,35 @@ fn synthese(b: &BulletinPdf) -> Result<impl Element + use<>, PdfError> {
         .element(cellule(gauche))
         .element(cellule(droite))
         .push()?;
-    if let Some((moyenne, decision)) = &b.annuel {
+    if let Some(annuel) = &b.annuel {
+        let moyenne = match &annuel.moyenne {
+            Some(m) => format!("{m} / {}", b.bareme),
+            None => "incomplète".to_string(),
+        };
+        let mut decision = LinearLayout::vertical();
+        match &annuel.decision {
+            Some(d) if annuel.decision_du_conseil => {
+                decision.push(champ("Décision du conseil de classe : ", d))
+            }
+            Some(d) => decision.push(champ("Décision : ", d)),
+            None => {}
+        }
         t.row()
-            .element(cellule(champ(
-                "Moyenne annuelle : ",
-                &format!("{moyenne} / {}", b.bareme),
-            )))
-            .element(cellule(champ("Décision : ", decision)))
+            .element(cellule(champ("Moyenne annuelle : ", &moyenne)))
+            .element(cellule(decision))
+            .push()?;
+    }
+    if let Some(conseil) = &b.conseil {
+        let mut bloc = LinearLayout::vertical();
+        if !conseil.appreciation.trim().is_empty() {
+            bloc.push(champ("Conseil de classe : ", &conseil.appreciation));
+        }
+        if let Some(distinction) = &conseil.distinction {
+            bloc.push(champ("Distinction ou sanction : ", distinction));
+        }
+        t.row()
+            .element(cellule(bloc))
+            .element(cellule(text("")))
             .push()?;
     }
     Ok(t)

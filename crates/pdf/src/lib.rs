@@ -39,7 +39,7 @@ mod polices;
 mod texte;
 
 pub use bloc::TextBlock;
-pub use bulletin::{BulletinPdf, LigneBulletinPdf, render_bulletin};
+pub use bulletin::{AnnuelPdf, BulletinPdf, ConseilPdf, LigneBulletinPdf, render_bulletin};
 pub use commun::{
     BODY_SIZE, Column, Entete, Logo, MIN_CELL_SIZE, PdfDocument, Rule, Table, centered, render,
     start_document, text,

@@ -270,3 +270,42 @@ fn report_cards_render_from_several_threads_sharing_one_logo() {
         assert!(pdftotext(&pdf).contains(nom));
     }
 }
+
+#[test]
+fn attendance_annual_result_and_class_council() {
+    use ecole_pdf::{AnnuelPdf, ConseilPdf};
+    let mut b = bulletin("Aïssatou Bah", "Née le 1er mai 2012", entete(None));
+    let text = pdftotext(&render_bulletin(&b).unwrap());
+    for expected in [
+        "Absences non justifiées : 3",
+        "justifiées : 2",
+        "Retards : 1",
+        "Conseil de classe : Bon trimestre",
+        "Distinction ou sanction : Encouragements",
+    ] {
+        assert!(text.contains(expected), "{expected:?} absent de :\n{text}");
+    }
+    // Incomplete: no average, no decision; a council's decision is printed as such.
+    b.annuel = Some(AnnuelPdf::default());
+    b.conseil = None;
+    let text = pdftotext(&render_bulletin(&b).unwrap());
+    assert!(text.contains("Moyenne annuelle : incomplète"), "{text}");
+    assert!(!text.contains("Décision") && !text.contains("Conseil de classe"));
+    b.annuel = Some(AnnuelPdf {
+        moyenne: Some("9,50".into()),
+        decision: Some("Admis(e)".into()),
+        decision_du_conseil: true,
+    });
+    b.conseil = Some(ConseilPdf {
+        appreciation: String::new(),
+        distinction: Some("Avertissement (travail)".into()),
+    });
+    let pdf = render_bulletin(&b).unwrap();
+    assert!(pdf.len() <= 60 * 1024);
+    let text = pdftotext(&pdf);
+    assert!(
+        text.contains("Décision du conseil de classe : Admis(e)"),
+        "{text}"
+    );
+    assert!(text.contains("Avertissement (travail)"));
+}

@@ -452,22 +452,24 @@ pub fn rang_imprime(rang: u32, ex_aequo: bool, sexe: Sexe) -> String {
     if ex_aequo { format!("{base} ex") } else { base }
 }
 
-/// The annual average on `bareme` (mean of the period averages of record on that bareme,
-/// exact then rounded) and the decision (admission threshold brought to the bareme).
-pub fn annuel(
-    regles: &Regles,
-    bareme: i32,
-    periodes: &[BigDecimal],
-) -> Option<(BigDecimal, &'static str)> {
-    let values: Vec<BigRational> = periodes.iter().map(to_rational).collect();
-    let avg = round2(&mean(&values)?);
-    let centimes = (&avg * BigDecimal::from(100)).to_i64().unwrap_or(i64::MIN);
-    let decision = if centimes >= regles.seuil_admission(bareme) {
-        "Admis(e)"
-    } else {
-        "Redouble"
-    };
-    Some((avg, decision))
+/// The annual average on `bareme`, in hundredths, from every period's stored average
+/// `(hundredths, bareme of that bulletin)`: each brought exactly to `bareme`, their mean
+/// rounded once; and whether it reaches the admission threshold (brought to the bareme).
+pub fn annuel(regles: &Regles, bareme: i32, periodes: &[(i64, i32)]) -> Option<(i64, bool)> {
+    if periodes.is_empty() || periodes.iter().any(|(_, b)| *b <= 0) {
+        return None;
+    }
+    let values: Vec<BigRational> = periodes
+        .iter()
+        .map(|(v, b)| BigRational::new(BigInt::from(*v) * BigInt::from(bareme), BigInt::from(*b)))
+        .collect();
+    let avg = mean(&values)?;
+    // Half-up: floor(avg + 1/2) for a non-negative average of hundredths.
+    let centimes = (avg + BigRational::new(BigInt::one(), BigInt::from(2)))
+        .floor()
+        .to_integer()
+        .to_i64()?;
+    Some((centimes, centimes >= regles.seuil_admission(bareme)))
 }
 
 #[cfg(test)]
@@ -618,15 +620,15 @@ mod tests {
     #[test]
     fn annual_average_decision_and_scale() {
         let r = Regles::default();
+        // (9.50 + 10.25 + 10.26) / 3 = 10.0033… → 10.00
         assert_eq!(
-            annuel(&r, 20, &[dec("9.50"), dec("10.25"), dec("10.26")]),
-            Some((dec("10.00"), "Admis(e)"))
+            annuel(&r, 20, &[(950, 20), (1025, 20), (1026, 20)]),
+            Some((1000, true))
         );
-        assert_eq!(
-            annuel(&r, 20, &[dec("9.99")]),
-            Some((dec("9.99"), "Redouble"))
-        );
+        assert_eq!(annuel(&r, 20, &[(999, 20)]), Some((999, false)));
         assert_eq!(annuel(&r, 20, &[]), None);
+        // A period stored on /10 counts exactly: (7.78 × 2 + 15.55) / 2 = 15.555 → 15.56.
+        assert_eq!(annuel(&r, 20, &[(778, 10), (1555, 20)]), Some((1556, true)));
         assert_eq!(r.mention(&dec("7.99")), "Faible");
         assert_eq!(r.seuils(20).mention(799), "Faible");
         assert_eq!(r.seuils(20).mention(800), "Insuffisant");
@@ -680,13 +682,10 @@ mod tests {
         assert_eq!(res.moyenne_classe, Some(693));
         // Annual on /10: admitted from 5 (10 halved).
         assert_eq!(
-            annuel(&r, 10, &[dec("5.00"), dec("4.99"), dec("5.00")]),
-            Some((dec("5.00"), "Admis(e)"))
+            annuel(&r, 10, &[(500, 10), (499, 10), (500, 10)]),
+            Some((500, true))
         );
-        assert_eq!(
-            annuel(&r, 10, &[dec("4.99")]),
-            Some((dec("4.99"), "Redouble"))
-        );
+        assert_eq!(annuel(&r, 10, &[(499, 10)]), Some((499, false)));
         assert_eq!(r.seuils(10).mention(900), "Excellent");
         assert_eq!(r.seuils(10).mention(899), "Très bien");
         assert_eq!(r.seuils(10).mention(399), "Faible");

@@ -1,6 +1,6 @@
 //! A realistic report card, shared by the tests and the benchmark example.
 
-use ecole_pdf::{BulletinPdf, Entete, LigneBulletinPdf, Logo};
+use ecole_pdf::{AnnuelPdf, BulletinPdf, ConseilPdf, Entete, LigneBulletinPdf, Logo};
 
 pub const MATIERES: [(&str, i32, &str); 15] = [
     ("Mathématiques", 4, "M. Mamadou Diallo"),
@@ -93,11 +93,20 @@ pub fn bulletin(eleve_nom: &str, ne_le: &str, entete: Entete) -> BulletinPdf {
         mention: Some("Assez bien".into()),
         tableau_honneur: true,
         absences: 3,
+        absences_justifiees: 2,
         retards: 1,
         moyenne_classe: Some("10,87".into()),
         moyenne_max: Some("16,25".into()),
         moyenne_min: Some("4,75".into()),
-        annuel: Some(("12,10".into(), "Admis(e)".into())),
+        annuel: Some(AnnuelPdf {
+            moyenne: Some("12,10".into()),
+            decision: Some("Admis(e)".into()),
+            decision_du_conseil: false,
+        }),
+        conseil: Some(ConseilPdf {
+            appreciation: "Bon trimestre, des efforts à poursuivre en anglais.".into(),
+            distinction: Some("Encouragements".into()),
+        }),
         professeur_principal: Some("Mme Aïssata Condé".into()),
         fait_a: "Conakry".into(),
         fait_le: "26 novembre 2026".into(),

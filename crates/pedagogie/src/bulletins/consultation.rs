@@ -6,18 +6,18 @@ use bigdecimal::BigDecimal;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use ecole_core::decimal::{serialize_number, serialize_option_number};
+use ecole_core::decimal::serialize_option_number;
 use ecole_core::scope::Scope;
 use ecole_core::time::serde_conakry;
 use ecole_core::{Actor, DomainError, DomainResult, Page, PageRequest, Role};
 use ecole_db::enums::{CodePeriode, Sexe, StatutBulletin};
 use ecole_db::schema::{
     annees_scolaires, bulletin_lignes, bulletin_versions, bulletins, classes, eleves, matieres,
-    periodes, users,
+    users,
 };
 use serde::Serialize;
 
-use crate::calcul::{self, rang_imprime};
+use crate::calcul::rang_imprime;
 
 /// A report card as listed (`bulletins/`). Averages, class statistics included, are on
 /// `bareme` (the class's: 10 in primary, else 20), as printed; `moyenne_generale_sur_20` is
@@ -105,14 +105,32 @@ pub struct LigneOut {
     pub enseignant: String,
 }
 
-/// The annual result, on the year's last period.
+/// The annual result, on the year's last period (3rd trimester, 2nd semester), as stored
+/// when that bulletin was computed.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Annuel {
-    #[serde(serialize_with = "serialize_number")]
-    #[schema(value_type = f64)]
-    pub moyenne_annuelle: BigDecimal,
-    /// `Admis(e)` or `Redouble`.
-    pub decision: String,
+    /// `complète`, or `incomplète`: a period of the year has no bulletin (or no average) or,
+    /// for families, is not published; then no average and no computed decision.
+    pub statut: String,
+    /// The mean of the period averages, on the bulletin's bareme.
+    #[serde(serialize_with = "serialize_option_number")]
+    #[schema(value_type = Option<f64>)]
+    pub moyenne_annuelle: Option<BigDecimal>,
+    /// The decision printed: `Admis(e)`, `Redouble` (from the annual average).
+    pub decision: Option<String>,
+    /// From the annual average: `Admis(e)` from the admission threshold, else `Redouble`.
+    pub decision_calculee: Option<String>,
+}
+
+/// `ADMIS` → `Admis(e)`…
+pub fn libelle_decision(code: &str) -> String {
+    match code {
+        "ADMIS" => "Admis(e)",
+        "REDOUBLE" => "Redouble",
+        "EXCLU" => "Exclu(e)",
+        other => other,
+    }
+    .to_string()
 }
 
 /// `bulletins/<id>/`: the card with its lines (and the annual result on the last period).
@@ -496,61 +514,50 @@ pub async fn lignes(conn: &mut AsyncPgConnection, bulletin: i64) -> DomainResult
         .collect())
 }
 
-/// The annual average and decision when `periode` is the year's last period (by end date)
-/// and the pupil has at least one period average: 2 queries.
-pub async fn annuel(
+/// The annual result of bulletin `id` when `periode` is the year's last period, as stored
+/// with it; with `publies_seulement` (families, and the PDF they receive), complete only if
+/// the bulletins of the year's other periods are published. 1 or 2 queries.
+pub async fn annuel_de(
     conn: &mut AsyncPgConnection,
+    id: i64,
     eleve: i64,
     annee: i64,
     periode: CodePeriode,
-    bareme: i32,
+    publies_seulement: bool,
 ) -> DomainResult<Option<Annuel>> {
-    let last: Option<CodePeriode> = periodes::table
-        .filter(periodes::annee_scolaire_id.eq(annee))
-        .order((periodes::date_fin.desc(), periodes::id.desc()))
-        .select(periodes::code)
-        .first(conn)
-        .await
-        .optional()?;
-    if last != Some(periode) {
+    if !periode.est_derniere() {
         return Ok(None);
     }
-    annuel_de(conn, eleve, annee, bareme).await
-}
-
-/// The annual average and decision of `eleve` for `annee` on `bareme`, from its stored
-/// period averages (each brought exactly to `bareme`).
-pub async fn annuel_de(
-    conn: &mut AsyncPgConnection,
-    eleve: i64,
-    annee: i64,
-    bareme: i32,
-) -> DomainResult<Option<Annuel>> {
-    let moyennes: Vec<(Option<BigDecimal>, i32)> = bulletins::table
-        .filter(bulletins::eleve_id.eq(eleve))
-        .filter(bulletins::annee_scolaire_id.eq(annee))
-        .select((bulletins::moyenne_generale, bulletins::bareme))
-        .load(conn)
+    let (moyenne, decision): (Option<BigDecimal>, Option<String>) = bulletins::table
+        .find(id)
+        .select((bulletins::moyenne_annuelle, bulletins::decision_annuelle))
+        .first(conn)
         .await?;
-    let moyennes: Vec<BigDecimal> = moyennes
-        .into_iter()
-        .filter_map(|(m, b)| {
-            m.map(|m| {
-                if b == bareme {
-                    m
-                } else {
-                    m * BigDecimal::from(bareme) / BigDecimal::from(b)
-                }
-            })
-        })
-        .collect();
-    let regles = super::generation::regles(conn).await?;
-    Ok(
-        calcul::annuel(&regles, bareme, &moyennes).map(|(moyenne_annuelle, decision)| Annuel {
-            moyenne_annuelle,
-            decision: decision.to_string(),
-        }),
-    )
+    let mut complete = moyenne.is_some();
+    if complete && publies_seulement {
+        let others: Vec<CodePeriode> = periode
+            .periodes_de_l_annee()
+            .iter()
+            .copied()
+            .filter(|p| *p != periode)
+            .collect();
+        let published: i64 = bulletins::table
+            .filter(bulletins::eleve_id.eq(eleve))
+            .filter(bulletins::annee_scolaire_id.eq(annee))
+            .filter(bulletins::periode.eq_any(&others))
+            .filter(bulletins::statut.eq(StatutBulletin::Publie))
+            .count()
+            .get_result(conn)
+            .await?;
+        complete = published == others.len() as i64;
+    }
+    let decision_calculee = decision.filter(|_| complete).map(|d| libelle_decision(&d));
+    Ok(Some(Annuel {
+        statut: if complete { "complète" } else { "incomplète" }.to_string(),
+        moyenne_annuelle: moyenne.filter(|_| complete),
+        decision: decision_calculee.clone(),
+        decision_calculee,
+    }))
 }
 
 /// `bulletins/<id>/`.
@@ -561,12 +568,14 @@ pub async fn get(
 ) -> DomainResult<BulletinDetail> {
     let bulletin = get_row(conn, actor, id).await?;
     let lignes = lignes(conn, id).await?;
-    let annuel = annuel(
+    let famille = matches!(actor.role, Role::Parent | Role::Eleve);
+    let annuel = annuel_de(
         conn,
+        id,
         bulletin.eleve,
         bulletin.annee_scolaire,
         bulletin.periode,
-        bulletin.bareme,
+        famille,
     )
     .await?;
     Ok(BulletinDetail {

@@ -20,7 +20,7 @@ use ecole_db::enums::{CodePeriode, Sexe, StatutBulletin};
 use ecole_db::schema::bulletins;
 use ecole_jobs::payloads::GenererBulletinPdf;
 use ecole_jobs::{JobContext, JobError};
-use ecole_pdf::{BulletinPdf, Entete, LigneBulletinPdf, Logo, render_bulletin};
+use ecole_pdf::{AnnuelPdf, BulletinPdf, Entete, LigneBulletinPdf, Logo, render_bulletin};
 use serde_json::{Value, json};
 
 use super::consultation;
@@ -83,7 +83,7 @@ pub async fn entete(conn: &mut AsyncPgConnection, media_root: &Path) -> Result<E
 }
 
 /// What the PDF needs, in one query: the bulletin row, its pupil, class, year, the class's
-/// head teacher, whether the period is the year's last, and the school row's version.
+/// head teacher and the school row's version.
 #[derive(QueryableByName)]
 struct Source {
     #[diesel(sql_type = BigInt)]
@@ -140,8 +140,6 @@ struct Source {
     professeur_principal: Option<String>,
     #[diesel(sql_type = Text)]
     annee_nom: String,
-    #[diesel(sql_type = Bool)]
-    derniere_periode: bool,
     #[diesel(sql_type = Nullable<Timestamptz>)]
     etablissement_version: Option<DateTime<Utc>>,
 }
@@ -154,9 +152,6 @@ async fn source(conn: &mut AsyncPgConnection, id: i64) -> Result<Option<Source>,
            b.genere_le, b.version, e.matricule, e.sexe, e.date_naissance, e.lieu_naissance, \
            u.first_name, u.last_name, c.nom AS classe_nom, b.bareme, a.nom AS annee_nom, \
            NULLIF(trim(pu.first_name || ' ' || pu.last_name), '') AS professeur_principal, \
-           COALESCE((SELECT p.code = b.periode FROM periodes p \
-                      WHERE p.annee_scolaire_id = b.annee_scolaire_id \
-                      ORDER BY p.date_fin DESC, p.id DESC LIMIT 1), FALSE) AS derniere_periode, \
            (SELECT updated_at FROM etablissement ORDER BY id LIMIT 1) AS etablissement_version \
          FROM bulletins b \
          JOIN eleves e ON e.id = b.eleve_id \
@@ -181,11 +176,8 @@ async fn contenu(
     entete: Entete,
 ) -> Result<BulletinPdf, JobError> {
     let lignes = consultation::lignes(conn, s.id).await?;
-    let annuel = if s.derniere_periode {
-        consultation::annuel_de(conn, s.eleve, s.annee, s.bareme).await?
-    } else {
-        None
-    };
+    // The document families receive: the annual result from published periods only.
+    let annuel = consultation::annuel_de(conn, s.id, s.eleve, s.annee, s.periode, true).await?;
     let professeur_principal = s.professeur_principal.clone();
     // Every value is stored on the bulletin's bareme, as printed.
     let bareme = s.bareme;
@@ -250,11 +242,17 @@ async fn contenu(
         mention: s.mention.clone(),
         tableau_honneur: s.tableau_honneur,
         absences: s.absences,
+        absences_justifiees: 0,
         retards: s.retards,
         moyenne_classe: s.moyenne_classe.as_ref().map(format_fr),
         moyenne_max: s.moyenne_max.as_ref().map(format_fr),
         moyenne_min: s.moyenne_min.as_ref().map(format_fr),
-        annuel: annuel.map(|a| (format_fr(&a.moyenne_annuelle), a.decision)),
+        annuel: annuel.map(|a| AnnuelPdf {
+            moyenne: a.moyenne_annuelle.as_ref().map(format_fr),
+            decision: a.decision,
+            decision_du_conseil: false,
+        }),
+        conseil: None,
         professeur_principal,
         fait_a,
         fait_le: time::date_longue(time::today()),

@@ -21,7 +21,7 @@ use ecole_db::schema::{
 use ecole_jobs::payloads::GenererBulletinPdf;
 use ecole_jobs::{NewJob, enqueue_many};
 
-use crate::calcul::{EleveNotes, NoteBrute, Regles, ResultatClasse, calculer_classe};
+use crate::calcul::{self, EleveNotes, NoteBrute, Regles, ResultatClasse, calculer_classe};
 
 /// The school's rules, from `regles_bulletin`.
 pub async fn regles(conn: &mut AsyncPgConnection) -> DomainResult<Regles> {
@@ -310,6 +310,61 @@ pub async fn calculer(
     })
 }
 
+/// For the year's last period, each pupil's annual result (aligned on `cols.eleve`): the
+/// mean of every period's average of record when each period of the year has one, and the
+/// decision; `None` otherwise (incomplete). One query.
+async fn annual_results(
+    conn: &mut AsyncPgConnection,
+    regles: &Regles,
+    annee: i64,
+    periode: CodePeriode,
+    cols: &BulletinColumns,
+) -> DomainResult<(Vec<Option<i64>>, Vec<Option<&'static str>>)> {
+    let none = || (vec![None; cols.eleve.len()], vec![None; cols.eleve.len()]);
+    if !periode.est_derniere() {
+        return Ok(none());
+    }
+    let others: Vec<CodePeriode> = periode
+        .periodes_de_l_annee()
+        .iter()
+        .copied()
+        .filter(|p| *p != periode)
+        .collect();
+    let rows: Vec<(i64, Option<i64>, i32)> = bulletins::table
+        .filter(bulletins::annee_scolaire_id.eq(annee))
+        .filter(bulletins::periode.eq_any(&others))
+        .filter(bulletins::eleve_id.eq_any(&cols.eleve))
+        .select((
+            bulletins::eleve_id,
+            sql::<Nullable<BigInt>>("(bulletins.moyenne_generale * 100)::int8"),
+            bulletins::bareme,
+        ))
+        .load(conn)
+        .await?;
+    let mut of_pupil: HashMap<i64, Vec<(i64, i32)>> = HashMap::new();
+    for (eleve, moyenne, bareme) in rows {
+        if let Some(m) = moyenne {
+            of_pupil.entry(eleve).or_default().push((m, bareme));
+        }
+    }
+    let (mut moyennes, mut decisions) = none();
+    for (i, eleve) in cols.eleve.iter().enumerate() {
+        let (Some(m), Some(values)) = (cols.moyenne[i], of_pupil.get(eleve)) else {
+            continue;
+        };
+        if values.len() != others.len() {
+            continue;
+        }
+        let mut values = values.clone();
+        values.push((m, cols.bareme[i]));
+        if let Some((moyenne, admis)) = calcul::annuel(regles, cols.bareme[i], &values) {
+            moyennes[i] = Some(moyenne);
+            decisions[i] = Some(if admis { "ADMIS" } else { "REDOUBLE" });
+        }
+    }
+    Ok((moyennes, decisions))
+}
+
 #[derive(QueryableByName)]
 struct Saved {
     #[diesel(sql_type = BigInt)]
@@ -336,6 +391,8 @@ struct BulletinColumns {
     tableau_honneur: Vec<bool>,
     absences: Vec<i32>,
     retards: Vec<i32>,
+    moyenne_annuelle: Vec<Option<i64>>,
+    decision_annuelle: Vec<Option<&'static str>>,
 }
 
 /// The subject lines to write, column by column.
@@ -491,6 +548,29 @@ async fn enregistrer(
             nouvelles_versions: 0,
         });
     }
+    let annuel = annual_results(conn, &regles, annee, periode, &cols).await?;
+    (cols.moyenne_annuelle, cols.decision_annuelle) = annuel;
+    // The averages stored so far: the year's last bulletin of a pupil whose average changes
+    // is flagged (its annual result used it).
+    let before: HashMap<i64, (Option<i64>, i32)> = if periode.est_derniere() {
+        HashMap::new()
+    } else {
+        bulletins::table
+            .filter(bulletins::annee_scolaire_id.eq(annee))
+            .filter(bulletins::periode.eq(periode))
+            .filter(bulletins::eleve_id.eq_any(&cols.eleve))
+            .select((
+                bulletins::eleve_id,
+                (
+                    sql::<Nullable<BigInt>>("(bulletins.moyenne_generale * 100)::int8"),
+                    bulletins::bareme,
+                ),
+            ))
+            .load::<(i64, (Option<i64>, i32))>(conn)
+            .await?
+            .into_iter()
+            .collect()
+    };
     // Forced: the published bulletins recomputed now keep their current version's record.
     let versioned: Vec<i64> = if force {
         let computed: HashSet<i64> = cols.eleve.iter().copied().collect();
@@ -521,17 +601,18 @@ async fn enregistrer(
         "INSERT INTO bulletins (eleve_id, classe_id, annee_scolaire_id, periode, \
            moyenne_generale, rang, ex_aequo, effectif, moyenne_classe, moyenne_max, \
            moyenne_min, mention, tableau_honneur, absences, retards, statut, genere_le, \
-           bareme, moyenne_generale_sur_20, a_recalculer) \
+           bareme, moyenne_generale_sur_20, a_recalculer, moyenne_annuelle, \
+           decision_annuelle) \
          SELECT t.eleve, t.classe, $1, $2, t.moyenne * 0.01, t.rang, t.ex_aequo, \
            t.effectif, t.moyenne_classe * 0.01, t.moyenne_max * 0.01, t.moyenne_min * 0.01, \
            t.mention, t.tableau_honneur, t.absences, t.retards, 'CALCULE', now(), \
-           t.bareme, t.moyenne_sur_20 * 0.01, FALSE \
+           t.bareme, t.moyenne_sur_20 * 0.01, FALSE, t.annuelle * 0.01, t.decision \
          FROM unnest($3::int8[], $4::int8[], $5::int8[], $6::int4[], $7::bool[], \
            $8::int4[], $9::int8[], $10::int8[], $11::int8[], $12::text[], $13::bool[], \
-           $14::int4[], $15::int4[], $16::int4[], $17::int8[]) \
+           $14::int4[], $15::int4[], $16::int4[], $17::int8[], $18::int8[], $19::text[]) \
            AS t(eleve, classe, moyenne, rang, ex_aequo, effectif, moyenne_classe, \
                 moyenne_max, moyenne_min, mention, tableau_honneur, absences, retards, \
-                bareme, moyenne_sur_20) \
+                bareme, moyenne_sur_20, annuelle, decision) \
          ON CONFLICT (eleve_id, annee_scolaire_id, periode) DO UPDATE SET \
            classe_id = excluded.classe_id, moyenne_generale = excluded.moyenne_generale, \
            rang = excluded.rang, ex_aequo = excluded.ex_aequo, \
@@ -541,6 +622,8 @@ async fn enregistrer(
            absences = excluded.absences, retards = excluded.retards, \
            genere_le = excluded.genere_le, bareme = excluded.bareme, \
            moyenne_generale_sur_20 = excluded.moyenne_generale_sur_20, \
+           moyenne_annuelle = excluded.moyenne_annuelle, \
+           decision_annuelle = excluded.decision_annuelle, \
            a_recalculer = FALSE, \
            statut = CASE WHEN bulletins.statut = 'PUBLIE' THEN 'PUBLIE' ELSE 'CALCULE' END, \
            version = CASE WHEN bulletins.statut = 'PUBLIE' THEN bulletins.version + 1 \
@@ -568,9 +651,39 @@ async fn enregistrer(
     .bind::<Array<Integer>, _>(&cols.retards)
     .bind::<Array<Integer>, _>(&cols.bareme)
     .bind::<Array<Nullable<BigInt>>, _>(&cols.moyenne_sur_20)
+    .bind::<Array<Nullable<BigInt>>, _>(&cols.moyenne_annuelle)
+    .bind::<Array<Nullable<Text>>, _>(&cols.decision_annuelle)
     .load(conn)
     .await?;
     let ids: Vec<i64> = saved.iter().map(|s| s.id).collect();
+    if !periode.est_derniere() {
+        let changed: Vec<i64> = cols
+            .eleve
+            .iter()
+            .zip(cols.moyenne.iter().zip(&cols.bareme))
+            .filter(|(e, (m, b))| before.get(e) != Some(&(**m, **b)))
+            .map(|(e, _)| *e)
+            .collect();
+        if !changed.is_empty() {
+            // Taken shared like any change: a generation of the last period holding it
+            // either read the new averages or is followed by the flag.
+            let last = periode.derniere();
+            diesel::sql_query("SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))")
+                .bind::<Text, _>(format!("bulletins:{annee}:{}", last.as_str()))
+                .execute(conn)
+                .await?;
+            diesel::update(
+                bulletins::table
+                    .filter(bulletins::annee_scolaire_id.eq(annee))
+                    .filter(bulletins::periode.eq(last))
+                    .filter(bulletins::eleve_id.eq_any(&changed))
+                    .filter(bulletins::a_recalculer.eq(false)),
+            )
+            .set(bulletins::a_recalculer.eq(true))
+            .execute(conn)
+            .await?;
+        }
+    }
     // Lines by pupil, with their class's teachers.
     let mut lines_of = HashMap::new();
     for c in &classes {

@@ -1,0 +1,3 @@
+ALTER TABLE bulletins
+    DROP COLUMN IF EXISTS decision_annuelle,
+    DROP COLUMN IF EXISTS moyenne_annuelle;
