@@ -179,8 +179,7 @@ fn config_copy(dir: &Path, ports: Option<&Ports>, media: &Path) -> PathBuf {
         std::fs::copy(depot().join("nginx").join(name), dir.join(name)).unwrap();
     }
     let template =
-        std::fs::read_to_string(depot().join("nginx/templates/server_name.conf.template"))
-            .unwrap();
+        std::fs::read_to_string(depot().join("nginx/templates/server_name.conf.template")).unwrap();
     assert!(template.contains("${SERVER_NAME}"));
     std::fs::write(
         dir.join("server_name.conf"),
@@ -188,7 +187,10 @@ fn config_copy(dir: &Path, ports: Option<&Ports>, media: &Path) -> PathBuf {
     )
     .unwrap();
     let mut conf = original
-        .replace("/etc/nginx/conf.d/server_name.conf", &format!("{d}/server_name.conf"))
+        .replace(
+            "/etc/nginx/conf.d/server_name.conf",
+            &format!("{d}/server_name.conf"),
+        )
         .replace("/etc/nginx/ecole/", &format!("{d}/"))
         .replace("/etc/nginx/certs/", &format!("{d}/"))
         .replace("/var/log/nginx/", &format!("{d}/"))
@@ -431,7 +433,13 @@ async fn nginx_redirects_proxies_and_serves_pdfs_only_through_the_api() {
         assert!(!body.contains("PDF-1.4"), "{path}");
     }
     // Closed whatever follows the path (the API ignores a final slash).
-    for path in ["/metrics", "/metrics/", "/metrics//", "/metrics/x", "/%6Detrics/"] {
+    for path in [
+        "/metrics",
+        "/metrics/",
+        "/metrics//",
+        "/metrics/x",
+        "/%6Detrics/",
+    ] {
         let r = client.get(format!("{https}{path}")).send().await.unwrap();
         assert_eq!(r.status(), 404, "{path}");
     }
