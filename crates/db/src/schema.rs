@@ -102,6 +102,7 @@ diesel::table! {
         pdf_sha256 -> Nullable<Text>,
         moyenne_annuelle -> Nullable<Numeric>,
         decision_annuelle -> Nullable<Text>,
+        absences_justifiees -> Int4,
     }
 }
 
@@ -254,6 +255,16 @@ diesel::table! {
         montant -> Int8,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    historique_classes (id) {
+        id -> Int8,
+        eleve_id -> Int8,
+        classe_id -> Int8,
+        du -> Date,
+        au -> Nullable<Date>,
     }
 }
 
@@ -529,6 +540,8 @@ diesel::joinable!(exemplaires -> livres (livre_id));
 diesel::joinable!(factures -> annees_scolaires (annee_scolaire_id));
 diesel::joinable!(factures -> eleves (eleve_id));
 diesel::joinable!(frais_scolarite -> annees_scolaires (annee_scolaire_id));
+diesel::joinable!(historique_classes -> classes (classe_id));
+diesel::joinable!(historique_classes -> eleves (eleve_id));
 diesel::joinable!(jobs -> users (requested_by));
 diesel::joinable!(lignes_facture -> factures (facture_id));
 diesel::joinable!(lignes_facture -> frais_scolarite (frais_id));
@@ -566,6 +579,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     exemplaires,
     factures,
     frais_scolarite,
+    historique_classes,
     jobs,
     lignes_facture,
     livres,

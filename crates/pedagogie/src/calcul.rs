@@ -136,6 +136,9 @@ pub struct EleveNotes {
     pub eleve: i64,
     pub sexe: Sexe,
     pub notes: Vec<NoteBrute>,
+    /// Excluded or transferred: averages computed, but no rank (general or per subject), no
+    /// honour roll, and not counted in the class's effectif and statistics.
+    pub hors_classement: bool,
 }
 
 /// A subject line; averages and points in hundredths (`1250` is 12.50), on the class's
@@ -173,7 +176,7 @@ pub struct BulletinCalcule {
 pub struct ResultatClasse {
     pub bareme: i32,
     pub bulletins: Vec<BulletinCalcule>,
-    /// Pupils ranked (with at least one grade).
+    /// Pupils ranked (with at least one grade, not excluded nor transferred).
     pub effectif: u32,
     pub moyenne_classe: Option<i64>,
     pub moyenne_max: Option<i64>,
@@ -387,11 +390,18 @@ pub fn calculer_classe(
         generales_both.push(generale);
     }
     let generales: Vec<Option<i64>> = generales_both.iter().map(|g| g.map(|g| g.0)).collect();
-    let ranks = competition_ranks(&generales);
+    // What is ranked and counted: the averages of the pupils not excluded nor transferred.
+    let ranked = |i: usize, v: Option<i64>| v.filter(|_| !eleves[i].hors_classement);
+    let classees: Vec<Option<i64>> = (0..eleves.len()).map(|i| ranked(i, generales[i])).collect();
+    let ranks = competition_ranks(&classees);
     // Subject ranks and class subject averages on stored values.
     let subject_stats: Vec<(Vec<Rang>, Option<i64>)> = (0..matieres.len())
         .map(|j| {
-            let stored: Vec<Option<i64>> = subject_avgs.iter().map(|a| a[j].map(|v| v.0)).collect();
+            let stored: Vec<Option<i64>> = subject_avgs
+                .iter()
+                .enumerate()
+                .map(|(i, a)| ranked(i, a[j].map(|v| v.0)))
+                .collect();
             let classe = moyenne_centimes(stored.iter().flatten().copied());
             (competition_ranks(&stored), classe)
         })
@@ -422,7 +432,8 @@ pub fn calculer_classe(
             BulletinCalcule {
                 eleve: e.eleve,
                 mention: moyenne.map(|m| seuils.mention(m).to_string()),
-                tableau_honneur: moyenne.is_some_and(|m| seuils.tableau_honneur(m)),
+                tableau_honneur: !e.hors_classement
+                    && moyenne.is_some_and(|m| seuils.tableau_honneur(m)),
                 moyenne_generale: moyenne,
                 moyenne_generale_sur_20: generales_both[i].map(|g| g.1),
                 rang: ranks[i].0,
@@ -431,14 +442,13 @@ pub fn calculer_classe(
             }
         })
         .collect();
-    let ranked = generales.iter().flatten().copied();
     ResultatClasse {
         bareme,
         bulletins,
-        effectif: generales.iter().flatten().count() as u32,
-        moyenne_classe: moyenne_centimes(ranked),
-        moyenne_max: generales.iter().flatten().max().copied(),
-        moyenne_min: generales.iter().flatten().min().copied(),
+        effectif: classees.iter().flatten().count() as u32,
+        moyenne_classe: moyenne_centimes(classees.iter().flatten().copied()),
+        moyenne_max: classees.iter().flatten().max().copied(),
+        moyenne_min: classees.iter().flatten().min().copied(),
     }
 }
 
@@ -494,6 +504,7 @@ mod tests {
             eleve: id,
             sexe: if id % 2 == 0 { Sexe::F } else { Sexe::M },
             notes,
+            hors_classement: false,
         }
     }
 
@@ -593,6 +604,40 @@ mod tests {
         assert_eq!(rang_imprime(2, true, Sexe::F), "2ème ex");
         assert_eq!(rang_imprime(1, false, Sexe::F), "1ère");
         assert_eq!(rang_imprime(1, false, Sexe::M), "1er");
+    }
+
+    #[test]
+    fn excluded_pupils_are_computed_but_neither_ranked_nor_counted() {
+        let r = Regles::default();
+        let mut exclu = pupil(2, vec![n(1, TypeNote::Devoir, "18", "20")]);
+        exclu.hors_classement = true;
+        let res = calculer_classe(
+            &r,
+            20,
+            &[(1, 1)],
+            &[
+                pupil(1, vec![n(1, TypeNote::Devoir, "12", "20")]),
+                exclu,
+                pupil(3, vec![n(1, TypeNote::Devoir, "10", "20")]),
+            ],
+        );
+        let b = &res.bulletins;
+        assert_eq!(
+            (b[1].moyenne_generale, b[1].rang, b[1].tableau_honneur),
+            (Some(1800), None, false)
+        );
+        assert_eq!(b[1].mention.as_deref(), Some("Excellent"));
+        assert_eq!(
+            (b[1].lignes[0].rang, b[1].lignes[0].ex_aequo),
+            (None, false)
+        );
+        assert_eq!((b[0].rang, b[2].rang), (Some(1), Some(2)));
+        assert_eq!(res.effectif, 2);
+        assert_eq!(
+            (res.moyenne_max, res.moyenne_min, res.moyenne_classe),
+            (Some(1200), Some(1000), Some(1100))
+        );
+        assert_eq!(b[0].lignes[0].moyenne_classe, Some(1100));
     }
 
     #[test]

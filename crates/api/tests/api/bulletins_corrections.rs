@@ -760,7 +760,6 @@ async fn bug4_second_trimester_prints_no_annual_decision() {
 
 /// Bug 5: EXCUSE counted nowhere, grades of the previous class lost, excluded pupils ranked.
 #[tokio::test]
-#[ignore = "issue #15 : correctif à venir"]
 async fn bug5_attendance_membership_and_excluded_pupils() {
     let app = TestApp::new().await;
     let school = School::create(&app, 3).await;

@@ -59,7 +59,10 @@ pub struct BulletinOut {
     pub moyenne_min: Option<BigDecimal>,
     pub mention: Option<String>,
     pub tableau_honneur: bool,
+    /// Unjustified absences (days `ABSENT`) over the period's dates.
     pub absences: i32,
+    /// Justified absences (days `EXCUSE`).
+    pub absences_justifiees: i32,
     pub retards: i32,
     pub statut: StatutBulletin,
     /// A grade, coefficient, assignment or attendance changed since this bulletin was
@@ -233,6 +236,7 @@ type Row = (
         DateTime<Utc>,
         bool,
         i32,
+        i32,
     ),
     (String, Sexe, String, String),
     (String, i32, Option<BigDecimal>),
@@ -266,6 +270,7 @@ macro_rules! row_select {
                 bulletins::updated_at,
                 bulletins::a_recalculer,
                 bulletins::version,
+                bulletins::absences_justifiees,
             ),
             (
                 eleves::matricule,
@@ -309,6 +314,7 @@ fn to_out(r: Row) -> BulletinOut {
             updated_at,
             a_recalculer,
             version,
+            absences_justifiees,
         ),
         (matricule, sexe, first, last),
         (classe_nom, bareme, moyenne_generale_sur_20),
@@ -337,6 +343,7 @@ fn to_out(r: Row) -> BulletinOut {
         mention,
         tableau_honneur,
         absences,
+        absences_justifiees,
         retards,
         statut,
         a_recalculer,

@@ -115,6 +115,8 @@ struct Source {
     #[diesel(sql_type = Integer)]
     absences: i32,
     #[diesel(sql_type = Integer)]
+    absences_justifiees: i32,
+    #[diesel(sql_type = Integer)]
     retards: i32,
     #[diesel(sql_type = Nullable<Timestamptz>)]
     genere_le: Option<DateTime<Utc>>,
@@ -148,7 +150,8 @@ async fn source(conn: &mut AsyncPgConnection, id: i64) -> Result<Option<Source>,
     Ok(diesel::sql_query(
         "SELECT b.id, b.eleve_id AS eleve, b.annee_scolaire_id AS annee, b.periode, \
            b.moyenne_generale, b.rang, b.ex_aequo, b.effectif, b.moyenne_classe, \
-           b.moyenne_max, b.moyenne_min, b.mention, b.tableau_honneur, b.absences, b.retards, \
+           b.moyenne_max, b.moyenne_min, b.mention, b.tableau_honneur, b.absences, \
+           b.absences_justifiees, b.retards, \
            b.genere_le, b.version, e.matricule, e.sexe, e.date_naissance, e.lieu_naissance, \
            u.first_name, u.last_name, c.nom AS classe_nom, b.bareme, a.nom AS annee_nom, \
            NULLIF(trim(pu.first_name || ' ' || pu.last_name), '') AS professeur_principal, \
@@ -242,7 +245,7 @@ async fn contenu(
         mention: s.mention.clone(),
         tableau_honneur: s.tableau_honneur,
         absences: s.absences,
-        absences_justifiees: 0,
+        absences_justifiees: s.absences_justifiees,
         retards: s.retards,
         moyenne_classe: s.moyenne_classe.as_ref().map(format_fr),
         moyenne_max: s.moyenne_max.as_ref().map(format_fr),

@@ -10,13 +10,13 @@ use bigdecimal::BigDecimal;
 use chrono::NaiveDate;
 use diesel::dsl::{count_star, sql};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text};
+use diesel::sql_types::{Array, BigInt, Bool, Date, Integer, Nullable, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use ecole_core::{DomainError, DomainResult};
-use ecole_db::enums::{CodePeriode, Sexe, StatutBulletin, StatutPresence, TypeNote};
+use ecole_db::enums::{CodePeriode, Sexe, StatutBulletin, StatutEleve, StatutPresence, TypeNote};
 use ecole_db::schema::{
-    bulletin_lignes, bulletins, classes, eleves, enseignants, enseignements, matieres, notes,
-    periodes, presences, regles_bulletin, users,
+    bulletin_lignes, bulletins, classes, enseignants, enseignements, matieres, notes, periodes,
+    presences, regles_bulletin, users,
 };
 use ecole_jobs::payloads::GenererBulletinPdf;
 use ecole_jobs::{NewJob, enqueue_many};
@@ -72,8 +72,21 @@ pub async fn regles(conn: &mut AsyncPgConnection) -> DomainResult<Regles> {
 
 /// A subject of a class: class, subject, coefficient, class override, teacher's names.
 type SubjectRow = (i64, i64, i32, Option<i32>, Option<String>, Option<String>);
-/// A grade: class, pupil, subject, type, value and scale in hundredths.
-type GradeRow = (i64, i64, i64, TypeNote, i64, i64);
+/// A grade: pupil, subject, subject's coefficient, type, value and scale in hundredths.
+type GradeRow = (i64, i64, i32, TypeNote, i64, i64);
+
+/// A pupil a class holds at the period's end.
+#[derive(QueryableByName)]
+struct Member {
+    #[diesel(sql_type = BigInt)]
+    classe: i64,
+    #[diesel(sql_type = BigInt)]
+    eleve: i64,
+    #[diesel(sql_type = Text)]
+    sexe: Sexe,
+    #[diesel(sql_type = Text)]
+    statut: StatutEleve,
+}
 
 /// What a generation did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -103,7 +116,8 @@ pub struct Calcul {
     regles: Regles,
     pub annee: i64,
     pub periode: CodePeriode,
-    attendance: HashMap<(i64, i64, StatutPresence), i32>,
+    /// `(pupil, status)` → days.
+    attendance: HashMap<(i64, StatutPresence), i32>,
     pub classes: Vec<CalculClasse>,
 }
 
@@ -184,57 +198,67 @@ pub async fn calculer(
         .distinct()
         .load(conn)
         .await?;
-    let pupils: Vec<(i64, i64, Sexe)> = eleves::table
-        .filter(eleves::classe_actuelle_id.eq_any(classes))
-        .select((
-            eleves::classe_actuelle_id.assume_not_null(),
-            eleves::id,
-            eleves::sexe,
-        ))
-        .order((eleves::classe_actuelle_id, eleves::id))
-        .load(conn)
-        .await?;
-    // NUMERIC(5, 2) values as exact hundredths: no decimal decoding of 30 grades a pupil.
+    // The pupils each class holds at the period's end: each pupil's latest stay in a class of
+    // the year begun by then, unless it ended before; a pupil admitted later counts in their
+    // first class of the year.
+    let members: Vec<Member> = diesel::sql_query(
+        "SELECT m.classe_id AS classe, e.id AS eleve, e.sexe, e.statut \
+         FROM (SELECT DISTINCT ON (h.eleve_id) h.eleve_id, h.classe_id, h.du, h.au \
+               FROM historique_classes h JOIN classes c ON c.id = h.classe_id \
+               WHERE c.annee_scolaire_id = $1 \
+               ORDER BY h.eleve_id, (h.du <= $2) DESC, \
+                 CASE WHEN h.du <= $2 THEN h.du END DESC, h.du, h.id DESC) m \
+         JOIN eleves e ON e.id = m.eleve_id \
+         WHERE m.classe_id = ANY($3) AND (m.du > $2 OR m.au IS NULL OR m.au > $2) \
+         ORDER BY m.classe_id, e.id",
+    )
+    .bind::<BigInt, _>(annee)
+    .bind::<Date, _>(fin)
+    .bind::<Array<BigInt>, _>(classes)
+    .load(conn)
+    .await?;
+    let member_ids: Vec<i64> = members.iter().map(|m| m.eleve).collect();
+    // Every grade of theirs for the period, wherever it was given. NUMERIC(5, 2) values as
+    // exact hundredths: no decimal decoding of 30 grades a pupil.
     let grades: Vec<GradeRow> = notes::table
-        .filter(notes::classe_id.eq_any(classes))
+        .inner_join(matieres::table)
+        .filter(notes::eleve_id.eq_any(&member_ids))
         .filter(notes::annee_scolaire_id.eq(annee))
         .filter(notes::periode.eq(periode))
         .select((
-            notes::classe_id,
             notes::eleve_id,
             notes::matiere_id,
+            matieres::coefficient,
             notes::type_note,
             sql::<BigInt>("(notes.valeur * 100)::int8"),
             sql::<BigInt>("(notes.sur * 100)::int8"),
         ))
         .load(conn)
         .await?;
-    let attendance: Vec<(i64, i64, StatutPresence, i64)> = presences::table
-        .filter(presences::classe_id.eq_any(classes))
+    // Their attendance over the period's dates, wherever it was taken.
+    let attendance: Vec<(i64, StatutPresence, i64)> = presences::table
+        .filter(presences::eleve_id.eq_any(&member_ids))
         .filter(presences::date.between(debut, fin))
-        .filter(presences::statut.eq_any([StatutPresence::Absent, StatutPresence::Retard]))
-        .group_by((presences::classe_id, presences::eleve_id, presences::statut))
-        .select((
-            presences::classe_id,
-            presences::eleve_id,
-            presences::statut,
-            count_star(),
-        ))
+        .filter(presences::statut.eq_any([
+            StatutPresence::Absent,
+            StatutPresence::Excuse,
+            StatutPresence::Retard,
+        ]))
+        .group_by((presences::eleve_id, presences::statut))
+        .select((presences::eleve_id, presences::statut, count_star()))
         .load(conn)
         .await?;
 
-    // Grades of a pupil count in the class they were given in.
-    let mut by_pupil: HashMap<(i64, i64), Vec<NoteBrute>> = HashMap::new();
-    for (classe, eleve, matiere, type_note, valeur, sur) in grades {
-        by_pupil
-            .entry((classe, eleve))
-            .or_default()
-            .push(NoteBrute {
-                matiere,
-                type_note,
-                valeur,
-                sur,
-            });
+    let mut by_pupil: HashMap<i64, Vec<NoteBrute>> = HashMap::new();
+    let mut own_coefficient: HashMap<i64, i32> = HashMap::new();
+    for (eleve, matiere, coefficient, type_note, valeur, sur) in grades {
+        own_coefficient.insert(matiere, coefficient);
+        by_pupil.entry(eleve).or_default().push(NoteBrute {
+            matiere,
+            type_note,
+            valeur,
+            sur,
+        });
     }
     let mut subjects_of: HashMap<i64, Vec<&SubjectRow>> = HashMap::new();
     for row in &subjects {
@@ -247,9 +271,9 @@ pub async fn calculer(
             .or_default()
             .push((matiere, coefficient));
     }
-    let mut pupils_of: HashMap<i64, Vec<(i64, Sexe)>> = HashMap::new();
-    for (classe, eleve, sexe) in pupils {
-        pupils_of.entry(classe).or_default().push((eleve, sexe));
+    let mut pupils_of: HashMap<i64, Vec<Member>> = HashMap::new();
+    for m in members {
+        pupils_of.entry(m.classe).or_default().push(m);
     }
     let mut sorted: Vec<i64> = wanted.into_iter().collect();
     sorted.sort_unstable();
@@ -263,7 +287,17 @@ pub async fn calculer(
                 .iter()
                 .map(|(_, m, c, o, _, _)| (*m, o.unwrap_or(*c)))
                 .collect();
-            for (m, c) in graded_of.remove(&classe).unwrap_or_default() {
+            let pupils = pupils_of.remove(&classe).unwrap_or_default();
+            // Given in the class, or to its pupils elsewhere.
+            let mut graded = graded_of.remove(&classe).unwrap_or_default();
+            for p in &pupils {
+                for n in by_pupil.get(&p.eleve).into_iter().flatten() {
+                    if let Some(c) = own_coefficient.get(&n.matiere) {
+                        graded.push((n.matiere, *c));
+                    }
+                }
+            }
+            for (m, c) in graded {
                 if !matieres_coef.iter().any(|(id, _)| *id == m) {
                     matieres_coef.push((m, c));
                 }
@@ -280,14 +314,16 @@ pub async fn calculer(
                     (*m, name.trim().to_string())
                 })
                 .collect();
-            let input: Vec<EleveNotes> = pupils_of
-                .remove(&classe)
-                .unwrap_or_default()
+            let input: Vec<EleveNotes> = pupils
                 .into_iter()
-                .map(|(eleve, sexe)| EleveNotes {
-                    eleve,
-                    sexe,
-                    notes: by_pupil.remove(&(classe, eleve)).unwrap_or_default(),
+                .map(|m| EleveNotes {
+                    eleve: m.eleve,
+                    sexe: m.sexe,
+                    notes: by_pupil.remove(&m.eleve).unwrap_or_default(),
+                    hors_classement: matches!(
+                        m.statut,
+                        StatutEleve::Exclu | StatutEleve::Transfere
+                    ),
                 })
                 .collect();
             let bareme = bareme_of.get(&classe).copied().unwrap_or(20);
@@ -304,7 +340,7 @@ pub async fn calculer(
         periode,
         attendance: attendance
             .into_iter()
-            .map(|(c, e, s, n)| ((c, e, s), n as i32))
+            .map(|(e, s, n)| ((e, s), n as i32))
             .collect(),
         classes: computed,
     })
@@ -390,6 +426,7 @@ struct BulletinColumns {
     mention: Vec<Option<String>>,
     tableau_honneur: Vec<bool>,
     absences: Vec<i32>,
+    absences_justifiees: Vec<i32>,
     retards: Vec<i32>,
     moyenne_annuelle: Vec<Option<i64>>,
     decision_annuelle: Vec<Option<&'static str>>,
@@ -475,12 +512,8 @@ async fn enregistrer(
         attendance,
         classes,
     } = calcul;
-    let count = |classe: i64, eleve: i64, statut: StatutPresence| {
-        attendance
-            .get(&(classe, eleve, statut))
-            .copied()
-            .unwrap_or(0)
-    };
+    let count =
+        |eleve: i64, statut: StatutPresence| attendance.get(&(eleve, statut)).copied().unwrap_or(0);
     let pupils: Vec<i64> = classes
         .iter()
         .flat_map(|c| c.result.bulletins.iter().map(|b| b.eleve))
@@ -532,10 +565,10 @@ async fn enregistrer(
             cols.moyenne_min.push(r.moyenne_min);
             cols.mention.push(b.mention.clone());
             cols.tableau_honneur.push(b.tableau_honneur);
-            cols.absences
-                .push(count(c.classe, b.eleve, StatutPresence::Absent));
-            cols.retards
-                .push(count(c.classe, b.eleve, StatutPresence::Retard));
+            cols.absences.push(count(b.eleve, StatutPresence::Absent));
+            cols.absences_justifiees
+                .push(count(b.eleve, StatutPresence::Excuse));
+            cols.retards.push(count(b.eleve, StatutPresence::Retard));
         }
     }
     let mut classes_ignorees: Vec<i64> = skipped.into_iter().collect();
@@ -602,17 +635,19 @@ async fn enregistrer(
            moyenne_generale, rang, ex_aequo, effectif, moyenne_classe, moyenne_max, \
            moyenne_min, mention, tableau_honneur, absences, retards, statut, genere_le, \
            bareme, moyenne_generale_sur_20, a_recalculer, moyenne_annuelle, \
-           decision_annuelle) \
+           decision_annuelle, absences_justifiees) \
          SELECT t.eleve, t.classe, $1, $2, t.moyenne * 0.01, t.rang, t.ex_aequo, \
            t.effectif, t.moyenne_classe * 0.01, t.moyenne_max * 0.01, t.moyenne_min * 0.01, \
            t.mention, t.tableau_honneur, t.absences, t.retards, 'CALCULE', now(), \
-           t.bareme, t.moyenne_sur_20 * 0.01, FALSE, t.annuelle * 0.01, t.decision \
+           t.bareme, t.moyenne_sur_20 * 0.01, FALSE, t.annuelle * 0.01, t.decision, \
+           t.justifiees \
          FROM unnest($3::int8[], $4::int8[], $5::int8[], $6::int4[], $7::bool[], \
            $8::int4[], $9::int8[], $10::int8[], $11::int8[], $12::text[], $13::bool[], \
-           $14::int4[], $15::int4[], $16::int4[], $17::int8[], $18::int8[], $19::text[]) \
+           $14::int4[], $15::int4[], $16::int4[], $17::int8[], $18::int8[], $19::text[], \
+           $20::int4[]) \
            AS t(eleve, classe, moyenne, rang, ex_aequo, effectif, moyenne_classe, \
                 moyenne_max, moyenne_min, mention, tableau_honneur, absences, retards, \
-                bareme, moyenne_sur_20, annuelle, decision) \
+                bareme, moyenne_sur_20, annuelle, decision, justifiees) \
          ON CONFLICT (eleve_id, annee_scolaire_id, periode) DO UPDATE SET \
            classe_id = excluded.classe_id, moyenne_generale = excluded.moyenne_generale, \
            rang = excluded.rang, ex_aequo = excluded.ex_aequo, \
@@ -620,6 +655,7 @@ async fn enregistrer(
            moyenne_max = excluded.moyenne_max, moyenne_min = excluded.moyenne_min, \
            mention = excluded.mention, tableau_honneur = excluded.tableau_honneur, \
            absences = excluded.absences, retards = excluded.retards, \
+           absences_justifiees = excluded.absences_justifiees, \
            genere_le = excluded.genere_le, bareme = excluded.bareme, \
            moyenne_generale_sur_20 = excluded.moyenne_generale_sur_20, \
            moyenne_annuelle = excluded.moyenne_annuelle, \
@@ -653,6 +689,7 @@ async fn enregistrer(
     .bind::<Array<Nullable<BigInt>>, _>(&cols.moyenne_sur_20)
     .bind::<Array<Nullable<BigInt>>, _>(&cols.moyenne_annuelle)
     .bind::<Array<Nullable<Text>>, _>(&cols.decision_annuelle)
+    .bind::<Array<Integer>, _>(&cols.absences_justifiees)
     .load(conn)
     .await?;
     let ids: Vec<i64> = saved.iter().map(|s| s.id).collect();
