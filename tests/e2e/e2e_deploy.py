@@ -372,13 +372,16 @@ def journal_faux(stack):
 
 def fault_worker_killed(stack, api):
     """docker kill a worker in the middle of the PDF jobs: every PDF is still made, once."""
+    # Enough PDFs (a few ms each) for the jobs to run several seconds: a watch started after
+    # the generation request still finds one running.
+    MASSE = 3000
     year, period, klass, subject = stack.psql(
         "SELECT b.annee_scolaire_id, b.periode, b.classe_id, n.matiere_id FROM bulletins b "
         "JOIN notes n ON n.classe_id = b.classe_id ORDER BY b.id DESC LIMIT 1").split("|")
     admin = stack.psql("SELECT id FROM users WHERE username = 'directeur'")
     stack.psql(f"""
         WITH u AS (INSERT INTO users (username, email, password_hash, first_name, last_name, role)
-                   SELECT 'masse' || g, NULL, '!', 'Élève', 'Nº' || g, 'ELEVE' FROM generate_series(1, 400) g
+                   SELECT 'masse' || g, NULL, '!', 'Élève', 'Nº' || g, 'ELEVE' FROM generate_series(1, {MASSE}) g
                    RETURNING id, username)
         INSERT INTO eleves (user_id, matricule, classe_actuelle_id, sexe, date_admission)
         SELECT id, 'M/' || username, {klass}, 'F', current_date - 30 FROM u""")
@@ -391,7 +394,7 @@ def fault_worker_killed(stack, api):
     status, body = api.request("POST", "/api/v1/bulletins/generer/",
                                {"annee_scolaire": int(year), "periode": period, "classe": int(klass),
                                 "force": True})[0:3:2]
-    check("génération de 430 bulletins demandée", status == 202, f"{status} {body}")
+    check(f"génération de {MASSE + 30} bulletins demandée", status == 202, f"{status} {body}")
     # Watch from inside the database container (a psql every few ms, not a docker exec each).
     (pg,) = stack.ids("postgres")
     watch = (f"end=$(( $(date +%s) + 120 )); while [ $(date +%s) -lt $end ]; do "
