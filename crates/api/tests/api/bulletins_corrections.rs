@@ -59,7 +59,12 @@ async fn grade(
         .unwrap()
 }
 
-async fn generate(conn: &mut AsyncPgConnection, classe: i64, periode: &str, force: bool) {
+pub(crate) async fn generate(
+    conn: &mut AsyncPgConnection,
+    classe: i64,
+    periode: &str,
+    force: bool,
+) {
     ecole_pedagogie::bulletins::generer_classe(conn, classe, periode_of(periode), force)
         .await
         .unwrap();
@@ -79,7 +84,7 @@ async fn detail(app: &TestApp, token: &str, id: i64) -> (u16, Value) {
     get(app, &format!("/api/v1/bulletins/{id}/"), token).await
 }
 
-async fn sql(conn: &mut AsyncPgConnection, statement: &str) {
+pub(crate) async fn sql(conn: &mut AsyncPgConnection, statement: &str) {
     diesel::sql_query(statement).execute(conn).await.unwrap();
 }
 
