@@ -14,9 +14,8 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use ecole_core::{Actor, DomainError, DomainResult, FieldErrors};
 use ecole_db::schema::livres;
-use ecole_pedagogie::import::{
-    Format, MAX_BYTES, MAX_ROWS, RowError, TxError, fold, issue, read_table,
-};
+use ecole_pedagogie::import::{Format, MAX_BYTES, MAX_ROWS, RowError, TxError, fold, issue};
+use ecole_pedagogie::tableur::{self, Table};
 use serde::Serialize;
 
 use crate::exemplaires::{ajouter_generes, compter_tous};
@@ -89,7 +88,8 @@ fn cle(data: &LivreData) -> Cle {
 /// The columns the file has.
 type Presentes = HashSet<&'static str>;
 
-fn parse_rows(bytes: &[u8], format: Format, report: &mut ImportReport) -> (Vec<Ligne>, Presentes) {
+/// `table`: the file as read by [`tableur`], or why it could not be.
+fn parse_rows(table: Result<Table, String>, report: &mut ImportReport) -> (Vec<Ligne>, Presentes) {
     let mut erreur = |ligne: usize, champ: &str, message: String| {
         report.erreurs.push(RowError {
             ligne,
@@ -97,7 +97,7 @@ fn parse_rows(bytes: &[u8], format: Format, report: &mut ImportReport) -> (Vec<L
             message,
         })
     };
-    let table = match read_table(format, bytes) {
+    let table = match table {
         Ok(t) => t,
         Err(m) => {
             erreur(1, "fichier", m);
@@ -233,7 +233,8 @@ pub async fn import(
         });
         return Ok(report);
     }
-    let (lignes, presentes) = parse_rows(bytes, format, &mut report);
+    let table = tableur::lire_hors_requete(format, bytes).await;
+    let (lignes, presentes) = parse_rows(table, &mut report);
     report.lignes = lignes.len()
         + report
             .erreurs
@@ -408,7 +409,8 @@ mod tests {
                    Doublon;X;978-2-07-036822-8;;;;\n\
                    ;Personne;123;;abc;;-1\n";
         let mut report = ImportReport::default();
-        let (lignes, presentes) = parse_rows(csv.as_bytes(), Format::Csv, &mut report);
+        let (lignes, presentes) =
+            parse_rows(tableur::lire(Format::Csv, csv.as_bytes()), &mut report);
         assert!(presentes.contains("annee_publication") && !presentes.contains("cote"));
         assert_eq!(lignes.len(), 2);
         assert_eq!(lignes[0].data.isbn.as_deref(), Some("9782070368228"));
@@ -430,7 +432,10 @@ mod tests {
     #[test]
     fn a_missing_title_column_is_reported_once() {
         let mut report = ImportReport::default();
-        let (lignes, _) = parse_rows(b"auteur,isbn\nX,\n", Format::Csv, &mut report);
+        let (lignes, _) = parse_rows(
+            tableur::lire(Format::Csv, b"auteur,isbn\nX,\n"),
+            &mut report,
+        );
         assert!(lignes.is_empty());
         assert_eq!(report.erreurs.len(), 1);
         assert_eq!(report.erreurs[0].champ, "titre");

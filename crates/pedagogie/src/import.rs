@@ -4,7 +4,6 @@
 //! Imported accounts have no usable password until an administrator sets one.
 
 use std::collections::{HashMap, HashSet};
-use std::io::Cursor;
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
@@ -129,69 +128,6 @@ pub fn fold(s: &str) -> String {
         .collect()
 }
 
-/// Rows of text cells, the header first (CSV: UTF-8 with or without BOM, `,` or `;`; XLSX:
-/// the first sheet), at most [`MAX_ROWS`] + 2. Shared with other imports.
-pub fn read_table(format: Format, bytes: &[u8]) -> Result<Vec<Vec<String>>, String> {
-    match format {
-        Format::Csv => {
-            let text = std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))
-                .map_err(|_| {
-                    "Le fichier n'est pas en UTF-8 : enregistrez-le en « CSV UTF-8 ».".to_string()
-                })?;
-            let first_line = text.lines().next().unwrap_or("");
-            let delimiter = if first_line.matches(';').count() > first_line.matches(',').count() {
-                b';'
-            } else {
-                b','
-            };
-            let mut reader = csv::ReaderBuilder::new()
-                .delimiter(delimiter)
-                .has_headers(false)
-                .flexible(true)
-                .from_reader(text.as_bytes());
-            let mut rows = Vec::new();
-            for record in reader.records() {
-                let record = record.map_err(|e| format!("CSV illisible : {e}"))?;
-                rows.push(record.iter().map(|c| c.trim().to_string()).collect());
-                if rows.len() > MAX_ROWS + 1 {
-                    break;
-                }
-            }
-            Ok(rows)
-        }
-        Format::Xlsx => {
-            use calamine::{Data, Reader, Xlsx};
-            let mut book: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes.to_vec()))
-                .map_err(|e| format!("Fichier XLSX illisible : {e}"))?;
-            let range = book
-                .worksheet_range_at(0)
-                .ok_or("Le classeur n'a aucune feuille.")?
-                .map_err(|e| format!("Feuille illisible : {e}"))?;
-            let cell = |d: &Data| match d {
-                Data::Empty => String::new(),
-                Data::String(s) => s.trim().to_string(),
-                Data::Int(i) => i.to_string(),
-                Data::Float(f) if f.fract() == 0.0 => format!("{f:.0}"),
-                Data::Float(f) => f.to_string(),
-                Data::Bool(b) => b.to_string(),
-                Data::DateTime(dt) => {
-                    let base = NaiveDate::from_ymd_opt(1899, 12, 30).unwrap_or_default();
-                    (base + chrono::Duration::days(dt.as_f64().floor() as i64))
-                        .format("%Y-%m-%d")
-                        .to_string()
-                }
-                Data::DateTimeIso(s) => s.chars().take(10).collect(),
-                other => other.to_string(),
-            };
-            Ok(range
-                .rows()
-                .take(MAX_ROWS + 2)
-                .map(|r| r.iter().map(cell).collect())
-                .collect())
-        }
-    }
-}
-
 fn parse_date(raw: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(raw, "%d/%m/%Y")
         .or_else(|_| NaiveDate::parse_from_str(raw, "%Y-%m-%d"))
@@ -253,7 +189,7 @@ async fn parse_rows(
             message,
         });
     };
-    let table = match read_table(format, bytes) {
+    let table = match crate::tableur::lire_hors_requete(format, bytes).await {
         Ok(t) => t,
         Err(m) => {
             error(1, "fichier", m);
@@ -772,7 +708,7 @@ mod tests {
     #[test]
     fn csv_with_semicolons_bom_and_french_headers() {
         let bytes = "\u{feff}Matricule;Nom;Prénom;Sexe\n2026/001;Diallo;Mamadou;M\n".as_bytes();
-        let t = read_table(Format::Csv, bytes).unwrap();
+        let t = crate::tableur::lire(Format::Csv, bytes).unwrap();
         assert_eq!(fold(&t[0][2]), "prenom");
         assert_eq!(t[1], ["2026/001", "Diallo", "Mamadou", "M"]);
         assert_eq!(Format::detect("text/csv", bytes), Some(Format::Csv));
@@ -783,5 +719,38 @@ mod tests {
             NaiveDate::from_ymd_opt(2013, 4, 2)
         );
         assert_eq!(username_base("Aïssatou", "Condé"), "aissatou.conde");
+    }
+
+    /// Issue #16, item 1: a 1.5 KB workbook whose only cells are A1 and XFD1048576 took the
+    /// API to 23.7 GB (calamine sized a range of 1,048,576 × 16,384 cells). Run in a child
+    /// capped at 2 GB of address space: before the fix the child dies of a failed allocation.
+    #[test]
+    fn import_xlsx_a1_and_xfd1048576_is_refused_in_bounded_memory() {
+        use crate::tableur::essais::*;
+        const NAME: &str =
+            "import::tests::import_xlsx_a1_and_xfd1048576_is_refused_in_bounded_memory";
+        if !est_enfant() {
+            let out = dans_un_enfant(NAME, 2_000_000);
+            println!("{}", String::from_utf8_lossy(&out.stdout));
+            assert!(
+                out.status.success(),
+                "the child failed ({}):\n{}\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            return;
+        }
+        let sheet = feuille(
+            "A1:XFD1048576",
+            r#"<row r="1"><c r="A1" t="inlineStr"><is><t>matricule</t></is></c></row><row r="1048576"><c r="XFD1048576"><v>1</v></c></row>"#,
+        );
+        let bytes = classeur(&sheet, &[]);
+        assert!(bytes.len() < 2048, "{} bytes", bytes.len());
+        let refused = crate::tableur::lire(Format::Xlsx, &bytes).unwrap_err();
+        assert!(refused.contains("5000"), "{refused}");
+        let peak = pic_rss_mib();
+        println!("peak RSS {peak} MiB");
+        assert!(peak < 200, "peak RSS {peak} MiB");
     }
 }

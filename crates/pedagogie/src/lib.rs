@@ -12,6 +12,7 @@ pub mod parents;
 pub mod presences;
 mod profile;
 pub mod regles;
+pub mod tableur;
 
 use ecole_core::Role;
 
