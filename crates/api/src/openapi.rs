@@ -59,6 +59,8 @@ Erreurs : 400 `{\"champ\": [\"message\"]}`, sinon `{\"detail\", \"code\"}`. List
         pedagogie::presences_patch, pedagogie::presences_delete, pedagogie::presences_appel,
         bulletins::list, bulletins::retrieve, bulletins::pdf, bulletins::versions, bulletins::generer, bulletins::publier,
         bulletins::regles_get, bulletins::regles_put, bulletins::regles_patch,
+        bulletins::appreciations_list, bulletins::appreciations_create, bulletins::appreciations_saisie,
+        bulletins::conseil_list, bulletins::conseil_create,
         communication::notifications_list, communication::notifications_lire,
         communication::notifications_tout_lire, communication::notifications_non_lues,
         finances::frais_list, finances::frais_create, finances::frais_get, finances::frais_put,

@@ -1139,6 +1139,9 @@ mod pedagogie;
 #[path = "api/bulletins.rs"]
 mod bulletins;
 
+#[path = "api/bulletins_conseil.rs"]
+mod bulletins_conseil;
+
 #[path = "api/bulletins_corrections.rs"]
 mod bulletins_corrections;
 

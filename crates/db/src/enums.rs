@@ -265,6 +265,52 @@ text_enum! {
 }
 
 text_enum! {
+    /// The class council's distinction or sanction for a pupil and period.
+    pub enum Distinction {
+        Felicitations => "FELICITATIONS",
+        Encouragements => "ENCOURAGEMENTS",
+        TableauHonneur => "TABLEAU_HONNEUR",
+        AvertissementTravail => "AVERTISSEMENT_TRAVAIL",
+        AvertissementConduite => "AVERTISSEMENT_CONDUITE",
+        Blame => "BLAME",
+    }
+}
+
+impl Distinction {
+    /// As printed on the bulletin.
+    pub fn libelle(self) -> &'static str {
+        match self {
+            Distinction::Felicitations => "Félicitations",
+            Distinction::Encouragements => "Encouragements",
+            Distinction::TableauHonneur => "Tableau d'honneur",
+            Distinction::AvertissementTravail => "Avertissement (travail)",
+            Distinction::AvertissementConduite => "Avertissement (conduite)",
+            Distinction::Blame => "Blâme",
+        }
+    }
+}
+
+text_enum! {
+    /// The year's decision the class council records on the last period.
+    pub enum DecisionConseil {
+        Admis => "ADMIS",
+        Redouble => "REDOUBLE",
+        Exclu => "EXCLU",
+    }
+}
+
+impl DecisionConseil {
+    /// As printed on the bulletin.
+    pub fn libelle(self) -> &'static str {
+        match self {
+            DecisionConseil::Admis => "Admis(e)",
+            DecisionConseil::Redouble => "Redouble",
+            DecisionConseil::Exclu => "Exclu(e)",
+        }
+    }
+}
+
+text_enum! {
     /// What a notification is about (SPEC §2).
     pub enum TypeNotification {
         Bulletin => "BULLETIN",

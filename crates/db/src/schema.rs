@@ -13,6 +13,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    appreciations (id) {
+        id -> Int8,
+        eleve_id -> Int8,
+        classe_id -> Int8,
+        matiere_id -> Int8,
+        annee_scolaire_id -> Int8,
+        periode -> Text,
+        texte -> Text,
+        redigee_par -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     audit_log (id) {
         id -> Int8,
         user_id -> Nullable<Int8>,
@@ -103,6 +118,9 @@ diesel::table! {
         moyenne_annuelle -> Nullable<Numeric>,
         decision_annuelle -> Nullable<Text>,
         absences_justifiees -> Int4,
+        conseil_appreciation -> Text,
+        conseil_distinction -> Nullable<Text>,
+        conseil_decision -> Nullable<Text>,
     }
 }
 
@@ -126,6 +144,21 @@ diesel::table! {
         prefixe -> Text,
         annee -> Int4,
         dernier -> Int8,
+    }
+}
+
+diesel::table! {
+    conseils_classe (id) {
+        id -> Int8,
+        eleve_id -> Int8,
+        annee_scolaire_id -> Int8,
+        periode -> Text,
+        appreciation -> Text,
+        distinction -> Nullable<Text>,
+        decision -> Nullable<Text>,
+        saisi_par -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -518,6 +551,11 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(appreciations -> annees_scolaires (annee_scolaire_id));
+diesel::joinable!(appreciations -> classes (classe_id));
+diesel::joinable!(appreciations -> eleves (eleve_id));
+diesel::joinable!(appreciations -> matieres (matiere_id));
+diesel::joinable!(appreciations -> users (redigee_par));
 diesel::joinable!(auth_sessions -> users (user_id));
 diesel::joinable!(bulletin_lignes -> bulletins (bulletin_id));
 diesel::joinable!(bulletin_lignes -> matieres (matiere_id));
@@ -527,6 +565,9 @@ diesel::joinable!(bulletins -> classes (classe_id));
 diesel::joinable!(bulletins -> eleves (eleve_id));
 diesel::joinable!(classes -> annees_scolaires (annee_scolaire_id));
 diesel::joinable!(classes -> enseignants (professeur_principal_id));
+diesel::joinable!(conseils_classe -> annees_scolaires (annee_scolaire_id));
+diesel::joinable!(conseils_classe -> eleves (eleve_id));
+diesel::joinable!(conseils_classe -> users (saisi_par));
 diesel::joinable!(eleve_parents -> eleves (eleve_id));
 diesel::joinable!(eleve_parents -> parents (parent_id));
 diesel::joinable!(eleves -> classes (classe_actuelle_id));
@@ -563,6 +604,7 @@ diesel::joinable!(requetes_idempotentes -> users (utilisateur_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     annees_scolaires,
+    appreciations,
     audit_log,
     auth_sessions,
     bulletin_lignes,
@@ -570,6 +612,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     bulletins,
     classes,
     compteurs_numeros,
+    conseils_classe,
     eleve_parents,
     eleves,
     emprunts,

@@ -1,11 +1,12 @@
 //! `bulletins/`, `bulletins/<id>/`, `bulletins/<id>/pdf/`, `bulletins/<id>/versions/`,
-//! `bulletins/generer/`, `bulletins/publier/`, `bulletins/regles/`.
+//! `bulletins/generer/`, `bulletins/publier/`, `bulletins/regles/`, `bulletins/appreciations/`
+//! (+ `saisie/`), `bulletins/conseil/`.
 
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{HttpRequest, HttpResponse, web};
 use ecole_core::FieldErrors;
 use ecole_db::enums::{CodePeriode, StatutBulletin};
-use ecole_pedagogie::bulletins::{consultation, publication, travaux};
+use ecole_pedagogie::bulletins::{conseil, consultation, publication, travaux};
 use ecole_pedagogie::regles;
 
 use crate::error::{ApiError, ApiResult};
@@ -18,7 +19,7 @@ use crate::state::AppState;
 #[utoipa::path(get, path = "/api/v1/bulletins/", tag = "bulletins", security(("jwt" = [])),
     params(("classe" = Option<i64>, Query), ("periode" = Option<CodePeriode>, Query), ("annee_scolaire" = Option<i64>, Query),
         ("eleve" = Option<i64>, Query), ("statut" = Option<StatutBulletin>, Query),
-        ("a_recalculer" = Option<bool>, Query, description = "Bulletins à recalculer (notes, coefficients, enseignements ou présences modifiés depuis le calcul)"),
+        ("a_recalculer" = Option<bool>, Query, description = "Bulletins à recalculer (notes, coefficients, enseignements, présences, appréciations ou conseil de classe modifiés depuis le calcul)"),
         ("search" = Option<String>, Query, description = "Nom, prénom, matricule"),
         ("ordering" = Option<String>, Query, description = "rang, moyenne_generale, eleve, classe"),
         ("page" = Option<i64>, Query), ("page_size" = Option<i64>, Query)),
@@ -225,4 +226,126 @@ pub async fn regles_patch(
 ) -> ApiResult<HttpResponse> {
     let mut conn = state.conn().await?;
     Ok(HttpResponse::Ok().json(regles::update(&mut conn, &user.actor, body.0, true).await?))
+}
+
+/// `classe`, `matiere`, `periode` of a query, each required.
+fn required<T>(value: Option<T>, key: &str, errors: &mut FieldErrors) -> Option<T> {
+    if value.is_none() && !errors.0.contains_key(key) {
+        errors.add(key, "Ce paramètre est obligatoire.");
+    }
+    value
+}
+
+/// The appreciations written for a class in a subject and period (ADMIN, DIRECTION, or the
+/// subject's teacher in the class).
+#[utoipa::path(get, path = "/api/v1/bulletins/appreciations/", tag = "bulletins", security(("jwt" = [])),
+    params(("classe" = i64, Query), ("matiere" = i64, Query), ("periode" = CodePeriode, Query)),
+    responses((status = 200, body = Vec<conseil::AppreciationOut>), (status = 400), (status = 401), (status = 403)))]
+pub async fn appreciations_list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> ApiResult<HttpResponse> {
+    let params = QueryParams::from_request(&req);
+    let mut errors = FieldErrors::new();
+    let classe = required(
+        params.parse_id("classe", &mut errors),
+        "classe",
+        &mut errors,
+    );
+    let matiere = required(
+        params.parse_id("matiere", &mut errors),
+        "matiere",
+        &mut errors,
+    );
+    let periode = required(
+        params.parse::<CodePeriode>("periode", &mut errors),
+        "periode",
+        &mut errors,
+    );
+    errors.into_result()?;
+    let (Some(classe), Some(matiere), Some(periode)) = (classe, matiere, periode) else {
+        return Err(ApiError::internal());
+    };
+    let mut conn = state.conn().await?;
+    Ok(HttpResponse::Ok()
+        .json(conseil::lister(&mut conn, &user.actor, classe, matiere, periode).await?))
+}
+
+/// Writes a teacher's appreciation of a pupil in a subject and period (at most 200
+/// characters; an empty `texte` removes it). ADMIN, DIRECTION, or the subject's teacher in
+/// the class (403 otherwise). A bulletin already computed is flagged `a_recalculer`.
+#[utoipa::path(post, path = "/api/v1/bulletins/appreciations/", tag = "bulletins", security(("jwt" = [])),
+    request_body = conseil::AppreciationInput,
+    responses((status = 200, body = conseil::AppreciationOut), (status = 400), (status = 401), (status = 403)))]
+pub async fn appreciations_create(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: ApiJson<conseil::AppreciationInput>,
+) -> ApiResult<HttpResponse> {
+    let mut conn = state.conn().await?;
+    Ok(HttpResponse::Ok().json(conseil::ecrire(&mut conn, &user.actor, body.0).await?))
+}
+
+/// A class's appreciations in one subject and period, at most 200 pupils, all or nothing
+/// (same rights as one appreciation).
+#[utoipa::path(post, path = "/api/v1/bulletins/appreciations/saisie/", tag = "bulletins", security(("jwt" = [])),
+    request_body = conseil::AppreciationsSaisie,
+    responses((status = 200, body = conseil::SaisieAppreciations), (status = 400), (status = 401), (status = 403)))]
+pub async fn appreciations_saisie(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: ApiJson<conseil::AppreciationsSaisie>,
+) -> ApiResult<HttpResponse> {
+    let mut conn = state.conn().await?;
+    Ok(HttpResponse::Ok().json(conseil::saisie(&mut conn, &user.actor, body.0).await?))
+}
+
+/// The class council's records for every pupil of a class and period (ADMIN, DIRECTION).
+#[utoipa::path(get, path = "/api/v1/bulletins/conseil/", tag = "bulletins", security(("jwt" = [])),
+    params(("classe" = i64, Query), ("periode" = CodePeriode, Query)),
+    responses((status = 200, body = Vec<conseil::ConseilOut>), (status = 400), (status = 401), (status = 403), (status = 404)))]
+pub async fn conseil_list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> ApiResult<HttpResponse> {
+    let params = QueryParams::from_request(&req);
+    let mut errors = FieldErrors::new();
+    let classe = required(
+        params.parse_id("classe", &mut errors),
+        "classe",
+        &mut errors,
+    );
+    let periode = required(
+        params.parse::<CodePeriode>("periode", &mut errors),
+        "periode",
+        &mut errors,
+    );
+    errors.into_result()?;
+    let (Some(classe), Some(periode)) = (classe, periode) else {
+        return Err(ApiError::internal());
+    };
+    let mut conn = state.conn().await?;
+    Ok(HttpResponse::Ok()
+        .json(conseil::lister_conseil(&mut conn, &user.actor, classe, periode).await?))
+}
+
+/// Records the class council for a pupil and period (ADMIN, DIRECTION): general
+/// appreciation, distinction or sanction and, on the year's last period, the decision, which
+/// overrides the computed one. Omitted fields keep their value; audited; a bulletin already
+/// computed is flagged `a_recalculer`.
+#[utoipa::path(post, path = "/api/v1/bulletins/conseil/", tag = "bulletins", security(("jwt" = [])),
+    request_body = conseil::ConseilInput,
+    responses((status = 200, body = conseil::ConseilOut), (status = 400), (status = 401), (status = 403)))]
+pub async fn conseil_create(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: ApiJson<conseil::ConseilInput>,
+) -> ApiResult<HttpResponse> {
+    let mut conn = state.conn().await?;
+    Ok(
+        HttpResponse::Ok()
+            .json(conseil::enregistrer_conseil(&mut conn, &user.actor, body.0).await?),
+    )
 }

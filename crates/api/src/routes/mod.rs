@@ -219,6 +219,20 @@ fn configure_bulletins(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/bulletins/generer").route(web::post().to(b::generer)))
         .service(web::resource("/bulletins/publier").route(web::post().to(b::publier)))
         .service(
+            web::resource("/bulletins/appreciations")
+                .route(web::get().to(b::appreciations_list))
+                .route(web::post().to(b::appreciations_create)),
+        )
+        .service(
+            web::resource("/bulletins/appreciations/saisie")
+                .route(web::post().to(b::appreciations_saisie)),
+        )
+        .service(
+            web::resource("/bulletins/conseil")
+                .route(web::get().to(b::conseil_list))
+                .route(web::post().to(b::conseil_create)),
+        )
+        .service(
             web::resource("/bulletins/regles")
                 .route(web::get().to(b::regles_get))
                 .route(web::put().to(b::regles_put))

@@ -330,11 +330,12 @@ async fn spec_cases_coefficients_scales_missing_grades_and_rounding() {
     );
     // MATH class average: (13 + 13 + 18 + 10.01) / 4 = 13.5025 → 13.50
     assert_eq!(m0.7, Some(d("13.50")));
-    assert_eq!(m0.8, "Assez bien");
+    // No automatic appreciation (issue #15, 7/7): only what the teacher writes.
+    assert_eq!(m0.8, "");
     let ph = line(p0, physique);
     assert_eq!(
         (ph.3, ph.4, ph.5, ph.7, ph.8.as_str()),
-        (None, None, None, None, "Non classé")
+        (None, None, None, None, "")
     );
     assert_eq!(line(p4, school.math).3, None);
 }

@@ -10,7 +10,7 @@ use ecole_core::decimal::serialize_option_number;
 use ecole_core::scope::Scope;
 use ecole_core::time::serde_conakry;
 use ecole_core::{Actor, DomainError, DomainResult, Page, PageRequest, Role};
-use ecole_db::enums::{CodePeriode, Sexe, StatutBulletin};
+use ecole_db::enums::{CodePeriode, DecisionConseil, Distinction, Sexe, StatutBulletin};
 use ecole_db::schema::{
     annees_scolaires, bulletin_lignes, bulletin_versions, bulletins, classes, eleves, matieres,
     users,
@@ -65,8 +65,9 @@ pub struct BulletinOut {
     pub absences_justifiees: i32,
     pub retards: i32,
     pub statut: StatutBulletin,
-    /// A grade, coefficient, assignment or attendance changed since this bulletin was
-    /// computed: generate it again (it cannot be published before).
+    /// A grade, coefficient, assignment, attendance, appreciation or class council record
+    /// changed since this bulletin was computed: generate it again (it cannot be published
+    /// before; a published one keeps its PDF until a forced regeneration).
     pub a_recalculer: bool,
     /// 1, then + 1 each time the published bulletin is recomputed (a correction).
     pub version: i32,
@@ -104,6 +105,7 @@ pub struct LigneOut {
     #[serde(serialize_with = "serialize_option_number")]
     #[schema(value_type = Option<f64>)]
     pub moyenne_classe_matiere: Option<BigDecimal>,
+    /// The teacher's appreciation as copied at the computation (`""`: none written).
     pub appreciation: String,
     pub enseignant: String,
 }
@@ -119,10 +121,27 @@ pub struct Annuel {
     #[serde(serialize_with = "serialize_option_number")]
     #[schema(value_type = Option<f64>)]
     pub moyenne_annuelle: Option<BigDecimal>,
-    /// The decision printed: `Admis(e)`, `Redouble` (from the annual average).
+    /// The decision printed: the class council's when it recorded one, else the computed one.
     pub decision: Option<String>,
     /// From the annual average: `Admis(e)` from the admission threshold, else `Redouble`.
     pub decision_calculee: Option<String>,
+    /// Recorded by the class council (`Admis(e)`, `Redouble`, `Exclu(e)`); it overrides the
+    /// computed one.
+    pub decision_conseil: Option<String>,
+}
+
+/// What the class council recorded for the pupil and period, as copied into the bulletin
+/// when it was computed (empty when nothing was recorded).
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+#[schema(as = ConseilBulletinOut)]
+pub struct ConseilBulletin {
+    /// The council's general appreciation (`""`: none).
+    pub appreciation: String,
+    pub distinction: Option<Distinction>,
+    /// As printed: `Félicitations`, `Avertissement (conduite)`…
+    pub distinction_libelle: Option<String>,
+    /// The council's decision (year's last period only).
+    pub decision: Option<DecisionConseil>,
 }
 
 /// `ADMIS` → `Admis(e)`…
@@ -142,6 +161,7 @@ pub struct BulletinDetail {
     #[serde(flatten)]
     pub bulletin: BulletinOut,
     pub lignes: Vec<LigneOut>,
+    pub conseil: ConseilBulletin,
     pub annuel: Option<Annuel>,
 }
 
@@ -521,25 +541,46 @@ pub async fn lignes(conn: &mut AsyncPgConnection, bulletin: i64) -> DomainResult
         .collect())
 }
 
-/// The annual result of bulletin `id` when `periode` is the year's last period, as stored
-/// with it; with `publies_seulement` (families, and the PDF they receive), complete only if
-/// the bulletins of the year's other periods are published. 1 or 2 queries.
-pub async fn annuel_de(
+/// The class council's record of bulletin `id` and, when `periode` is the year's last
+/// period, its annual result, as stored with it; with `publies_seulement` (families, and
+/// the PDF they receive), the annual average and computed decision only if the bulletins of
+/// the year's other periods are published (the council's decision is shown regardless).
+/// 1 or 2 queries.
+pub async fn conseil_et_annuel(
     conn: &mut AsyncPgConnection,
     id: i64,
     eleve: i64,
     annee: i64,
     periode: CodePeriode,
     publies_seulement: bool,
-) -> DomainResult<Option<Annuel>> {
-    if !periode.est_derniere() {
-        return Ok(None);
-    }
-    let (moyenne, decision): (Option<BigDecimal>, Option<String>) = bulletins::table
+) -> DomainResult<(ConseilBulletin, Option<Annuel>)> {
+    type Stored = (
+        Option<BigDecimal>,
+        Option<String>,
+        String,
+        Option<Distinction>,
+        Option<DecisionConseil>,
+    );
+    let (moyenne, decision, appreciation, distinction, decision_conseil): Stored = bulletins::table
         .find(id)
-        .select((bulletins::moyenne_annuelle, bulletins::decision_annuelle))
+        .select((
+            bulletins::moyenne_annuelle,
+            bulletins::decision_annuelle,
+            bulletins::conseil_appreciation,
+            bulletins::conseil_distinction,
+            bulletins::conseil_decision,
+        ))
         .first(conn)
         .await?;
+    let conseil = ConseilBulletin {
+        appreciation,
+        distinction,
+        distinction_libelle: distinction.map(|d| d.libelle().to_string()),
+        decision: decision_conseil,
+    };
+    if !periode.est_derniere() {
+        return Ok((conseil, None));
+    }
     let mut complete = moyenne.is_some();
     if complete && publies_seulement {
         let others: Vec<CodePeriode> = periode
@@ -559,12 +600,19 @@ pub async fn annuel_de(
         complete = published == others.len() as i64;
     }
     let decision_calculee = decision.filter(|_| complete).map(|d| libelle_decision(&d));
-    Ok(Some(Annuel {
-        statut: if complete { "complète" } else { "incomplète" }.to_string(),
-        moyenne_annuelle: moyenne.filter(|_| complete),
-        decision: decision_calculee.clone(),
-        decision_calculee,
-    }))
+    let decision_conseil = decision_conseil.map(|d| d.libelle().to_string());
+    Ok((
+        conseil,
+        Some(Annuel {
+            statut: if complete { "complète" } else { "incomplète" }.to_string(),
+            moyenne_annuelle: moyenne.filter(|_| complete),
+            decision: decision_conseil
+                .clone()
+                .or_else(|| decision_calculee.clone()),
+            decision_calculee,
+            decision_conseil,
+        }),
+    ))
 }
 
 /// `bulletins/<id>/`.
@@ -576,7 +624,7 @@ pub async fn get(
     let bulletin = get_row(conn, actor, id).await?;
     let lignes = lignes(conn, id).await?;
     let famille = matches!(actor.role, Role::Parent | Role::Eleve);
-    let annuel = annuel_de(
+    let (conseil, annuel) = conseil_et_annuel(
         conn,
         id,
         bulletin.eleve,
@@ -588,6 +636,7 @@ pub async fn get(
     Ok(BulletinDetail {
         bulletin,
         lignes,
+        conseil,
         annuel,
     })
 }

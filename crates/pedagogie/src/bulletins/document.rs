@@ -20,7 +20,9 @@ use ecole_db::enums::{CodePeriode, Sexe, StatutBulletin};
 use ecole_db::schema::bulletins;
 use ecole_jobs::payloads::GenererBulletinPdf;
 use ecole_jobs::{JobContext, JobError};
-use ecole_pdf::{AnnuelPdf, BulletinPdf, Entete, LigneBulletinPdf, Logo, render_bulletin};
+use ecole_pdf::{
+    AnnuelPdf, BulletinPdf, ConseilPdf, Entete, LigneBulletinPdf, Logo, render_bulletin,
+};
 use serde_json::{Value, json};
 
 use super::consultation;
@@ -171,8 +173,9 @@ async fn source(conn: &mut AsyncPgConnection, id: i64) -> Result<Option<Source>,
     .optional()?)
 }
 
-/// The report card's printable content: 1 query (3 on the year's last period) whatever the
-/// number of subjects.
+/// The report card's printable content: 2 queries (3 on the year's last period) whatever the
+/// number of subjects. Appreciations and council come from the bulletin's own copy, so a
+/// re-render of the same computation gives the same document.
 async fn contenu(
     conn: &mut AsyncPgConnection,
     s: &Source,
@@ -180,7 +183,17 @@ async fn contenu(
 ) -> Result<BulletinPdf, JobError> {
     let lignes = consultation::lignes(conn, s.id).await?;
     // The document families receive: the annual result from published periods only.
-    let annuel = consultation::annuel_de(conn, s.id, s.eleve, s.annee, s.periode, true).await?;
+    let (conseil, annuel) =
+        consultation::conseil_et_annuel(conn, s.id, s.eleve, s.annee, s.periode, true).await?;
+    // The council block is printed only when the council recorded something.
+    let conseil = if conseil.appreciation.is_empty() && conseil.distinction_libelle.is_none() {
+        None
+    } else {
+        Some(ConseilPdf {
+            appreciation: conseil.appreciation,
+            distinction: conseil.distinction_libelle,
+        })
+    };
     let professeur_principal = s.professeur_principal.clone();
     // Every value is stored on the bulletin's bareme, as printed.
     let bareme = s.bareme;
@@ -252,10 +265,10 @@ async fn contenu(
         moyenne_min: s.moyenne_min.as_ref().map(format_fr),
         annuel: annuel.map(|a| AnnuelPdf {
             moyenne: a.moyenne_annuelle.as_ref().map(format_fr),
+            decision_du_conseil: a.decision_conseil.is_some(),
             decision: a.decision,
-            decision_du_conseil: false,
         }),
-        conseil: None,
+        conseil,
         professeur_principal,
         fait_a,
         fait_le: time::date_longue(time::today()),

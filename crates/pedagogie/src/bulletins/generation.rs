@@ -444,7 +444,6 @@ struct LineColumns {
     rang: Vec<Option<i32>>,
     ex_aequo: Vec<bool>,
     moyenne_classe: Vec<Option<i64>>,
-    appreciation: Vec<String>,
     enseignant: Vec<String>,
 }
 
@@ -635,12 +634,13 @@ async fn enregistrer(
            moyenne_generale, rang, ex_aequo, effectif, moyenne_classe, moyenne_max, \
            moyenne_min, mention, tableau_honneur, absences, retards, statut, genere_le, \
            bareme, moyenne_generale_sur_20, a_recalculer, moyenne_annuelle, \
-           decision_annuelle, absences_justifiees) \
+           decision_annuelle, absences_justifiees, conseil_appreciation, conseil_distinction, \
+           conseil_decision) \
          SELECT t.eleve, t.classe, $1, $2, t.moyenne * 0.01, t.rang, t.ex_aequo, \
            t.effectif, t.moyenne_classe * 0.01, t.moyenne_max * 0.01, t.moyenne_min * 0.01, \
            t.mention, t.tableau_honneur, t.absences, t.retards, 'CALCULE', now(), \
            t.bareme, t.moyenne_sur_20 * 0.01, FALSE, t.annuelle * 0.01, t.decision, \
-           t.justifiees \
+           t.justifiees, COALESCE(cc.appreciation, ''), cc.distinction, cc.decision \
          FROM unnest($3::int8[], $4::int8[], $5::int8[], $6::int4[], $7::bool[], \
            $8::int4[], $9::int8[], $10::int8[], $11::int8[], $12::text[], $13::bool[], \
            $14::int4[], $15::int4[], $16::int4[], $17::int8[], $18::int8[], $19::text[], \
@@ -648,6 +648,8 @@ async fn enregistrer(
            AS t(eleve, classe, moyenne, rang, ex_aequo, effectif, moyenne_classe, \
                 moyenne_max, moyenne_min, mention, tableau_honneur, absences, retards, \
                 bareme, moyenne_sur_20, annuelle, decision, justifiees) \
+         LEFT JOIN conseils_classe cc ON cc.eleve_id = t.eleve \
+           AND cc.annee_scolaire_id = $1 AND cc.periode = $2 \
          ON CONFLICT (eleve_id, annee_scolaire_id, periode) DO UPDATE SET \
            classe_id = excluded.classe_id, moyenne_generale = excluded.moyenne_generale, \
            rang = excluded.rang, ex_aequo = excluded.ex_aequo, \
@@ -660,6 +662,9 @@ async fn enregistrer(
            moyenne_generale_sur_20 = excluded.moyenne_generale_sur_20, \
            moyenne_annuelle = excluded.moyenne_annuelle, \
            decision_annuelle = excluded.decision_annuelle, \
+           conseil_appreciation = excluded.conseil_appreciation, \
+           conseil_distinction = excluded.conseil_distinction, \
+           conseil_decision = excluded.conseil_decision, \
            a_recalculer = FALSE, \
            statut = CASE WHEN bulletins.statut = 'PUBLIE' THEN 'PUBLIE' ELSE 'CALCULE' END, \
            version = CASE WHEN bulletins.statut = 'PUBLIE' THEN bulletins.version + 1 \
@@ -725,7 +730,7 @@ async fn enregistrer(
     let mut lines_of = HashMap::new();
     for c in &classes {
         for b in &c.result.bulletins {
-            lines_of.insert(b.eleve, (&b.lignes, &c.teacher, c.result.bareme));
+            lines_of.insert(b.eleve, (&b.lignes, &c.teacher));
         }
     }
     diesel::delete(bulletin_lignes::table.filter(bulletin_lignes::bulletin_id.eq_any(&ids)))
@@ -733,10 +738,9 @@ async fn enregistrer(
         .await?;
     let mut lines = LineColumns::default();
     for s in &saved {
-        let Some((lignes, teacher, bareme)) = lines_of.get(&s.eleve_id) else {
+        let Some((lignes, teacher)) = lines_of.get(&s.eleve_id) else {
             continue;
         };
-        let seuils = regles.seuils(*bareme);
         for l in lignes.iter() {
             lines.bulletin.push(s.id);
             lines.matiere.push(l.matiere);
@@ -747,26 +751,28 @@ async fn enregistrer(
             lines.rang.push(l.rang.map(|r| r as i32));
             lines.ex_aequo.push(l.ex_aequo);
             lines.moyenne_classe.push(l.moyenne_classe);
-            lines.appreciation.push(match l.moyenne {
-                Some(m) => seuils.mention(m).to_string(),
-                None => "Non classé".to_string(),
-            });
             lines
                 .enseignant
                 .push(teacher.get(&l.matiere).cloned().unwrap_or_default());
         }
     }
+    // The teachers' appreciations are copied now, like the council's above: what is stored
+    // (and served, and printed) is one computation, and a later change flags the bulletin.
     diesel::sql_query(
         "INSERT INTO bulletin_lignes (bulletin_id, matiere_id, coefficient, moyenne, points, \
            rang_matiere, ex_aequo, moyenne_classe_matiere, appreciation, enseignant, \
            moyenne_sur_20) \
          SELECT t.bulletin, t.matiere, t.coefficient, t.moyenne * 0.01, t.points * 0.01, \
-           t.rang, t.ex_aequo, t.moyenne_classe * 0.01, t.appreciation, t.enseignant, \
+           t.rang, t.ex_aequo, t.moyenne_classe * 0.01, COALESCE(ap.texte, ''), t.enseignant, \
            t.moyenne_sur_20 * 0.01 \
          FROM unnest($1::int8[], $2::int8[], $3::int4[], $4::int8[], $5::int8[], \
-           $6::int4[], $7::bool[], $8::int8[], $9::text[], $10::text[], $11::int8[]) \
+           $6::int4[], $7::bool[], $8::int8[], $9::text[], $10::int8[]) \
            AS t(bulletin, matiere, coefficient, moyenne, points, rang, ex_aequo, \
-                moyenne_classe, appreciation, enseignant, moyenne_sur_20)",
+                moyenne_classe, enseignant, moyenne_sur_20) \
+         JOIN bulletins b ON b.id = t.bulletin \
+         LEFT JOIN appreciations ap ON ap.eleve_id = b.eleve_id \
+           AND ap.matiere_id = t.matiere AND ap.annee_scolaire_id = b.annee_scolaire_id \
+           AND ap.periode = b.periode",
     )
     .bind::<Array<BigInt>, _>(&lines.bulletin)
     .bind::<Array<BigInt>, _>(&lines.matiere)
@@ -776,7 +782,6 @@ async fn enregistrer(
     .bind::<Array<Nullable<Integer>>, _>(&lines.rang)
     .bind::<Array<Bool>, _>(&lines.ex_aequo)
     .bind::<Array<Nullable<BigInt>>, _>(&lines.moyenne_classe)
-    .bind::<Array<Text>, _>(&lines.appreciation)
     .bind::<Array<Text>, _>(&lines.enseignant)
     .bind::<Array<Nullable<BigInt>>, _>(&lines.moyenne_sur_20)
     .execute(conn)

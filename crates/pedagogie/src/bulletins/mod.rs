@@ -1,6 +1,7 @@
 //! Report cards: computed per class and period ([`generation`]), rendered as PDFs and
 //! published by jobs ([`travaux`]), read within the caller's scope ([`consultation`]).
 
+pub mod conseil;
 pub mod consultation;
 pub mod document;
 pub mod generation;

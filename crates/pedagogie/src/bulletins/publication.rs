@@ -67,8 +67,9 @@ pub async fn publier(
                 format!("{stale} bulletins doivent être recalculés")
             };
             return Err(DomainError::Conflict(format!(
-                "{which} (notes, coefficients, enseignements ou présences modifiés depuis le \
-                 calcul) : générez à nouveau les bulletins de la classe avant de les publier."
+                "{which} (notes, coefficients, enseignements, présences, appréciations ou \
+                 conseil de classe modifiés depuis le calcul) : générez à nouveau les \
+                 bulletins de la classe avant de les publier."
             )));
         }
         let published: Vec<(i64, i64)> =
