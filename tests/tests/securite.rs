@@ -2373,3 +2373,285 @@ async fn audit_rows_for_grades_payments_and_roles_and_the_app_role_cannot_rewrit
     };
     let _ = exec(&mut conn, &format!("DROP ROLE IF EXISTS \"{role}\"")).await;
 }
+
+// ---------- hostile spreadsheets (issue #16, item 1) ----------
+
+/// A workbook of hand-written parts (the sheet given), deflated; `bomb` more bytes of
+/// `<row/>` streamed into the sheet.
+fn xlsx_parts(sheet_data: &[u8], extra: &[(&str, Vec<u8>)], bomb: usize) -> Vec<u8> {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    let mut parts = vec![
+        ("_rels/.rels", r#"<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#.as_bytes().to_vec()),
+        ("xl/workbook.xml", r#"<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="F" sheetId="1" r:id="rId1"/></sheets></workbook>"#.as_bytes().to_vec()),
+        ("xl/_rels/workbook.xml.rels", r#"<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#.as_bytes().to_vec()),
+    ];
+    parts.extend(extra.iter().map(|(n, b)| (*n, b.clone())));
+    for (name, bytes) in parts {
+        zip.start_file(name, options).unwrap();
+        zip.write_all(&bytes).unwrap();
+    }
+    zip.start_file("xl/worksheets/sheet1.xml", options).unwrap();
+    zip.write_all(br#"<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>"#)
+        .unwrap();
+    zip.write_all(sheet_data).unwrap();
+    for _ in 0..bomb / 6 {
+        zip.write_all(b"<row/>").unwrap();
+    }
+    zip.write_all(b"</sheetData></worksheet>").unwrap();
+    zip.finish().unwrap().into_inner()
+}
+
+/// Both imports (pupils as ADMIN, catalogue as BIBLIOTHECAIRE) against the real binary, with
+/// files made to exhaust it: never a 5xx, a French 400 naming the limit (or a correct
+/// answer: a sheet formatted out to XFD1048576 imports), nothing else written, the process
+/// alive and under 200 MB resident at its peak.
+/// ASVS 4.0.3: V5.1.3 and V5.1.4 (input checked against limits of size, count and range),
+/// V5.5.3 (untrusted data parsed safely), V12.1.1 (upload size bounded, decompressed
+/// included), V12.1.2 (compressed files checked for uncompressed size and number of files
+/// before being read). The reader's own cases (malformed XML, UTF-8, formulas, mutations):
+/// crates/pedagogie/src/tableur.rs.
+#[tokio::test]
+async fn import_of_hostile_spreadsheets_is_a_french_400_and_the_api_stays_small() {
+    let app = TestApp::new().await;
+    let admin = app.as_admin().await;
+    let biblio = app.as_role(Role::Bibliothecaire).await;
+    let api = ApiProcess::start(&app, &[]).await;
+    let pid = api.pid();
+    // A regression must kill this process, not the machine: its address space is capped.
+    let vm_size = ecole_test_support::process::status_kib(pid, "VmSize:").unwrap_or(0);
+    let _ = std::process::Command::new("prlimit")
+        .arg(format!("--pid={pid}"))
+        .arg(format!("--as={}", (vm_size + 3 * 1024 * 1024) * 1024))
+        .status();
+    let client = reqwest::Client::new();
+    let counts = async || {
+        let mut conn = app.conn().await;
+        let sql = "SELECT (SELECT count(*) FROM eleves) + (SELECT count(*) FROM users) \
+                   + (SELECT count(*) FROM livres) + (SELECT count(*) FROM exemplaires) AS n";
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        diesel::sql_query(sql)
+            .get_result::<N>(&mut conn)
+            .await
+            .unwrap()
+            .n
+    };
+    let before = counts().await;
+
+    // The reviewer's file: A1 and XFD1048576, nothing else (written by rust_xlsxwriter).
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.write_string(0, 0, "matricule").unwrap();
+    sheet.write_number(1_048_575, 16_383, 1).unwrap();
+    let reviewer = book.save_to_buffer().unwrap();
+    // The genuine shape: the far cell only formatted, no value.
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.write_string(0, 0, "titre").unwrap();
+    sheet.write_string(1, 0, "Le Devoir de violence").unwrap();
+    let bold = rust_xlsxwriter::Format::new().set_bold();
+    sheet.write_blank(1_048_575, 16_383, &bold).unwrap();
+    let genuine = book.save_to_buffer().unwrap();
+    let sst = |count: &str, body: String| {
+        format!(r#"<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" uniqueCount="{count}">{body}</sst>"#).into_bytes()
+    };
+    let mut seed = 16u64;
+    let mut word = || {
+        (0..8)
+            .map(|_| {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                char::from(b'a' + (seed >> 59) as u8 % 26)
+            })
+            .collect::<String>()
+    };
+    let many: String = (0..300_000)
+        .map(|_| format!("<si><t>{}</t></si>", word()))
+        .collect();
+    let header = br#"<row r="1"><c r="A1" t="inlineStr"><is><t>titre</t></is></c></row>"#;
+    let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
+    for i in 0..1000 {
+        entries.push((format!("xl/media/image{i}.png"), vec![b'x'; 10]));
+    }
+    let entries: Vec<(&str, Vec<u8>)> = entries
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.clone()))
+        .collect();
+    // (case, body, content type, what the 400 must say; None: a 200 or any French 400)
+    let xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+    let cases: Vec<(&str, Vec<u8>, &str, Option<&str>)> = vec![
+        (
+            "A1 and XFD1048576",
+            reviewer,
+            xlsx,
+            Some("Au plus 5000 lignes"),
+        ),
+        ("far formatted cell", genuine, xlsx, None),
+        (
+            "zip bomb",
+            xlsx_parts(header, &[], 4 << 20),
+            xlsx,
+            Some("compressé plus de 100 fois"),
+        ),
+        (
+            "bomb over the sheet size",
+            xlsx_parts(header, &[], 40 << 20),
+            xlsx,
+            Some("dépasse 32 Mo"),
+        ),
+        (
+            "announced shared strings",
+            xlsx_parts(
+                header,
+                &[(
+                    "xl/sharedStrings.xml",
+                    sst("99999999999", "<si><t>a</t></si>".into()),
+                )],
+                0,
+            ),
+            xlsx,
+            Some("textes partagés"),
+        ),
+        (
+            "300,000 shared strings",
+            xlsx_parts(header, &[("xl/sharedStrings.xml", sst("300000", many))], 0),
+            xlsx,
+            None,
+        ),
+        (
+            "1000 entries",
+            xlsx_parts(header, &entries, 0),
+            xlsx,
+            Some("au plus 200"),
+        ),
+        (
+            "deep nesting",
+            xlsx_parts(
+                &[&header[..], "<x>".repeat(300_000).as_bytes()].concat(),
+                &[],
+                0,
+            ),
+            xlsx,
+            None,
+        ),
+        (
+            "invalid UTF-8",
+            xlsx_parts(
+                &[
+                    &header[..],
+                    b"<row r=\"2\"><c r=\"A2\" t=\"inlineStr\"><is><t>\xff\xfe</t></is></c></row>",
+                ]
+                .concat(),
+                &[],
+                0,
+            ),
+            xlsx,
+            None,
+        ),
+        (
+            "CSV of commas",
+            vec![b','; 4 << 20],
+            "text/csv",
+            Some("Au plus 50 colonnes"),
+        ),
+        (
+            "CSV not UTF-8",
+            b"titre\n\xff\xfe\n".to_vec(),
+            "text/csv",
+            Some("UTF-8"),
+        ),
+    ];
+    let baseline = ecole_test_support::process::rss_kib(pid).unwrap_or(0);
+    let mut problems = Vec::new();
+    let send = |path: &'static str, token: String, body: Vec<u8>, ct: &'static str| {
+        let client = client.clone();
+        let url = api.url(path);
+        async move {
+            let res = client
+                .post(url)
+                .bearer_auth(token)
+                .header("content-type", ct)
+                .body(body)
+                .send()
+                .await;
+            match res {
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    (status, r.json::<Value>().await.unwrap_or(Value::Null))
+                }
+                Err(e) => (0, json!(e.to_string())),
+            }
+        }
+    };
+    for (name, body, ct, expected) in &cases {
+        // Both routes, dry run or not, three at once: one parse at a time holds memory.
+        let answers = futures_util::future::join_all([
+            send(
+                "/api/v1/eleves/import/?dry_run=true",
+                admin.access.clone(),
+                body.clone(),
+                ct,
+            ),
+            send(
+                "/api/v1/eleves/import/",
+                admin.access.clone(),
+                body.clone(),
+                ct,
+            ),
+            send(
+                "/api/v1/livres/import/",
+                biblio.access.clone(),
+                body.clone(),
+                ct,
+            ),
+        ])
+        .await;
+        for (i, (status, report)) in answers.into_iter().enumerate() {
+            // The genuine shape imports: one book and its copy (pupils lack their columns).
+            if *name == "far formatted cell" && i == 2 {
+                if status != 200 || report["crees"] != 1 {
+                    problems.push(format!("{name}: {status} {report}"));
+                }
+                continue;
+            }
+            let messages: Vec<String> = report["erreurs"]
+                .as_array()
+                .map(|e| {
+                    e.iter()
+                        .filter_map(|e| e["message"].as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let ok = match (status, expected) {
+                (400, Some(want)) => messages.iter().any(|m| m.contains(want)),
+                (400, None) => !messages.is_empty(),
+                (200, None) => true,
+                _ => false,
+            };
+            if !ok {
+                problems.push(format!("{name}: {status} {report}"));
+            }
+        }
+        assert!(
+            ecole_test_support::process::alive(pid),
+            "ecole-api est mort sur « {name} » :\n{}",
+            api.log()
+        );
+    }
+    let peak = ecole_test_support::process::peak_rss_kib(pid).unwrap_or(u64::MAX);
+    println!(
+        "RSS d'ecole-api : {} Mo au départ, pic {} Mo",
+        baseline / 1024,
+        peak / 1024
+    );
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert_eq!(counts().await, before + 2, "un import refusé a écrit");
+    assert!(peak < 200 * 1024, "pic de RSS {} Mo", peak / 1024);
+}

@@ -500,10 +500,10 @@ pub(crate) mod essais {
 
     /// Runs the test `name` of this binary again in a child process whose address space is
     /// capped (`ulimit -v`, KiB): a runaway allocation kills the child, not the machine.
-    /// Returns the child's exit status and output.
-    pub fn dans_un_enfant(name: &str, ulimit_kib: u64) -> std::process::Output {
+    /// Fails when the child does; prints its output.
+    pub fn dans_un_enfant(name: &str, ulimit_kib: u64) {
         let exe = std::env::current_exe().unwrap();
-        std::process::Command::new("sh")
+        let out = std::process::Command::new("sh")
             .arg("-c")
             .arg(format!(
                 "ulimit -v {ulimit_kib} && exec \"$0\" --exact \"$1\" --nocapture --test-threads 1"
@@ -512,7 +512,14 @@ pub(crate) mod essais {
             .arg(name)
             .env("ECOLE_TEST_ENFANT", "1")
             .output()
-            .unwrap()
+            .unwrap();
+        println!("{}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            out.status.success(),
+            "the child failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// True in the child started by [`dans_un_enfant`].
@@ -881,15 +888,7 @@ mod tests {
     fn import_of_malformed_files_is_a_table_or_a_french_refusal_in_bounded_memory() {
         const NAME: &str = "tableur::tests::import_of_malformed_files_is_a_table_or_a_french_refusal_in_bounded_memory";
         if !est_enfant() {
-            let out = dans_un_enfant(NAME, 2_000_000);
-            println!("{}", String::from_utf8_lossy(&out.stdout));
-            assert!(
-                out.status.success(),
-                "the child failed ({}):\n{}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            );
-            return;
+            return dans_un_enfant(NAME, 2_000_000);
         }
         let mut rng = ChaCha8Rng::seed_from_u64(16);
         let mut refused = 0;

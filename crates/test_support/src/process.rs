@@ -318,6 +318,11 @@ impl ApiProcess {
         format!("{}{}", self.base_url, path)
     }
 
+    /// The process id, `0` once it is gone.
+    pub fn pid(&self) -> i32 {
+        self.child.id().map_or(0, |p| p as i32)
+    }
+
     /// Everything the process has written so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
@@ -349,10 +354,20 @@ impl Drop for ApiProcess {
 
 /// Resident memory of a process, in KiB (`VmRSS` of /proc), `None` once it is gone.
 pub fn rss_kib(pid: i32) -> Option<u64> {
+    status_kib(pid, "VmRSS:")
+}
+
+/// Peak resident memory of a process, in KiB (`VmHWM` of /proc), `None` once it is gone.
+pub fn peak_rss_kib(pid: i32) -> Option<u64> {
+    status_kib(pid, "VmHWM:")
+}
+
+/// A KiB field of /proc/<pid>/status (`VmRSS:`, `VmSize:`…).
+pub fn status_kib(pid: i32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
 }
