@@ -113,7 +113,7 @@ build() {
     version="$version-modifie"
   fi
   tag=${REQUESTED_IMAGE:-ecole:$version}
-  say "construction de l'image $tag"
+  say "construction de l'image $tag" >&2   # stdout carries the tag only
   "$DOCKER" build -f "$ROOT/deploy/Dockerfile" -t "$tag" "$ROOT" >&2
   "$DOCKER" tag "$tag" ecole:latest
   echo "$tag"
