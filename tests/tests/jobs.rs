@@ -483,19 +483,22 @@ async fn redis_keeps_nothing_of_finished_jobs_after_vacuum() {
         );
     }
     let conn = ecole_jobs::queue::connect(&env.redis.url()).await.unwrap();
+    let namespace = ecole_jobs::instance::namespace_of(&mut env.conn().await, &env.prefix)
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let vacuumed = ecole_jobs::queue::vacuum(conn.clone(), &env.prefix, Duration::ZERO)
+    let vacuumed = ecole_jobs::queue::vacuum(conn.clone(), &namespace, Duration::ZERO)
         .await
         .unwrap();
     assert_eq!(vacuumed, 20);
     let mut conn = conn;
     let data: i64 = redis::cmd("HLEN")
-        .arg(format!("{}:jobs:data", env.prefix))
+        .arg(format!("{namespace}:jobs:data"))
         .query_async(&mut conn)
         .await
         .unwrap();
     let done: i64 = redis::cmd("EXISTS")
-        .arg(format!("{}:jobs:done", env.prefix))
+        .arg(format!("{namespace}:jobs:done"))
         .query_async(&mut conn)
         .await
         .unwrap();
@@ -503,11 +506,291 @@ async fn redis_keeps_nothing_of_finished_jobs_after_vacuum() {
     // Nor their metadata and idempotency keys (apalis leaves those to a 24 h TTL).
     for pattern in ["meta:*", "idempotency:*"] {
         let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}:jobs:{pattern}", env.prefix))
+            .arg(format!("{namespace}:jobs:{pattern}"))
             .query_async(&mut conn)
             .await
             .unwrap();
         assert!(keys.is_empty(), "{pattern} : {keys:?}");
     }
+    assert!(stop(worker).await.success());
+}
+
+// ---------- one Redis, several databases (issue #16 items 8–9) ----------
+
+/// Status and attempts of a row of `db`.
+async fn status_in(db: &TestDb, id: i64) -> (JobStatus, i32) {
+    let mut conn = db.conn().await;
+    jobs::table
+        .find(id)
+        .select((jobs::status, jobs::attempts))
+        .first(&mut conn)
+        .await
+        .unwrap()
+}
+
+/// Until a worker of `db` has written its heartbeat row (it is up).
+async fn worker_up(db: &TestDb) {
+    let up = wait_until(Duration::from_secs(20), || async {
+        let mut conn = db.conn().await;
+        let n: i64 = ecole_db::schema::process_heartbeats::table
+            .filter(ecole_db::schema::process_heartbeats::kind.eq("worker"))
+            .count()
+            .get_result(&mut conn)
+            .await
+            .unwrap();
+        n > 0
+    })
+    .await;
+    assert!(up, "worker démarré");
+    // Its apalis slots register in Redis right after.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+}
+
+/// Forgets what `core.debug` traced for these ids (another database reuses them).
+async fn forget_traces(env: &Env, ids: &[i64]) {
+    let client = redis::Client::open(env.redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    for id in ids {
+        let _: i64 = redis::cmd("DEL")
+            .arg(format!("{}:debug:{id}", env.prefix))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+}
+
+/// Enqueues three traced `core.debug` jobs in `db`; each must succeed within 2 s of its
+/// enqueue, once, at its first attempt.
+async fn three_jobs_run_at_once(env: &Env, db: &TestDb, label: &str) -> Vec<i64> {
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let mut conn = db.conn().await;
+        let id = enqueue(
+            &mut conn,
+            debug(Debug {
+                message: Some(format!("{label} {i}")),
+                ..Default::default()
+            }),
+        )
+        .await
+        .unwrap();
+        let enqueued = Instant::now();
+        let ran = wait_until(Duration::from_secs(2), || async {
+            status_in(db, id).await.0 == JobStatus::Succes
+        })
+        .await;
+        let (status, attempts) = status_in(db, id).await;
+        assert!(
+            ran,
+            "{label} : job {id} toujours {status:?} {:?} après son enqueue",
+            enqueued.elapsed()
+        );
+        assert_eq!(attempts, 1, "{label} : job {id}");
+        ids.push(id);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for id in &ids {
+        assert_eq!(
+            env.runs(*id).await.len(),
+            1,
+            "{label} : job {id} exécuté une fois"
+        );
+    }
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn instance_a_second_database_on_the_same_redis_prefix_runs_its_jobs_at_once() {
+    // Database A runs three jobs, then its worker stops.
+    let env = Env::new().await;
+    let worker = env.worker(&[]);
+    worker_up(&env.db).await;
+    let first = three_jobs_run_at_once(&env, &env.db, "base A").await;
+    assert!(stop(worker).await.success());
+    forget_traces(&env, &first).await;
+
+    // Database B, migrated on its own, same Redis, same REDIS_PREFIX: its ids start at 1 too.
+    let b = TestDb::new().await;
+    let worker = env.worker(&[("DATABASE_URL", &b.url)]);
+    worker_up(&b).await;
+    let second = three_jobs_run_at_once(&env, &b, "base B").await;
+    assert_eq!(first, second, "mêmes identifiants dans les deux bases");
+    assert!(stop(worker).await.success());
+    // A's rows were not run again by B's worker.
+    for id in &first {
+        assert_eq!(status_in(&env.db, *id).await, (JobStatus::Succes, 1));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn instance_two_databases_sharing_a_prefix_never_run_each_others_jobs() {
+    let env = Env::new().await;
+    let b = TestDb::new().await;
+    let wa = env.worker(&[]);
+    let wb = env.worker(&[("DATABASE_URL", &b.url)]);
+    worker_up(&env.db).await;
+    worker_up(&b).await;
+    let mut pairs = Vec::new();
+    for i in 0..10 {
+        let mut ca = env.db.conn().await;
+        let mut cb = b.conn().await;
+        let ia = enqueue(&mut ca, NewJob::of(&Debug::default()).unwrap())
+            .await
+            .unwrap();
+        // B's job with the same id waits 3 s: a worker of A that pops it runs A's row.
+        let ib = enqueue(
+            &mut cb,
+            NewJob::of(&Debug::default())
+                .unwrap()
+                .run_after(chrono::Utc::now() + chrono::Duration::seconds(3)),
+        )
+        .await
+        .unwrap();
+        assert_eq!(ia, ib, "essai {i}");
+        pairs.push(ia);
+    }
+    for id in &pairs {
+        assert!(
+            wait_until(Duration::from_secs(10), || async {
+                status_in(&env.db, *id).await.0 == JobStatus::Succes
+                    && status_in(&b, *id).await.0 == JobStatus::Succes
+            })
+            .await,
+            "job {id} : A {:?}, B {:?}",
+            status_in(&env.db, *id).await,
+            status_in(&b, *id).await
+        );
+        assert_eq!(status_in(&env.db, *id).await.1, 1, "A, job {id} : une fois");
+        assert_eq!(status_in(&b, *id).await.1, 1, "B, job {id} : une fois");
+    }
+    // Each row ran in its own database's worker (the worker name carries its pid).
+    let mut ca = env.db.conn().await;
+    let mut cb = b.conn().await;
+    let owners_a: Vec<Option<String>> = jobs::table
+        .select(jobs::worker)
+        .load(&mut ca)
+        .await
+        .unwrap();
+    let owners_b: Vec<Option<String>> = jobs::table
+        .select(jobs::worker)
+        .load(&mut cb)
+        .await
+        .unwrap();
+    let pa = format!("-{}-", pid(&wa));
+    let pb = format!("-{}-", pid(&wb));
+    assert!(
+        owners_a.iter().flatten().all(|w| w.contains(&pa)),
+        "{owners_a:?}"
+    );
+    assert!(
+        owners_b.iter().flatten().all(|w| w.contains(&pb)),
+        "{owners_b:?}"
+    );
+    assert!(stop(wa).await.success());
+    assert!(stop(wb).await.success());
+}
+
+/// `ecole <args>` against `db` with this test's Redis prefix; (code, stdout + stderr).
+async fn ecole_cli(
+    env: &Env,
+    db: &TestDb,
+    backups: &std::path::Path,
+    args: &[&str],
+) -> (i32, String) {
+    let mut vars = env.env(&[
+        ("DATABASE_URL", &db.url),
+        ("BACKUP_DIR", &backups.to_string_lossy()),
+    ]);
+    for var in ["PG_DUMP", "PG_RESTORE"] {
+        if let Ok(v) = std::env::var(var) {
+            vars.push((var, v));
+        }
+    }
+    let out = command("ecole", &vars).args(args).output().await.unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn restore_then_enqueue_runs_every_job_at_once() {
+    let env = Env::new().await;
+    let backups = std::env::temp_dir().join(format!("ecole-jobs-restore-{}", env.prefix));
+    // The backup is taken before any job exists; three jobs run after it.
+    let (code, out) = ecole_cli(&env, &env.db, &backups, &["backup"]).await;
+    assert_eq!(code, 0, "{out}");
+    let dump = std::fs::read_dir(&backups)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "dump"))
+        .unwrap();
+    let worker = env.worker(&[]);
+    worker_up(&env.db).await;
+    let before = three_jobs_run_at_once(&env, &env.db, "avant la restauration").await;
+    assert!(stop(worker).await.success());
+    forget_traces(&env, &before).await;
+
+    // Restored over the same database: the id sequence goes back.
+    let (code, out) = ecole_cli(
+        &env,
+        &env.db,
+        &backups,
+        &["restore", &dump.to_string_lossy(), "--force"],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    let worker = env.worker(&[]);
+    worker_up(&env.db).await;
+    let after = three_jobs_run_at_once(&env, &env.db, "après la restauration").await;
+    assert_eq!(before, after, "la séquence des ids est revenue en arrière");
+    assert!(stop(worker).await.success());
+    let _ = std::fs::remove_dir_all(&backups);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn instance_a_copy_of_a_database_is_refused_its_originals_namespace() {
+    let env = Env::new().await;
+    let worker = env.worker(&[]);
+    worker_up(&env.db).await;
+    // Database B carries A's instance id: a copy made outside `ecole restore`.
+    let instance = ecole_jobs::instance::instance_id(&mut env.conn().await)
+        .await
+        .unwrap();
+    let b = TestDb::new().await;
+    diesel::sql_query(format!("UPDATE instance SET id = '{instance}'"))
+        .execute(&mut b.conn().await)
+        .await
+        .unwrap();
+    let out = tokio::time::timeout(
+        Duration::from_secs(30),
+        command("ecole-worker", &env.env(&[("DATABASE_URL", &b.url)])).output(),
+    )
+    .await
+    .expect("le worker refuse sans attendre")
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    for needle in [
+        "appartient à une autre base",
+        "REDIS_PREFIX différent",
+        &format!(
+            "redis-cli DEL {}:{}:proprietaire",
+            env.prefix,
+            instance.simple()
+        ),
+    ] {
+        assert!(err.contains(needle), "« {needle} » absent : {err}");
+    }
+    // A's own worker starts again on the same namespace (same instance, same database).
+    assert!(stop(worker).await.success());
+    let worker = env.worker(&[]);
+    worker_up(&env.db).await;
+    three_jobs_run_at_once(&env, &env.db, "base A relancée").await;
     assert!(stop(worker).await.success());
 }

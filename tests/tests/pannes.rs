@@ -1381,8 +1381,11 @@ async fn panne_7_sigterm_a_tous_les_processus_sous_charge() {
     let running_left = banc.count_jobs(Some(JobStatus::EnCours)).await;
     // What apalis holds for running tasks: one `inflight` set per worker slot.
     let mut redis = ecole_jobs::queue::connect(&banc.redis.url()).await.unwrap();
+    let namespace = ecole_jobs::instance::namespace_of(&mut conn, &banc.app.redis_prefix)
+        .await
+        .unwrap();
     let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{}:jobs:inflight*", banc.app.redis_prefix))
+        .arg(format!("{namespace}:jobs:inflight*"))
         .query_async(&mut redis)
         .await
         .unwrap();

@@ -404,6 +404,11 @@ async fn restore(
     if let Some(droits) = &bilan.droits {
         println!("{}", droits.resume());
     }
+    println!(
+        "Nouvel identifiant d'instance : {} (sauvegarde : {}) ; les jobs prennent un espace Redis neuf.",
+        bilan.instance,
+        bilan.instance_sauvegardee.as_deref().unwrap_or("aucun")
+    );
     println!("Lignes par table dans « {} » :", bilan.base);
     let width = bilan.tables.iter().map(|t| t.nom.len()).max().unwrap_or(10);
     let mut total = 0i64;

@@ -302,6 +302,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    instance (singleton) {
+        singleton -> Bool,
+        id -> Uuid,
+        restored_from -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     jobs (id) {
         id -> Int8,
         name -> Text,
@@ -327,6 +336,7 @@ diesel::table! {
         started_at -> Nullable<Timestamptz>,
         finished_at -> Nullable<Timestamptz>,
         updated_at -> Timestamptz,
+        task_token -> Uuid,
     }
 }
 
@@ -623,6 +633,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     factures,
     frais_scolarite,
     historique_classes,
+    instance,
     jobs,
     lignes_facture,
     livres,

@@ -3,13 +3,15 @@
 //! - A job is a row of `jobs`, inserted by [`enqueue`] in the caller's transaction: no job
 //!   for a rolled-back row, none lost when Redis is down (the row waits).
 //! - The [`relay`] pushes committed rows to Redis through apalis-redis (task id and
-//!   idempotency key from the row id and its dispatch count), woken by LISTEN/NOTIFY.
+//!   idempotency key from the row id, its dispatch count and its random task token), in the
+//!   Redis namespace of this database's [`instance`], woken by LISTEN/NOTIFY.
 //! - The [`runner`] claims the row, runs the handler under a hard time limit, and owns the
 //!   retry policy (3 retries at `JOB_RETRY_BASE_SECONDS × 2ⁿ`): apalis only transports.
 //! - The [`schedule`] (beat) inserts each due occurrence once, under a unique dedupe key.
 //! - [`process`]: the worker and beat processes, shared by their binaries and `ecole`.
 
 pub mod enqueue;
+pub mod instance;
 pub mod model;
 pub mod payloads;
 pub mod process;

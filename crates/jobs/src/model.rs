@@ -44,6 +44,7 @@ pub struct Job {
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
+    pub task_token: uuid::Uuid,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

@@ -24,7 +24,7 @@ pub async fn worker_process(registry: Registry) -> anyhow::Result<()> {
     )?;
     let shutdown = signals::shutdown_on_signals();
     let options = WorkerOptions::from_settings(&settings);
-    run_worker(settings, pool, registry, options, shutdown).await;
+    run_worker(settings, pool, registry, options, shutdown).await?;
     Ok(())
 }
 

@@ -7,6 +7,7 @@ use apalis::prelude::{TaskBuilder, TaskId};
 use apalis_redis::{Config, RedisTask};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 /// What travels through Redis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,15 +22,16 @@ pub const MISSED_HEARTBEATS: usize = 4;
 /// Idempotency keys outlive any plausible duplicate push of the same dispatch.
 pub const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
 
-/// The queue of this deployment: `<REDIS_PREFIX>:jobs`.
-pub fn queue_name(prefix: &str) -> String {
-    format!("{prefix}:jobs")
+/// The queue of a database: `<namespace>:jobs`, the namespace being `<REDIS_PREFIX>:<instance>`
+/// (see [`crate::instance::namespace`]).
+pub fn queue_name(namespace: &str) -> String {
+    format!("{namespace}:jobs")
 }
 
 /// One task per fetch (the seed's prefetch 1), our heartbeat, idempotency keys with a TTL.
-pub fn apalis_config(prefix: &str) -> Config {
+pub fn apalis_config(namespace: &str) -> Config {
     Config::default()
-        .queue(queue_name(prefix))
+        .queue(queue_name(namespace))
         .batch_size(1)
         .heartbeat_interval(HEARTBEAT)
         .missed_heartbeats(MISSED_HEARTBEATS)
@@ -38,9 +40,11 @@ pub fn apalis_config(prefix: &str) -> Config {
         .lock_tasks(false)
 }
 
-/// The task for one dispatch of a row: task id and idempotency key `job-<id>-<dispatch>`.
-pub fn task_for(id: i64, dispatch: i32) -> Result<RedisTask, serde_json::Error> {
-    let key = format!("job-{id}-{dispatch}");
+/// The task for one dispatch of a row: task id and idempotency key
+/// `job-<id>-<dispatch>-<task token>` (ids and dispatch counts repeat across databases and
+/// restores; the row's random token does not).
+pub fn task_for(id: i64, dispatch: i32, token: Uuid) -> Result<RedisTask, serde_json::Error> {
+    let key = format!("job-{id}-{dispatch}-{}", token.simple());
     let args = serde_json::to_vec(&JobRef { id })?;
     Ok(TaskBuilder::new(args)
         .task_id(TaskId::from_string(key.clone()))
@@ -96,10 +100,10 @@ return deleted
 /// Redis memory stays flat. Returns the tasks vacuumed.
 pub async fn vacuum(
     conn: ConnectionManager,
-    prefix: &str,
+    namespace: &str,
     older_than: Duration,
 ) -> Result<usize, String> {
-    let config = apalis_config(prefix);
+    let config = apalis_config(namespace);
     let mut conn = conn;
     redis::Script::new(VACUUM)
         .key(config.job_data_hash())

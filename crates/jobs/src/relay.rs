@@ -22,7 +22,8 @@ use crate::queue::{apalis_config, connect, task_for};
 pub struct RelayConfig {
     pub database_url: String,
     pub redis_url: String,
-    pub redis_prefix: String,
+    /// `<REDIS_PREFIX>:<instance>`, claimed by the caller (see [`crate::instance`]).
+    pub namespace: String,
     pub batch_size: i64,
     /// Fallback poll when no notification arrives.
     pub poll_interval: Duration,
@@ -33,11 +34,11 @@ pub struct RelayConfig {
 }
 
 impl RelayConfig {
-    pub fn new(database_url: &str, redis_url: &str, redis_prefix: &str) -> Self {
+    pub fn new(database_url: &str, redis_url: &str, namespace: &str) -> Self {
         RelayConfig {
             database_url: database_url.to_string(),
             redis_url: redis_url.to_string(),
-            redis_prefix: redis_prefix.to_string(),
+            namespace: namespace.to_string(),
             batch_size: 500,
             poll_interval: Duration::from_millis(500),
             redispatch_after: Duration::from_secs(600),
@@ -65,7 +66,7 @@ pub struct Relay {
 
 impl Relay {
     pub fn new(pool: Pool, config: RelayConfig) -> Self {
-        let apalis = apalis_config(&config.redis_prefix);
+        let apalis = apalis_config(&config.namespace);
         Relay {
             pool,
             config,
@@ -93,13 +94,13 @@ impl Relay {
         let mut conn = self.pool.get().await?;
         let result = conn
             .transaction::<_, RelayError, _>(async move |conn| {
-                let rows: Vec<(i64, i32)> = jobs::table
+                let rows: Vec<(i64, i32, uuid::Uuid)> = jobs::table
                     .filter(jobs::dispatched_at.is_null())
                     .filter(jobs::status.eq(JobStatus::EnAttente))
                     .filter(jobs::run_after.le(Utc::now()))
                     .order(jobs::id)
                     .limit(limit)
-                    .select((jobs::id, jobs::dispatch_count))
+                    .select((jobs::id, jobs::dispatch_count, jobs::task_token))
                     .for_update()
                     .skip_locked()
                     .load(conn)
@@ -109,7 +110,7 @@ impl Relay {
                 }
                 let tasks = rows
                     .iter()
-                    .map(|(id, count)| task_for(*id, count + 1))
+                    .map(|(id, count, token)| task_for(*id, count + 1, *token))
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(|e| RelayError::Redis(e.to_string()))?;
                 let push = apalis_redis::queries::push_tasks(&mut redis, &apalis, &tasks);
@@ -118,7 +119,7 @@ impl Relay {
                     Ok(Err(e)) => return Err(RelayError::Redis(e.to_string())),
                     Err(_) => return Err(RelayError::Redis("délai dépassé".into())),
                 }
-                let ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
+                let ids: Vec<i64> = rows.iter().map(|(id, _, _)| *id).collect();
                 diesel::update(jobs::table.filter(jobs::id.eq_any(&ids)))
                     .set((
                         jobs::dispatched_at.eq(Utc::now()),

@@ -24,6 +24,7 @@ use ecole_db::schema::process_heartbeats;
 use futures_util::FutureExt;
 use tokio_util::sync::CancellationToken;
 
+use crate::instance::ClaimError;
 use crate::queue::{JobRef, apalis_config, connect};
 use crate::relay::{Relay, RelayConfig};
 use crate::runner::{Registry, Runner};
@@ -193,8 +194,14 @@ pub async fn stop_heartbeat(handle: tokio::task::JoinHandle<()>) {
 }
 
 /// Every 30 s, vacuums what apalis keeps of tasks finished more than a minute ago (any
-/// worker may do it; it costs one script over the tasks of the last minute and a half).
-fn spawn_redis_maintenance(settings: Arc<Settings>, shutdown: CancellationToken) {
+/// worker may do it; it costs one script over the tasks of the last minute and a half), and
+/// renews this database's claim on the namespace.
+fn spawn_redis_maintenance(
+    settings: Arc<Settings>,
+    namespace: String,
+    fingerprint: String,
+    shutdown: CancellationToken,
+) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(30));
         tick.tick().await;
@@ -203,11 +210,19 @@ fn spawn_redis_maintenance(settings: Arc<Settings>, shutdown: CancellationToken)
                 _ = shutdown.cancelled() => break,
                 _ = tick.tick() => {}
             }
-            let Ok(conn) = connect(&settings.redis_url).await else {
+            let Ok(mut conn) = connect(&settings.redis_url).await else {
                 continue;
             };
-            match crate::queue::vacuum(conn, &settings.redis_prefix, Duration::from_secs(60)).await
-            {
+            match crate::instance::claim(&mut conn, &namespace, &fingerprint).await {
+                Ok(()) => {}
+                Err(e @ ClaimError::Taken { .. }) => {
+                    tracing::error!(error.cause = %e, "espace Redis des jobs")
+                }
+                Err(e) => {
+                    tracing::warn!(error.cause = %e, "renouvellement de l'espace Redis des jobs")
+                }
+            }
+            match crate::queue::vacuum(conn, &namespace, Duration::from_secs(60)).await {
                 Ok(n) if n > 0 => {
                     tracing::debug!(redis.vacuumed = n, "Redis : tâches terminées nettoyées")
                 }
@@ -218,28 +233,79 @@ fn spawn_redis_maintenance(settings: Arc<Settings>, shutdown: CancellationToken)
     });
 }
 
-/// Runs a worker until `shutdown` is cancelled, then drains.
+enum ClaimAttempt {
+    Refused(ClaimError),
+    Retry(String),
+}
+
+async fn try_claim(settings: &Settings, pool: &Pool) -> Result<(String, String), ClaimAttempt> {
+    let retry = |e: &dyn std::fmt::Display| ClaimAttempt::Retry(e.to_string());
+    let mut conn = pool.get().await.map_err(|e| retry(&e))?;
+    let namespace = crate::instance::namespace_of(&mut conn, &settings.redis_prefix)
+        .await
+        .map_err(|e| retry(&format!("instance de la base (ecole migrate fait ?) : {e}")))?;
+    let fingerprint = crate::instance::fingerprint(&mut conn)
+        .await
+        .map_err(|e| retry(&e))?;
+    drop(conn);
+    let mut redis = connect(&settings.redis_url)
+        .await
+        .map_err(|e| retry(&format!("Redis : {e}")))?;
+    match crate::instance::claim(&mut redis, &namespace, &fingerprint).await {
+        Ok(()) => Ok((namespace, fingerprint)),
+        Err(e @ ClaimError::Taken { .. }) => Err(ClaimAttempt::Refused(e)),
+        Err(e) => Err(retry(&e)),
+    }
+}
+
+/// This database's Redis namespace (`<REDIS_PREFIX>:<instance>`) and fingerprint, once the
+/// namespace is claimed for it; waits while PostgreSQL or Redis do not answer. `Ok(None)`:
+/// shutdown came first. An error: another database holds the namespace, do not start.
+pub async fn claim_namespace(
+    settings: &Settings,
+    pool: &Pool,
+    shutdown: &CancellationToken,
+) -> Result<Option<(String, String)>, ClaimError> {
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        match try_claim(settings, pool).await {
+            Ok(claimed) => return Ok(Some(claimed)),
+            Err(ClaimAttempt::Refused(e)) => return Err(e),
+            Err(ClaimAttempt::Retry(cause)) => {
+                tracing::warn!(error.cause = %cause, "espace Redis des jobs : nouvel essai dans {} ms", backoff.as_millis());
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(None),
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Runs a worker until `shutdown` is cancelled, then drains. Refuses to start (an error)
+/// when this database's Redis namespace belongs to another database.
 pub async fn run_worker(
     settings: Arc<Settings>,
     pool: Pool,
     registry: Registry,
     options: WorkerOptions,
     shutdown: CancellationToken,
-) {
+) -> Result<(), ClaimError> {
+    let Some((namespace, fingerprint)) = claim_namespace(&settings, &pool, &shutdown).await? else {
+        return Ok(());
+    };
     let in_flight = Arc::new(AtomicUsize::new(0));
     tracing::info!(
         worker.name = %options.name,
         worker.concurrency = options.concurrency,
+        redis.namespace = %namespace,
         jobs = ?registry.names(),
         "worker démarré"
     );
     let background = CancellationToken::new();
     if options.relay {
-        let config = RelayConfig::new(
-            &settings.database_url,
-            &settings.redis_url,
-            &settings.redis_prefix,
-        );
+        let config = RelayConfig::new(&settings.database_url, &settings.redis_url, &namespace);
         tokio::spawn(Relay::new(pool.clone(), config).run(background.clone()));
     }
     let heartbeat = spawn_process_heartbeat(
@@ -249,7 +315,12 @@ pub async fn run_worker(
         settings.heartbeat_dir.clone(),
         background.clone(),
     );
-    spawn_redis_maintenance(settings.clone(), background.clone());
+    spawn_redis_maintenance(
+        settings.clone(),
+        namespace.clone(),
+        fingerprint,
+        background.clone(),
+    );
     let registry = Arc::new(registry);
     let bookkeeping = match ecole_db::build_pool(
         &crate::runner::bookkeeping_url(&settings.database_url),
@@ -261,7 +332,7 @@ pub async fn run_worker(
             tracing::error!(error.cause = %e, "pool de suivi des jobs");
             background.cancel();
             stop_heartbeat(heartbeat).await;
-            return;
+            return Ok(());
         }
     };
     let mut generation = 0usize;
@@ -296,7 +367,7 @@ pub async fn run_worker(
         let mut running = futures_util::stream::FuturesUnordered::new();
         for slot in 0..options.concurrency {
             let storage = RedisStorage::<JobRef>::new(conn.clone())
-                .with_config(apalis_config(&settings.redis_prefix))
+                .with_config(apalis_config(&namespace))
                 .poll_with_strategy(Tick::new(options.poll_interval));
             let worker = WorkerBuilder::new(format!("{}-{generation}-{slot}", options.name))
                 .backend(storage)
@@ -345,4 +416,5 @@ pub async fn run_worker(
     } else {
         tracing::info!("worker arrêté proprement");
     }
+    Ok(())
 }

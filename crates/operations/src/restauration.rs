@@ -1,6 +1,6 @@
 //! `ecole restore <fichier>`: checksum, a readable archive, a refusal to overwrite a
 //! non-empty database without `force`, `pg_restore` in one transaction, pending migrations,
-//! per-table row counts.
+//! a new instance id (the jobs' Redis namespace), per-table row counts.
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -28,6 +28,10 @@ pub struct BilanRestauration {
     pub migrations: Vec<String>,
     /// Grants of `DATABASE_APP_USER`, applied again after the restore.
     pub droits: Option<crate::droits::BilanDroits>,
+    /// The new instance id: the jobs use a Redis namespace nothing was left in.
+    pub instance: String,
+    /// The instance id the backup carried.
+    pub instance_sauvegardee: Option<String>,
     pub tables: Vec<Table>,
 }
 
@@ -134,6 +138,12 @@ pub async fn restaurer(
     )
     .await?;
     let migrations = ecole_db::run_migrations(database_url).await?;
+    // The id sequence went back: under the backup's instance id, new jobs would take task ids
+    // that Redis still holds from before the restore, and wait as duplicates.
+    let (sauvegardee, instance) = {
+        let mut conn = connecter(database_url).await?;
+        ecole_jobs::instance::renew(&mut conn).await?
+    };
     // pg_restore ran with --no-privileges: the application role gets its grants again.
     let droits = match &settings.database_app_user {
         Some(role) => Some(
@@ -154,6 +164,8 @@ pub async fn restaurer(
         tables_remplacees: existantes,
         migrations,
         droits,
+        instance: instance.to_string(),
+        instance_sauvegardee: sauvegardee.map(|u| u.to_string()),
         tables,
     })
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use ecole_config::{S3Settings, Settings};
 use ecole_core::Role;
 use ecole_db::schema::{jobs, notifications, process_heartbeats};
@@ -86,12 +86,32 @@ async fn app_with_backups() -> (TestApp, PathBuf) {
 
 // ---------- backup → restore ----------
 
+/// Per-table checksums, less `instance`: a restore gives the database a new instance id.
+async fn sommes_hors_instance(
+    conn: &mut AsyncPgConnection,
+) -> Vec<ecole_operations::statistiques::Table> {
+    let mut tables = sommes(conn).await.unwrap();
+    tables.retain(|t| t.nom != "instance");
+    tables
+}
+
+/// (id, restored_from) of the database's instance.
+async fn instance_de(conn: &mut AsyncPgConnection) -> (uuid::Uuid, Option<uuid::Uuid>) {
+    use ecole_db::schema::instance;
+    instance::table
+        .select((instance::id, instance::restored_from))
+        .first(conn)
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn backup_then_restore_gives_identical_tables() {
     let (app, dir) = app_with_backups().await;
     ecole_de_demo(&app).await;
     let admin = app.as_admin().await;
-    let before = sommes(&mut app.conn().await).await.unwrap();
+    let before = sommes_hors_instance(&mut app.conn().await).await;
+    let (instance_avant, _) = instance_de(&mut app.conn().await).await;
     assert!(before.iter().any(|t| t.nom == "eleves" && t.lignes == 40));
     assert!(before.iter().filter(|t| t.lignes > 0).count() >= 10);
 
@@ -132,11 +152,21 @@ async fn backup_then_restore_gives_identical_tables() {
     .unwrap();
     assert_eq!(restored.tables_remplacees, 0);
     assert!(restored.migrations.is_empty(), "{:?}", restored.migrations);
-    let after = sommes(&mut target.conn().await).await.unwrap();
+    let after = sommes_hors_instance(&mut target.conn().await).await;
     assert_eq!(before, after, "contenu différent après restauration");
+    // A new instance id, that remembers the backup's: the jobs take a fresh Redis namespace.
+    let (instance_apres, restauree_de) = instance_de(&mut target.conn().await).await;
+    assert_ne!(instance_apres, instance_avant);
+    assert_eq!(restauree_de, Some(instance_avant));
+    assert_eq!(restored.instance, instance_apres.to_string());
+    assert_eq!(
+        restored.instance_sauvegardee,
+        Some(instance_avant.to_string())
+    );
     let counts: Vec<(String, i64)> = restored
         .tables
         .iter()
+        .filter(|t| t.nom != "instance")
         .map(|t| (t.nom.clone(), t.lignes))
         .collect();
     let expected: Vec<(String, i64)> = before.iter().map(|t| (t.nom.clone(), t.lignes)).collect();
@@ -201,12 +231,15 @@ async fn restore_checks_the_checksum_and_never_overwrites_without_force() {
     assert_eq!(sommes(&mut other.conn().await).await.unwrap(), before_other);
 
     // With --force it becomes the backup, exactly.
-    let expected = sommes(&mut app.conn().await).await.unwrap();
+    let expected = sommes_hors_instance(&mut app.conn().await).await;
     let restored = restaurer(&settings, &dump, &other.db.url, true, &never)
         .await
         .unwrap();
     assert!(restored.tables_remplacees > 10);
-    assert_eq!(sommes(&mut other.conn().await).await.unwrap(), expected);
+    assert_eq!(
+        sommes_hors_instance(&mut other.conn().await).await,
+        expected
+    );
     let mut conn = other.conn().await;
     let gone: i64 = ecole_db::schema::users::table
         .filter(ecole_db::schema::users::username.eq(&lonely.user.username))

@@ -181,7 +181,11 @@ pub struct TestDb {
 impl TestDb {
     pub async fn new() -> TestDb {
         let template = template().await;
-        Self::create(template).await
+        let db = Self::create(template).await;
+        // A copy of the template is a database of its own, as if migrated apart.
+        let mut conn = db.conn().await;
+        exec(&mut conn, "UPDATE instance SET id = gen_random_uuid()").await;
+        db
     }
 
     /// An empty database (no tables, no migrations), e.g. the target of a restore.

@@ -1,0 +1,2 @@
+ALTER TABLE jobs DROP COLUMN IF EXISTS task_token;
+DROP TABLE IF EXISTS instance;
