@@ -4,7 +4,7 @@
 
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{HttpRequest, HttpResponse, web};
-use ecole_core::FieldErrors;
+use ecole_core::{FieldErrors, Role};
 use ecole_db::enums::{CodePeriode, StatutBulletin};
 use ecole_pedagogie::bulletins::{conseil, consultation, publication, travaux};
 use ecole_pedagogie::regles;
@@ -246,6 +246,9 @@ pub async fn appreciations_list(
     state: web::Data<AppState>,
     user: CurrentUser,
 ) -> ApiResult<HttpResponse> {
+    // Refused before the parameters are read: a 400 would tell a stranger the route exists.
+    user.actor
+        .require(&[Role::Admin, Role::Direction, Role::Enseignant])?;
     let params = QueryParams::from_request(&req);
     let mut errors = FieldErrors::new();
     let classe = required(
@@ -310,6 +313,7 @@ pub async fn conseil_list(
     state: web::Data<AppState>,
     user: CurrentUser,
 ) -> ApiResult<HttpResponse> {
+    user.actor.require(&[Role::Admin, Role::Direction])?;
     let params = QueryParams::from_request(&req);
     let mut errors = FieldErrors::new();
     let classe = required(
