@@ -1,4 +1,4 @@
--- Finances (SPEC §2): the fee schedule, invoices and their lines, payments and their receipts,
+-- Finances (docs/SPEC.md §2): the fee schedule, invoices and their lines, payments and their receipts,
 -- the per-year counters that number invoices and receipts without gaps, and the answers kept
 -- for the Idempotency-Key header. Money is BIGINT GNF (no minor unit).
 
@@ -96,7 +96,7 @@ CREATE INDEX paiements_date_idx ON paiements (date_paiement);
 CREATE TRIGGER paiements_updated_at BEFORE UPDATE ON paiements
     FOR EACH ROW EXECUTE FUNCTION set_updated_at();
 
--- Idempotency-Key (SPEC §4): the first answer to a key, with a fingerprint of who asked what.
+-- Idempotency-Key (docs/SPEC.md §4): the first answer to a key, with a fingerprint of who asked what.
 -- The row is inserted first in the request's transaction: a concurrent request with the same
 -- key waits for it, then replays its answer.
 CREATE TABLE requetes_idempotentes (

@@ -1,4 +1,4 @@
--- Library (SPEC §2): the catalogue (livres), its copies (exemplaires) and loans (emprunts).
+-- Library (docs/SPEC.md §2): the catalogue (livres), its copies (exemplaires) and loans (emprunts).
 -- At most one open loan per copy is guaranteed here, by a partial unique index.
 
 -- Trigram indexes make `?search=` (a substring anywhere in title, author or ISBN) an index

@@ -55,7 +55,7 @@ const COLUMNS: [&str; 8] = [
 /// document → one code per column of [`COLUMNS`] (anonymous, then the seven roles):
 /// - `o` allowed: the request gets past authorization (2xx, or 400/409 on the test's body;
 ///   404 only for a DELETE whose row an earlier role already deleted);
-/// - `x` refused: 403; `n` hidden: 404 (a row outside the caller's scope, SPEC §1);
+/// - `x` refused: 403; `n` hidden: 404 (a row outside the caller's scope, docs/SPEC.md §1);
 /// - `-` no token: 401; `p` public: served without a token.
 ///
 /// The rows used: pupil a0 of class A (the teacher teaches MATH there; PARENT and ELEVE are
@@ -1403,7 +1403,7 @@ async fn other_families_rows_are_not_found_by_id_filter_or_nested_route() {
             let missing = template.replace("{}", "999999999");
             let b = banc.send("GET", &missing, Some(token), Body::None).await;
             let ok = matches!(a.status, 403 | 404) || (a.status == 200 && !leaked);
-            // A teacher reads every class (SPEC §1), so class B's existence is no secret: its
+            // A teacher reads every class (docs/SPEC.md §1), so class B's existence is no secret: its
             // pupils' list is an empty page where an unknown class is a 404.
             let visible = who == Role::Enseignant && template.starts_with("/api/v1/classes/");
             if !ok || (!visible && (a.status != b.status || a.json()["count"] != b.json()["count"]))

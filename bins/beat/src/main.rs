@@ -1,4 +1,4 @@
-//! `ecole-beat`: fires the schedule (SPEC §5), once per occurrence whatever the number of beats.
+//! `ecole-beat`: fires the schedule (docs/SPEC.md §5), once per occurrence whatever the number of beats.
 
 use clap::{ArgAction, Parser};
 use ecole_jobs::process::{BeatArgs, beat_process};

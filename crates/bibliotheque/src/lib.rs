@@ -1,4 +1,4 @@
-//! The school library (SPEC §2, §4, §5): the catalogue ([`livres`], ISBN checked by
+//! The school library (docs/SPEC.md §2, §4, §5): the catalogue ([`livres`], ISBN checked by
 //! [`isbn`], searched through a trigram index), its copies ([`exemplaires`]), loans and
 //! returns ([`emprunts`]), the overdue reminders ([`rappels`]) and the CSV/XLSX import of the
 //! catalogue ([`import`]).

@@ -73,7 +73,7 @@ macro_rules! text_enum {
 }
 
 text_enum! {
-    /// What a user may do (SPEC §1).
+    /// What a user may do (docs/SPEC.md §1).
     pub enum Role {
         Admin => "ADMIN",
         Direction => "DIRECTION",
@@ -311,7 +311,7 @@ impl DecisionConseil {
 }
 
 text_enum! {
-    /// What a notification is about (SPEC §2).
+    /// What a notification is about (docs/SPEC.md §2).
     pub enum TypeNotification {
         Bulletin => "BULLETIN",
         Absence => "ABSENCE",
@@ -337,7 +337,7 @@ text_enum! {
 }
 
 text_enum! {
-    /// Where an invoice stands (SPEC §2): a draft has no number; paid money forbids cancelling.
+    /// Where an invoice stands (docs/SPEC.md §2): a draft has no number; paid money forbids cancelling.
     pub enum StatutFacture {
         Brouillon => "BROUILLON",
         Emise => "EMISE",

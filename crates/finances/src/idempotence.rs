@@ -1,4 +1,4 @@
-//! `Idempotency-Key` (SPEC §4) for requests that record money.
+//! `Idempotency-Key` (docs/SPEC.md §4) for requests that record money.
 //!
 //! The key is claimed first thing in the request's transaction, by inserting its row with a
 //! fingerprint of who asked what. A concurrent request with the same key blocks on that

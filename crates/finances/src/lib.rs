@@ -1,4 +1,4 @@
-//! The school's till (SPEC §2, §4, §5): the fee schedule ([`frais`]), invoices and their
+//! The school's till (docs/SPEC.md §2, §4, §5): the fee schedule ([`frais`]), invoices and their
 //! lines ([`factures`]), payments and receipts ([`paiements`]), a pupil's statement
 //! ([`releve`]), the invoices of a whole level from the fee schedule ([`generation`]), the
 //! PDFs ([`documents`]) and the payment reminders ([`rappels`]).

@@ -1,4 +1,4 @@
-//! The `jobs` row and its JSON shape (SPEC §4: `GET /api/v1/jobs/<id>/`).
+//! The `jobs` row and its JSON shape (docs/SPEC.md §4: `GET /api/v1/jobs/<id>/`).
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;

@@ -1,4 +1,4 @@
-//! The beat: the schedule of SPEC §5 in `Africa/Conakry`. Each due occurrence becomes a job
+//! The beat: the schedule of docs/SPEC.md §5 in `Africa/Conakry`. Each due occurrence becomes a job
 //! row with the dedupe key `name:occurrence`, so any number of beats fire it once; an
 //! occurrence missed while no beat ran is fired at start when younger than `BEAT_CATCHUP`.
 
@@ -78,7 +78,7 @@ impl Entry {
     }
 }
 
-/// SPEC §5: 09:00 payment reminders, 17:00 absences, 02:00 backup, 08:00 library reminders,
+/// docs/SPEC.md §5: 09:00 payment reminders, 17:00 absences, 02:00 backup, 08:00 library reminders,
 /// the 15th at 00:00 the bulletins of ended periods that have none.
 pub fn default_schedule() -> Vec<Entry> {
     let entries = [

@@ -1,4 +1,4 @@
-//! Operations (SPEC §6): what an operator runs and what keeps the data safe.
+//! Operations (docs/SPEC.md §6): what an operator runs and what keeps the data safe.
 //!
 //! - [`sauvegarde`]: `pg_dump` in custom format to `BACKUP_DIR` with a `.sha256`, an optional
 //!   copy to S3-compatible storage ([`stockage`]), pruning of old copies (the 3 newest are

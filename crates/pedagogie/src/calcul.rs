@@ -1,4 +1,4 @@
-//! The report-card rules of SPEC §3, as pure functions over exact rationals: nothing is
+//! The report-card rules of docs/SPEC.md §3, as pure functions over exact rationals: nothing is
 //! rounded until a value is stored (half-up, 2 decimals), ranks are computed on the stored
 //! (rounded) averages with competition ranking (1, 2, 2, 4).
 //!
@@ -23,7 +23,7 @@ use num_traits::{CheckedAdd, CheckedDiv, CheckedMul, One, Signed, ToPrimitive, Z
 
 use ecole_db::enums::{Sexe, TypeNote};
 
-/// The school's rules (defaults of SPEC §3, editable by ADMIN).
+/// The school's rules (defaults of docs/SPEC.md §3, editable by ADMIN).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Regles {
     pub poids_cours: u32,

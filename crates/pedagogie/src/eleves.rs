@@ -110,7 +110,7 @@ pub struct EleveFields {
     pub statut: Option<StatutEleve>,
 }
 
-/// `POST eleves/`: the user's fields and the profile's, flat (SPEC §4).
+/// `POST eleves/`: the user's fields and the profile's, flat (docs/SPEC.md §4).
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EleveCreate {

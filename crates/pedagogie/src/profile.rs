@@ -5,7 +5,7 @@ use ecole_users::NewUserInput;
 use ecole_users::service::{PreparedUser, prepare_user};
 use serde::Deserialize;
 
-/// The user's fields, flat in a profile's body (SPEC §4).
+/// The user's fields, flat in a profile's body (docs/SPEC.md §4).
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct UserFields {
     pub username: String,

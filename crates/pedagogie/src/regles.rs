@@ -1,4 +1,4 @@
-//! The school's report-card rules (`bulletins/regles/`): SPEC §3's defaults, editable by
+//! The school's report-card rules (`bulletins/regles/`): docs/SPEC.md §3's defaults, editable by
 //! ADMIN, read by the staff. One row.
 
 use bigdecimal::BigDecimal;

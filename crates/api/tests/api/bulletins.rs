@@ -1,4 +1,4 @@
-//! Report cards: the rules, generation as jobs, reading within scope, the SPEC §3 cases and
+//! Report cards: the rules, generation as jobs, reading within scope, the docs/SPEC.md §3 cases and
 //! a randomised comparison with a plain reference implementation.
 
 use std::collections::HashMap;
@@ -578,7 +578,7 @@ async fn the_beat_generates_ended_periods_without_bulletins_once() {
     assert_eq!(result.unwrap()["classes"], 0);
 }
 
-// ---------- randomised comparison with a plain implementation of SPEC §3 ----------
+// ---------- randomised comparison with a plain implementation of docs/SPEC.md §3 ----------
 
 type Q = Ratio<i128>;
 
@@ -613,7 +613,7 @@ struct RefNote {
     sur: i128,
 }
 
-/// SPEC §3 written the obvious way: per pupil, per subject, sort for ranks.
+/// docs/SPEC.md §3 written the obvious way: per pupil, per subject, sort for ranks.
 fn reference(n_eleves: usize, coefs: &[i128], notes: &[RefNote]) -> Reference {
     let mut subject = vec![vec![None; coefs.len()]; n_eleves];
     let mut subject_exact: Vec<Vec<Option<Q>>> = vec![vec![None; coefs.len()]; n_eleves];
