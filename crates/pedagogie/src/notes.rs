@@ -344,15 +344,7 @@ async fn ensure_can_grade(
         return Ok(());
     }
     if actor.role == Role::Enseignant {
-        let n: i64 = enseignements::table
-            .inner_join(enseignants::table)
-            .filter(enseignants::user_id.eq(actor.user_id))
-            .filter(enseignements::classe_id.eq(classe))
-            .filter(enseignements::matiere_id.eq(matiere))
-            .count()
-            .get_result(conn)
-            .await?;
-        if n > 0 {
+        if teaches(conn, actor, classe, matiere).await? {
             return Ok(());
         }
         return Err(DomainError::PermissionDenied(
@@ -362,6 +354,24 @@ async fn ensure_can_grade(
     Err(DomainError::PermissionDenied(
         "Vous ne pouvez pas saisir de notes.".into(),
     ))
+}
+
+/// Does `actor` teach `matiere` in `classe` (an `enseignements` row of theirs)?
+pub(crate) async fn teaches(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    classe: i64,
+    matiere: i64,
+) -> DomainResult<bool> {
+    let n: i64 = enseignements::table
+        .inner_join(enseignants::table)
+        .filter(enseignants::user_id.eq(actor.user_id))
+        .filter(enseignements::classe_id.eq(classe))
+        .filter(enseignements::matiere_id.eq(matiere))
+        .count()
+        .get_result(conn)
+        .await?;
+    Ok(n > 0)
 }
 
 /// What a grade's context must satisfy: the class and its year, the subject, the period's

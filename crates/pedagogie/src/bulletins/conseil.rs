@@ -22,8 +22,8 @@ use ecole_core::time::serde_conakry;
 use ecole_core::{Actor, DomainError, DomainResult, FieldErrors, Role};
 use ecole_db::enums::{CodePeriode, DecisionConseil, Distinction};
 use ecole_db::schema::{
-    annees_scolaires, appreciations, bulletins, classes, conseils_classe, eleves, enseignants,
-    enseignements, historique_classes, matieres, periodes, users,
+    annees_scolaires, appreciations, bulletins, classes, conseils_classe, eleves,
+    historique_classes, matieres, periodes, users,
 };
 use serde::{Deserialize, Serialize};
 
@@ -146,15 +146,7 @@ async fn ensure_pair(
         return Ok(());
     }
     if actor.role == Role::Enseignant {
-        let n: i64 = enseignements::table
-            .inner_join(enseignants::table)
-            .filter(enseignants::user_id.eq(actor.user_id))
-            .filter(enseignements::classe_id.eq(classe))
-            .filter(enseignements::matiere_id.eq(matiere))
-            .count()
-            .get_result(conn)
-            .await?;
-        if n > 0 {
+        if crate::notes::teaches(conn, actor, classe, matiere).await? {
             return Ok(());
         }
         return Err(DomainError::PermissionDenied(
