@@ -6,12 +6,13 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use ecole_core::Role;
-use ecole_db::enums::CodePeriode;
-use ecole_db::schema::{bulletins, notes};
+use ecole_db::schema::notes;
 use ecole_test_support::TestApp;
 use ecole_test_support::http::{get, post};
 use ecole_test_support::school::{School, date};
 use serde_json::{Value, json};
+
+use crate::bulletins_corrections::{bulletin_id, generate};
 
 const APPRECIATIONS: &str = "/api/v1/bulletins/appreciations/";
 const SAISIE: &str = "/api/v1/bulletins/appreciations/saisie/";
@@ -45,23 +46,6 @@ async fn grade(
         .execute(conn)
         .await
         .unwrap();
-}
-
-async fn generate(conn: &mut AsyncPgConnection, classe: i64, periode: &str, force: bool) {
-    let periode: CodePeriode = periode.parse().unwrap();
-    ecole_pedagogie::bulletins::generer_classe(conn, classe, periode, force)
-        .await
-        .unwrap();
-}
-
-async fn bulletin_id(conn: &mut AsyncPgConnection, eleve: i64, periode: &str) -> i64 {
-    bulletins::table
-        .filter(bulletins::eleve_id.eq(eleve))
-        .filter(bulletins::periode.eq(periode))
-        .select(bulletins::id)
-        .first(conn)
-        .await
-        .unwrap()
 }
 
 async fn detail(app: &TestApp, token: &str, id: i64) -> Value {

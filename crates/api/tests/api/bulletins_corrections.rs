@@ -70,7 +70,7 @@ pub(crate) async fn generate(
         .unwrap();
 }
 
-async fn bulletin_id(conn: &mut AsyncPgConnection, eleve: i64, periode: &str) -> i64 {
+pub(crate) async fn bulletin_id(conn: &mut AsyncPgConnection, eleve: i64, periode: &str) -> i64 {
     bulletins::table
         .filter(bulletins::eleve_id.eq(eleve))
         .filter(bulletins::periode.eq(periode))
