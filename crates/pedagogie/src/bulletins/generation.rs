@@ -88,6 +88,17 @@ struct Member {
     statut: StatutEleve,
 }
 
+/// A subject graded in a class for the period, with the subject's own coefficient.
+#[derive(QueryableByName)]
+struct Graded {
+    #[diesel(sql_type = BigInt)]
+    classe: i64,
+    #[diesel(sql_type = BigInt)]
+    matiere: i64,
+    #[diesel(sql_type = Integer)]
+    coefficient: i32,
+}
+
 /// What a generation did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Generation {
@@ -188,16 +199,20 @@ pub async fn calculer(
         .order((enseignements::classe_id, matieres::id))
         .load(conn)
         .await?;
-    // Subjects graded in each class for the period, assigned or not (their own coefficient).
-    let graded: Vec<(i64, i64, i32)> = notes::table
-        .inner_join(matieres::table)
-        .filter(notes::classe_id.eq_any(classes))
-        .filter(notes::annee_scolaire_id.eq(annee))
-        .filter(notes::periode.eq(periode))
-        .select((notes::classe_id, matieres::id, matieres::coefficient))
-        .distinct()
-        .load(conn)
-        .await?;
+    // Subjects graded in each class for the period, assigned or not (their own coefficient):
+    // one probe of `notes (classe_id, periode, matiere_id)` per (class, subject) pair instead
+    // of a scan of every grade of the classes.
+    let graded: Vec<Graded> = diesel::sql_query(
+        "SELECT c.id AS classe, m.id AS matiere, m.coefficient \
+         FROM unnest($1::int8[]) AS c (id) CROSS JOIN matieres m \
+         WHERE EXISTS (SELECT 1 FROM notes n WHERE n.classe_id = c.id AND n.periode = $2 \
+                       AND n.matiere_id = m.id AND n.annee_scolaire_id = $3)",
+    )
+    .bind::<Array<BigInt>, _>(classes)
+    .bind::<Text, _>(periode.as_str())
+    .bind::<BigInt, _>(annee)
+    .load(conn)
+    .await?;
     // The pupils each class holds at the period's end: each pupil's latest stay in a class of
     // the year begun by then, unless it ended before; a pupil admitted later counts in their
     // first class of the year.
@@ -265,7 +280,12 @@ pub async fn calculer(
         subjects_of.entry(row.0).or_default().push(row);
     }
     let mut graded_of: HashMap<i64, Vec<(i64, i32)>> = HashMap::new();
-    for (classe, matiere, coefficient) in graded {
+    for Graded {
+        classe,
+        matiere,
+        coefficient,
+    } in graded
+    {
         graded_of
             .entry(classe)
             .or_default()
