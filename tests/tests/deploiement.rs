@@ -102,6 +102,9 @@ fn the_compose_file_is_valid_without_an_engine() {
         "max-size: 15m",
         "/var/lib/ecole/backups",
         "MEDIA_ACCEL_REDIRECT: /_media_protege/",
+        // X-Forwarded-For is believed from nginx's network only (issue #16, item 7).
+        "TRUSTED_PROXIES: 172.31.250.0/24",
+        "subnet: 172.31.250.0/24",
     ] {
         assert!(text.contains(expected), "« {expected} » absent :\n{text}");
     }
@@ -115,6 +118,7 @@ fn the_compose_file_is_valid_without_an_engine() {
         !raw.contains("5432:5432") && !raw.contains("6379:6379"),
         "base et Redis jamais publiés"
     );
+    assert!(!raw.contains("TRUST_PROXY_HEADERS"), "variable retirée");
 
     // The validator does validate: an unknown key is refused.
     std::fs::write(

@@ -420,11 +420,13 @@ async fn beat_lists_the_schedule_with_next_times() {
         "core.backup_database",
         "bibliotheque.rappels_emprunts_retard",
         "pedagogie.generer_bulletins_periode",
+        "core.purger_donnees",
     ] {
         assert!(text.contains(name), "{text}");
     }
     assert!(text.contains("09:00:00") && text.contains("17:00:00") && text.contains("02:00:00"));
-    assert_eq!(text.lines().filter(|l| l.starts_with("    ")).count(), 15);
+    assert!(text.contains("03:30:00"), "{text}");
+    assert_eq!(text.lines().filter(|l| l.starts_with("    ")).count(), 18);
 }
 
 #[tokio::test(flavor = "multi_thread")]

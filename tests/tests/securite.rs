@@ -1211,7 +1211,8 @@ async fn forged_and_revoked_tokens_are_refused() {
 }
 
 /// Another family's rows (pupil b0 of class B): a grade, an attendance, an invoice with a
-/// payment, a published bulletin, and a notification of another account. Their ids.
+/// payment, a published bulletin, a library loan, and a notification and a job of other
+/// accounts. Their ids.
 async fn other_family(banc: &Banc) -> HashMap<&'static str, i64> {
     let admin = banc.admin();
     let (b0, cb, math, annee) = (
@@ -1281,7 +1282,47 @@ async fn other_family(banc: &Banc) -> HashMap<&'static str, i64> {
         .get_result(&mut conn)
         .await
         .unwrap();
+    // A loan to b0 (its scope is a borrower list in SQL) and the administrator's job.
+    let (s, livre) = banc
+        .json(
+            "POST",
+            "/api/v1/livres/",
+            admin,
+            json!({"titre": "Sous l'orage", "auteur": "Seydou Badian", "categorie": "Roman"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{livre}");
+    let (s, copie) = banc
+        .json(
+            "POST",
+            "/api/v1/exemplaires/",
+            admin,
+            json!({"livre": livre["id"], "code_barre": "BIB-AUTRE-1"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{copie}");
+    let (s, emprunt) = banc
+        .json(
+            "POST",
+            "/api/v1/emprunts/",
+            admin,
+            json!({"exemplaire": copie["id"], "emprunteur": banc.school.b[0].user.id()}),
+        )
+        .await;
+    assert_eq!(s, 201, "{emprunt}");
+    let (s, job) = banc
+        .json(
+            "POST",
+            "/api/v1/jobs/",
+            admin,
+            json!({"name": "core.debug", "payload": {"message": "privé"}}),
+        )
+        .await;
+    assert_eq!(s, 202, "{job}");
     HashMap::from([
+        ("emprunt", emprunt["id"].as_i64().unwrap()),
+        ("job", job["job_id"].as_str().unwrap().parse().unwrap()),
+        ("emprunteur", banc.school.b[0].user.id()),
         ("eleve", b0),
         ("classe", cb),
         ("parent", banc.school.b[0].parent_id),
@@ -1296,6 +1337,8 @@ async fn other_family(banc: &Banc) -> HashMap<&'static str, i64> {
 
 /// Rows outside the caller's scope are not found (404, never 403), whether named by id, by a
 /// list filter or through a nested route; and nothing of them leaks in a list.
+/// ASVS 4.0.3 V4.2.1 (IDOR: a row of another user is neither read nor changed). Loans and
+/// jobs are scoped in their SQL (issue #16, item 7), like the other rows.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_families_rows_are_not_found_by_id_filter_or_nested_route() {
     let banc = Banc::new().await;
@@ -1310,6 +1353,8 @@ async fn other_families_rows_are_not_found_by_id_filter_or_nested_route() {
         ("/api/v1/factures/{}/", o["facture"]),
         ("/api/v1/paiements/{}/", o["paiement"]),
         ("/api/v1/bulletins/{}/", o["bulletin"]),
+        ("/api/v1/emprunts/{}/", o["emprunt"]),
+        ("/api/v1/jobs/{}/", o["job"]),
         // Nested routes.
         ("/api/v1/eleves/{}/parents/", b0),
         ("/api/v1/eleves/{}/releve/", b0),
@@ -1332,6 +1377,8 @@ async fn other_families_rows_are_not_found_by_id_filter_or_nested_route() {
         ("/api/v1/eleves/?classe={}", cb),
         ("/api/v1/parents/?eleve={}", b0),
         ("/api/v1/classes/{}/eleves/", cb),
+        ("/api/v1/emprunts/?emprunteur={}", o["emprunteur"]),
+        ("/api/v1/emprunts/?eleve={}", b0),
     ];
     let writes: Vec<(&str, &str, i64, Value)> = vec![
         (
@@ -1364,6 +1411,12 @@ async fn other_families_rows_are_not_found_by_id_filter_or_nested_route() {
             "/api/v1/eleves/{}/parents/",
             b0,
             json!({"parent": banc.school.a[0].parent_id, "lien": "TUTEUR"}),
+        ),
+        (
+            "POST",
+            "/api/v1/emprunts/{}/retour/",
+            o["emprunt"],
+            json!({}),
         ),
     ];
     let mut problems = Vec::new();
@@ -2662,4 +2715,449 @@ async fn import_of_hostile_spreadsheets_is_a_french_400_and_the_api_stays_small(
     assert!(problems.is_empty(), "{problems:#?}");
     assert_eq!(counts().await, before + 2, "un import refusé a écrit");
     assert!(peak < 200 * 1024, "pic de RSS {} Mo", peak / 1024);
+}
+
+// ---------- production guards (issue #16, item 7) ----------
+
+/// A strong secret (production refuses a weak one before anything else).
+const SECRET_PRODUCTION: &str = "Zx8#kP2m!Qv7@Lr4$Tn9^Wb3&Hy6*Jd1(Fs5)Gc0";
+
+/// The Orange settings a production start needs (never called: no SMS is sent here).
+fn orange() -> Vec<(&'static str, String)> {
+    vec![
+        ("SMS_PROVIDER", "orange".into()),
+        ("ORANGE_CLIENT_ID", "ecole".into()),
+        ("ORANGE_CLIENT_SECRET", "orange-secret-de-test".into()),
+        ("ORANGE_SENDER", "224620000000".into()),
+        ("ORANGE_API_BASE", "http://127.0.0.1:9".into()),
+    ]
+}
+
+/// `APP_ENV=production` against `db`, with the services the processes would really use.
+fn production(
+    db: &ecole_test_support::TestDb,
+    dir: &std::path::Path,
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("APP_ENV", "production".into()),
+        ("SECRET_KEY", SECRET_PRODUCTION.into()),
+        ("DATABASE_URL", db.url.clone()),
+        ("REDIS_URL", ecole_test_support::redis_url()),
+        (
+            "REDIS_PREFIX",
+            format!("t_{}", uuid::Uuid::new_v4().simple()),
+        ),
+        (
+            "HTTP_BIND",
+            format!("127.0.0.1:{}", ecole_test_support::process::free_port()),
+        ),
+        ("ECOLE_HEARTBEAT_DIR", dir.to_string_lossy().into_owned()),
+        (
+            "MEDIA_ROOT",
+            dir.join("media").to_string_lossy().into_owned(),
+        ),
+        (
+            "BACKUP_DIR",
+            dir.join("backups").to_string_lossy().into_owned(),
+        ),
+    ]
+}
+
+/// Runs a binary for at most `limit`: `Some((success, stdout + stderr))` when it ended by
+/// itself, `None` when it was still running (it is then killed).
+async fn run_for(
+    name: &str,
+    env: &[(&str, String)],
+    args: &[&str],
+    limit: Duration,
+) -> Option<(bool, String)> {
+    let mut cmd = ecole_test_support::process::command(name, env);
+    cmd.args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let out = tokio::time::timeout(limit, cmd.output())
+        .await
+        .ok()?
+        .unwrap();
+    Some((
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    ))
+}
+
+/// One `bigint` from SQL (`SELECT … AS n`).
+async fn scalar(conn: &mut diesel_async::AsyncPgConnection, sql: &str) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    diesel::sql_query(sql)
+        .get_result::<N>(conn)
+        .await
+        .unwrap()
+        .n
+}
+
+/// In production, the serving processes refuse the console SMS provider (it would write every
+/// SMS text and family phone number to the log), and the demo commands and the diagnostic job
+/// are refused before they write anything.
+/// ASVS 4.0.3: V7.1.1 and V7.1.2 (no personal data in logs), V2.5.4 (no shared or default
+/// accounts: demo accounts have a public password), V14.3.2 (debug features off in production).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_refuses_the_console_sms_provider_demo_data_and_debug_jobs() {
+    let db = ecole_test_support::TestDb::new().await;
+    let dir = std::env::temp_dir()
+        .join("ecole-tests")
+        .join(format!("production-{}", db.name));
+    std::fs::create_dir_all(&dir).unwrap();
+    let console = production(&db, &dir);
+    let mut problems = Vec::new();
+    for binary in ["ecole-api", "ecole-worker", "ecole-beat"] {
+        match run_for(binary, &console, &[], Duration::from_secs(15)).await {
+            Some((false, out)) if out.contains("SMS_PROVIDER") && out.contains("production") => {}
+            Some((ok, out)) => problems.push(format!("{binary} : succès={ok} {out}")),
+            None => problems.push(format!(
+                "{binary} tourne en production avec SMS_PROVIDER=console"
+            )),
+        }
+    }
+    let mut env = production(&db, &dir);
+    env.extend(orange());
+    let mut conn = db.conn().await;
+    let rows = "SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM eleves) \
+                + (SELECT count(*) FROM jobs) AS n";
+    let before = scalar(&mut conn, rows).await;
+    for args in [
+        &["seed", "--eleves", "40", "--quiet"][..],
+        &["bootstrap"][..],
+        &["enqueue-job", "core.debug", "{}"][..],
+    ] {
+        match run_for("ecole", &env, args, Duration::from_secs(60)).await {
+            Some((false, out)) if out.contains("production") => {}
+            other => problems.push(format!("ecole {} : {other:?}", args.join(" "))),
+        }
+    }
+    assert_eq!(
+        scalar(&mut conn, rows).await,
+        before,
+        "une commande refusée a écrit"
+    );
+    // The same commands outside production still work (the guard is the environment's).
+    let mut dev = env.clone();
+    dev.retain(|(k, _)| *k != "APP_ENV");
+    match run_for(
+        "ecole",
+        &dev,
+        &["enqueue-job", "core.debug", "{}"],
+        Duration::from_secs(30),
+    )
+    .await
+    {
+        Some((true, _)) => {}
+        other => problems.push(format!("hors production : {other:?}")),
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The production API refuses the diagnostic job and lets an ADMIN ask for one backup at a
+/// time and one per 10 minutes, however many requests arrive at once: a backup copies the
+/// whole database to the disk, which must not fill up within the retention period.
+/// ASVS 4.0.3: V11.1.4 (anti-automation on expensive business functions), V14.3.2 (no debug
+/// feature in production).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_api_refuses_debug_jobs_and_limits_manual_backups() {
+    let app = TestApp::new().await;
+    let admin = app.as_admin().await;
+    let mut env = vec![("APP_ENV", "production".to_string())];
+    env.extend(orange());
+    let api = ApiProcess::start(&app, &env).await;
+    let client = reqwest::Client::new();
+    let ask = |name: &'static str| {
+        let req = client
+            .post(api.url("/api/v1/jobs/"))
+            .bearer_auth(&admin.access)
+            .json(&json!({"name": name}));
+        async move {
+            let r = req.send().await.unwrap();
+            let retry = r
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            let status = r.status().as_u16();
+            (
+                status,
+                r.json::<Value>().await.unwrap_or(Value::Null),
+                retry,
+            )
+        }
+    };
+    let (s, body, _) = ask("core.debug").await;
+    assert_eq!(s, 400, "{body}");
+    assert!(
+        body["name"][0].as_str().unwrap().contains("production"),
+        "{body}"
+    );
+
+    let backup = "core.backup_database";
+    let (s, first, _) = ask(backup).await;
+    assert_eq!(s, 202, "{first}");
+    let first: i64 = first["job_id"].as_str().unwrap().parse().unwrap();
+    // Waiting: a second one is a conflict.
+    let (s, body, _) = ask(backup).await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (409, Some("conflict")),
+        "{body}"
+    );
+    assert!(
+        body["detail"].as_str().unwrap().contains("sauvegarde"),
+        "{body}"
+    );
+    // Done, but less than 10 minutes ago: throttled, with the wait.
+    let mut conn = app.conn().await;
+    let done = format!("UPDATE jobs SET status = 'SUCCES', finished_at = now() WHERE id = {first}");
+    diesel::sql_query(done).execute(&mut conn).await.unwrap();
+    let (s, body, retry) = ask(backup).await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (429, Some("throttled")),
+        "{body}"
+    );
+    assert!(retry.is_some_and(|r| (1..=600).contains(&r)), "{retry:?}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("10 minutes"),
+        "{body}"
+    );
+    // 11 minutes later: ten requests at once give one backup.
+    let older =
+        format!("UPDATE jobs SET created_at = now() - interval '11 minutes' WHERE id = {first}");
+    diesel::sql_query(older).execute(&mut conn).await.unwrap();
+    let answers = futures_util::future::join_all((0..10).map(|_| ask(backup))).await;
+    let accepted = answers.iter().filter(|(s, _, _)| *s == 202).count();
+    let refused = answers
+        .iter()
+        .filter(|(s, _, _)| matches!(s, 409 | 429))
+        .count();
+    assert_eq!((accepted, refused), (1, 9), "{answers:?}");
+    let backups = scalar(
+        &mut conn,
+        "SELECT count(*) AS n FROM jobs WHERE name = 'core.backup_database'",
+    )
+    .await;
+    let debug = scalar(
+        &mut conn,
+        "SELECT count(*) AS n FROM jobs WHERE name = 'core.debug'",
+    )
+    .await;
+    assert_eq!((backups, debug), (2, 0));
+}
+
+/// Backup files hold the whole database (password hashes, families' phone numbers): they and
+/// their folder are for the owner only, whatever the umask and even when the folder existed
+/// open.
+/// ASVS 4.0.3: V8.1.6 (backups stored securely so that they cannot be stolen).
+#[tokio::test]
+async fn backups_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = TestApp::new().await;
+    let dir = app.state.settings.backup_dir.clone();
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let env = vec![
+        ("DATABASE_URL", app.db.url.clone()),
+        ("REDIS_URL", ecole_test_support::redis_url()),
+        ("BACKUP_DIR", dir.to_string_lossy().into_owned()),
+        (
+            "PG_DUMP",
+            std::env::var("PG_DUMP").unwrap_or_else(|_| "pg_dump".into()),
+        ),
+    ];
+    let out = run_for("ecole", &env, &["backup"], Duration::from_secs(120)).await;
+    assert!(matches!(out, Some((true, _))), "{out:?}");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let mut modes = vec![(dir.display().to_string(), mode(&dir))];
+    let shown = |modes: &[(String, u32)]| {
+        modes
+            .iter()
+            .map(|(p, m)| format!("{p} {m:o}"))
+            .collect::<Vec<_>>()
+    };
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        modes.push((path.display().to_string(), mode(&path)));
+    }
+    assert_eq!(modes.len(), 3, "{:?}", shown(&modes));
+    modes.retain(|(_, m)| m & 0o077 != 0);
+    assert!(
+        modes.is_empty(),
+        "ouverts aux autres comptes : {:?}",
+        shown(&modes)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Behind trusted proxies only, the client address is the first untrusted hop from the right
+/// of `X-Forwarded-For` (what nginx appended, never what the client wrote on the left);
+/// from anyone else the header is ignored; the old all-trusting `TRUST_PROXY_HEADERS=true` is
+/// refused with the way out. The address is what the login throttles count and the sessions
+/// record.
+/// ASVS 4.0.3: V2.2.1 (anti-automation that a forged header cannot dodge or turn against
+/// others), V7.1.4 (the source address logged is the real one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_address_is_read_from_the_right_past_trusted_proxies_only() {
+    let app = TestApp::new().await;
+    let user = app.user().username("fanta").create().await;
+    let session_ip = async |api: &ApiProcess, forwarded: &str| {
+        let r = reqwest::Client::new()
+            .post(api.url("/api/v1/auth/login/"))
+            .header("x-forwarded-for", forwarded)
+            .json(&json!({"username": "fanta", "password": user.password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let mut conn = app.conn().await;
+        diesel::sql_query(format!(
+            "SELECT ip FROM auth_sessions WHERE user_id = {} ORDER BY created_at DESC LIMIT 1",
+            user.id()
+        ))
+        .get_result::<SessionIp>(&mut conn)
+        .await
+        .unwrap()
+        .ip
+    };
+    #[derive(diesel::QueryableByName)]
+    struct SessionIp {
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        ip: Option<String>,
+    }
+    // The test client (127.0.0.1) plays nginx.
+    let behind = ApiProcess::start(&app, &[("TRUSTED_PROXIES", "127.0.0.1/32".into())]).await;
+    assert_eq!(
+        session_ip(&behind, "6.6.6.6, 41.77.1.2").await.as_deref(),
+        Some("41.77.1.2")
+    );
+    drop(behind);
+    // A direct client: its header means nothing.
+    let direct = ApiProcess::start(&app, &[("TRUSTED_PROXIES", "192.0.2.0/24".into())]).await;
+    assert_eq!(
+        session_ip(&direct, "6.6.6.6, 41.77.1.2").await.as_deref(),
+        Some("127.0.0.1")
+    );
+    drop(direct);
+    let env = vec![
+        ("DATABASE_URL", app.db.url.clone()),
+        ("REDIS_URL", ecole_test_support::redis_url()),
+        (
+            "HTTP_BIND",
+            format!("127.0.0.1:{}", ecole_test_support::process::free_port()),
+        ),
+        ("TRUST_PROXY_HEADERS", "true".into()),
+    ];
+    match run_for("ecole-api", &env, &[], Duration::from_secs(15)).await {
+        Some((false, out)) => assert!(out.contains("TRUSTED_PROXIES"), "{out}"),
+        other => panic!("TRUST_PROXY_HEADERS=true accepté : {other:?}"),
+    }
+}
+
+/// The beat's daily purge deletes, by batches, what nobody needs any more, and keeps the rest:
+/// finished jobs after 30 days (failed ones after 90; never a waiting one), notifications read
+/// over a year ago, expired refresh tokens and the sessions they leave without any, and
+/// idempotency keys older than 48 h.
+/// ASVS 4.0.3: V8.3.8 (personal data deleted automatically, on a schedule, once its
+/// retention is over).
+#[tokio::test]
+async fn expired_rows_are_purged_daily_and_live_ones_kept() {
+    let app = TestApp::new().await;
+    let user = app.as_role(Role::Parent).await;
+    let mut conn = app.conn().await;
+    let uid = user.id();
+    for sql in [
+        // Jobs: (status, finished days ago) → kept?
+        "INSERT INTO jobs (name, status, finished_at, created_at) VALUES
+            ('core.debug', 'SUCCES', now() - interval '31 days', now() - interval '31 days'),
+            ('core.debug', 'SUCCES', now() - interval '29 days', now() - interval '29 days'),
+            ('core.debug', 'ECHEC', now() - interval '60 days', now() - interval '60 days'),
+            ('core.debug', 'ECHEC', now() - interval '91 days', now() - interval '91 days')"
+            .to_string(),
+        "INSERT INTO jobs (name, status, created_at, run_after, dispatched_at) VALUES
+            ('core.debug', 'EN_ATTENTE', now() - interval '200 days', now() + interval '1 day',
+             now() - interval '200 days')"
+            .to_string(),
+        format!(
+            "INSERT INTO notifications (utilisateur_id, type_notification, titre, message, lue, lue_le, created_at) VALUES
+            ({uid}, 'GENERAL', 'vieille lue', 'x', true, now() - interval '400 days', now() - interval '401 days'),
+            ({uid}, 'GENERAL', 'récente lue', 'x', true, now() - interval '10 days', now() - interval '11 days'),
+            ({uid}, 'GENERAL', 'vieille non lue', 'x', false, NULL, now() - interval '401 days')"
+        ),
+        // A session dead for a month; the user's live one stays.
+        format!(
+            "WITH s AS (INSERT INTO auth_sessions (id, user_id, created_at, last_used_at)
+                VALUES (gen_random_uuid(), {uid}, now() - interval '40 days', now() - interval '35 days')
+                RETURNING id)
+             INSERT INTO refresh_tokens (session_id, token_hash, created_at, expires_at)
+             SELECT id, '\\x01'::bytea, now() - interval '35 days', now() - interval '28 days' FROM s"
+        ),
+        format!(
+            "INSERT INTO requetes_idempotentes (cle, utilisateur_id, empreinte, created_at) VALUES
+            ('vieille', {uid}, 'e', now() - interval '49 hours'),
+            ('recente', {uid}, 'e', now() - interval '1 hour')"
+        ),
+    ] {
+        diesel::sql_query(sql).execute(&mut conn).await.unwrap();
+    }
+    let job = ecole_jobs::enqueue::enqueue(
+        &mut conn,
+        ecole_jobs::enqueue::NewJob::named("core.purger_donnees", json!({})),
+    )
+    .await
+    .unwrap();
+    app.run_jobs(ecole_handlers::registry()).await;
+    let status = scalar(
+        &mut conn,
+        &format!("SELECT count(*) AS n FROM jobs WHERE id = {job} AND status = 'SUCCES'"),
+    )
+    .await;
+    let mut counts = BTreeMap::new();
+    for (name, sql) in [
+        (
+            "jobs debug",
+            "SELECT count(*) AS n FROM jobs WHERE name = 'core.debug'",
+        ),
+        ("notifications", "SELECT count(*) AS n FROM notifications"),
+        ("sessions", "SELECT count(*) AS n FROM auth_sessions"),
+        ("jetons", "SELECT count(*) AS n FROM refresh_tokens"),
+        (
+            "idempotence",
+            "SELECT count(*) AS n FROM requetes_idempotentes",
+        ),
+    ] {
+        counts.insert(name, scalar(&mut conn, sql).await);
+    }
+    assert_eq!(status, 1, "le job de purge n'a pas réussi");
+    assert_eq!(
+        counts,
+        BTreeMap::from([
+            ("jobs debug", 3),
+            ("notifications", 2),
+            ("sessions", 1),
+            ("jetons", 1),
+            ("idempotence", 1),
+        ])
+    );
+    // The user's own session still works.
+    let r = app
+        .get("/api/v1/users/me/")
+        .bearer_auth(&user.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
 }

@@ -68,7 +68,7 @@ enum Command {
     /// Crée un compte administrateur (interactif, ou par options / variables d'environnement).
     #[command(help_template = HELP_TEMPLATE, next_help_heading = "Options")]
     Createsuperuser(SuperuserArgs),
-    /// Prépare un poste de développement : base, migrations, administrateur de démonstration.
+    /// Prépare un poste de développement : base, migrations, administrateur de démonstration (refusé en production).
     #[command(help_template = HELP_TEMPLATE, next_help_heading = "Options")]
     Bootstrap,
     /// Vérifie la configuration et la connexion à PostgreSQL et Redis (--deploy : la liste complète avant la production).
@@ -95,7 +95,7 @@ enum Command {
         #[arg(long, value_name = "URL")]
         base: Option<String>,
     },
-    /// Crée des données de démonstration réalistes (base sans élèves uniquement).
+    /// Crée des données de démonstration réalistes (base sans élèves uniquement ; refusé en production).
     #[command(help_template = HELP_TEMPLATE, next_help_heading = "Options")]
     Seed {
         /// Nombre d'élèves (≈ un élève sur 38 donne une classe).
@@ -246,8 +246,21 @@ async fn createsuperuser(settings: &Settings, args: SuperuserArgs) -> anyhow::Re
     create_admin(settings, &username, email, &password).await
 }
 
+/// Demo data and demo accounts (a password printed or public) never reach production.
+fn refuse_demo_in_production(settings: &Settings, command: &str) -> anyhow::Result<()> {
+    if settings.app_env.is_production() {
+        bail!(
+            "« ecole {command} » est refusé en production (APP_ENV=production) : il crée des \
+             données et des comptes de démonstration au mot de passe connu. Pour une vraie école : \
+             « ecole migrate », puis « ecole createsuperuser »."
+        );
+    }
+    Ok(())
+}
+
 /// Migrations, then a demo administrator when there is no user at all.
 async fn bootstrap(settings: &Settings) -> anyhow::Result<()> {
+    refuse_demo_in_production(settings, "bootstrap")?;
     migrate(settings).await?;
     let mut conn = connect(settings).await?;
     let count = ecole_users::repo::count(&mut conn)
@@ -450,6 +463,7 @@ async fn seed_demo(
     seed: u64,
     progress: bool,
 ) -> anyhow::Result<()> {
+    refuse_demo_in_production(settings, "seed")?;
     let mut conn = connect(settings).await?;
     let started = std::time::Instant::now();
     let options = ecole_seed::SeedOptions {
@@ -483,7 +497,7 @@ async fn enqueue_job(settings: &Settings, name: &str, payload: &str) -> anyhow::
     let payload: serde_json::Value = serde_json::from_str(payload)
         .map_err(|e| anyhow::anyhow!("arguments JSON invalides : {e}"))?;
     let mut conn = connect(settings).await?;
-    match ecole_jobs::service::request_job(&mut conn, None, name, payload).await {
+    match ecole_jobs::service::request_job(&mut conn, None, settings.app_env, name, payload).await {
         Ok(id) => {
             println!("Job {id} demandé ({name}). Suivi : GET /api/v1/jobs/{id}/");
             Ok(())
@@ -496,6 +510,7 @@ async fn enqueue_job(settings: &Settings, name: &str, payload: &str) -> anyhow::
             }
             bail!("job non demandé")
         }
+        Err(ecole_core::DomainError::Throttled { message, .. }) => bail!("{message}"),
         Err(e) => Err(anyhow::anyhow!("{e}")),
     }
 }

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
@@ -459,21 +460,50 @@ impl QueryParams {
     }
 }
 
-/// The client's address: the peer, or the first `X-Forwarded-For` hop behind a trusted proxy.
-pub fn client_ip(req: &HttpRequest, trust_proxy: bool) -> String {
-    if trust_proxy
-        && let Some(forwarded) = req
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(str::trim)
-            .filter(|v| v.parse::<std::net::IpAddr>().is_ok())
-    {
-        return forwarded.to_string();
+/// Hops of `X-Forwarded-For` looked at, from the right; a longer chain is cut there.
+const MAX_FORWARDED_HOPS: usize = 16;
+
+/// The client's address behind `trusted` proxies (`TRUSTED_PROXIES`): the peer when it is not
+/// one of them; otherwise `X-Forwarded-For` read from the right, each trusted hop skipped, the
+/// first other address taken. Hops left of it were written by the client and are never
+/// believed. An unreadable hop stops the walk at the last trusted address seen.
+pub fn forwarded_client(
+    peer: Option<IpAddr>,
+    forwarded: &[&str],
+    trusted: &[ecole_config::IpNet],
+) -> Option<IpAddr> {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    let mut client = peer.map(|ip| ip.to_canonical())?;
+    if !is_trusted(&client) {
+        return Some(client);
     }
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
+    let hops = forwarded
+        .iter()
+        .rev()
+        .flat_map(|value| value.rsplit(','))
+        .map(str::trim)
+        .take(MAX_FORWARDED_HOPS);
+    for hop in hops {
+        let Ok(ip) = hop.parse::<IpAddr>().map(|ip| ip.to_canonical()) else {
+            break;
+        };
+        client = ip;
+        if !is_trusted(&client) {
+            break;
+        }
+    }
+    Some(client)
+}
+
+/// The client's address as the throttles count it (see [`forwarded_client`]).
+pub fn client_ip(req: &HttpRequest, trusted: &[ecole_config::IpNet]) -> String {
+    let forwarded: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    forwarded_client(req.peer_addr().map(|a| a.ip()), &forwarded, trusted)
+        .map(|ip| ip.to_string())
         .unwrap_or_else(|| "inconnue".into())
 }
 
@@ -542,6 +572,52 @@ pub async fn upload(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    // ASVS 4.0.3 V7.1.4 / V2.2.1: the address the throttles and the audit see is the client's,
+    // never one a client wrote into X-Forwarded-For.
+    #[test]
+    fn forwarded_for_is_read_from_the_right_past_trusted_hops_only() {
+        let nets: Vec<ecole_config::IpNet> = vec![
+            "172.31.250.0/24".parse().unwrap(),
+            "10.0.0.7/32".parse().unwrap(),
+        ];
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        let nginx = ip("172.31.250.3");
+        // Not from a trusted proxy: the header is ignored.
+        assert_eq!(
+            forwarded_client(ip("41.77.1.2"), &["6.6.6.6"], &nets),
+            ip("41.77.1.2")
+        );
+        // From nginx: the hop nginx appended, not what the client wrote on the left.
+        assert_eq!(
+            forwarded_client(nginx, &["6.6.6.6, 41.77.1.2"], &nets),
+            ip("41.77.1.2")
+        );
+        assert_eq!(
+            forwarded_client(nginx, &["41.77.1.2"], &nets),
+            ip("41.77.1.2")
+        );
+        // Two trusted hops (a load balancer before nginx), several header lines.
+        assert_eq!(
+            forwarded_client(nginx, &["6.6.6.6", "41.77.1.2 , 10.0.0.7"], &nets),
+            ip("41.77.1.2")
+        );
+        // No header: the proxy itself; an unreadable hop stops at the last trusted address.
+        assert_eq!(forwarded_client(nginx, &[], &nets), nginx);
+        assert_eq!(forwarded_client(nginx, &["6.6.6.6, inconnu"], &nets), nginx);
+        assert_eq!(
+            forwarded_client(nginx, &["1.1.1.1, x, 10.0.0.7"], &nets),
+            ip("10.0.0.7")
+        );
+        // IPv4-mapped IPv6 peers are their IPv4 address.
+        assert_eq!(
+            forwarded_client(ip("::ffff:172.31.250.3"), &["41.77.1.2"], &nets),
+            ip("41.77.1.2")
+        );
+        // No trusted proxy at all: always the peer.
+        assert_eq!(forwarded_client(nginx, &["41.77.1.2"], &[]), nginx);
+        assert_eq!(forwarded_client(None, &["41.77.1.2"], &nets), None);
+    }
 
     #[derive(Debug, serde::Deserialize, PartialEq)]
     #[serde(deny_unknown_fields)]

@@ -68,6 +68,7 @@ pub async fn serve(state: AppState) -> std::io::Result<()> {
 /// until SIGINT/SIGTERM.
 pub async fn run() -> anyhow::Result<()> {
     let settings = ecole_config::Settings::from_env()?;
+    settings.ensure_fit_to_serve()?;
     let _telemetry = ecole_telemetry::init_as(&settings, "ecole-api");
     let state = AppState::new(settings)?;
     serve(state).await?;

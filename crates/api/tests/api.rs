@@ -150,7 +150,8 @@ async fn five_failures_for_a_username_are_throttled_with_retry_after() {
 
 #[tokio::test]
 async fn twenty_failures_from_one_address_are_throttled() {
-    let app = TestApp::with_settings(|s| s.trust_proxy_headers = true).await;
+    let app =
+        TestApp::with_settings(|s| s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()]).await;
     let user = app.user().username("sekou").create().await;
     let attempt = |name: String, password: String, ip: &'static str| {
         let req = app

@@ -285,13 +285,18 @@ pub async fn list(
     })
 }
 
+/// One loan within `acces`, the scope in the query (a loan outside it is never loaded).
 async fn load_one(
     conn: &mut AsyncPgConnection,
+    acces: &AccesEmprunts,
     id: i64,
     regles: &Regles,
 ) -> DomainResult<EmpruntOut> {
-    let row: Row = joined!()
-        .filter(emprunts::id.eq(id))
+    let mut q = joined!().filter(emprunts::id.eq(id)).into_boxed();
+    if let AccesEmprunts::Emprunteurs(ids) = acces {
+        q = q.filter(emprunts::emprunteur_id.eq_any(ids.clone()));
+    }
+    let row: Row = q
         .select(row_select!())
         .first(conn)
         .await
@@ -308,12 +313,7 @@ pub async fn get(
     id: i64,
 ) -> DomainResult<EmpruntOut> {
     let acces = AccesEmprunts::of(conn, actor).await?;
-    let out = load_one(conn, id, regles).await?;
-    match acces {
-        AccesEmprunts::Tout => Ok(out),
-        AccesEmprunts::Emprunteurs(ids) if ids.contains(&out.emprunteur) => Ok(out),
-        AccesEmprunts::Emprunteurs(_) => Err(DomainError::NotFound),
-    }
+    load_one(conn, &acces, id, regles).await
 }
 
 /// `POST emprunts/`: the copy by id (`exemplaire`) or by barcode (`code_barre`).
@@ -529,7 +529,7 @@ pub async fn emprunter(
                 })
         })
         .await?;
-    load_one(conn, id, regles).await
+    load_one(conn, &AccesEmprunts::Tout, id, regles).await
 }
 
 /// The open loan `id`, locked, or why it cannot change (404, 409). Its copy is locked first:
@@ -638,7 +638,7 @@ pub async fn retourner(
         Ok(())
     })
     .await?;
-    load_one(conn, id, regles).await
+    load_one(conn, &AccesEmprunts::Tout, id, regles).await
 }
 
 /// Moves the due date of an open loan (BIBLIOTHECAIRE, ADMIN).
@@ -663,7 +663,7 @@ pub async fn update(
         Ok(())
     })
     .await?;
-    load_one(conn, id, regles).await
+    load_one(conn, &AccesEmprunts::Tout, id, regles).await
 }
 
 /// Cancels a loan recorded by mistake (still open); a closed loan is history (409).

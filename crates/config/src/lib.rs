@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretString};
 
 /// Secret key used in development when `SECRET_KEY` is unset. Refused in production.
@@ -68,8 +69,9 @@ pub struct Settings {
     pub cors_allowed_origins: Vec<String>,
     pub http_bind: SocketAddr,
     pub http_workers: usize,
-    /// Trust `X-Forwarded-For` for the client address (only behind our own nginx).
-    pub trust_proxy_headers: bool,
+    /// Proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`, CIDRs; empty: none).
+    /// The client address is read from the right of the header, past these hops only.
+    pub trusted_proxies: Vec<IpNet>,
     pub login_max_failures_user: i64,
     pub login_max_failures_ip: i64,
     pub login_window: Duration,
@@ -287,6 +289,56 @@ fn parse_server_name(vars: &Vars) -> Result<Option<String>, ConfigError> {
         });
     }
     Ok(Some(raw.to_string()))
+}
+
+/// `TRUSTED_PROXIES`: CIDRs or addresses separated by commas or spaces (`172.31.250.0/24,
+/// 10.0.0.7`). The former `TRUST_PROXY_HEADERS=true` trusted any first hop: it is refused,
+/// with the way out; `false` meant what an empty list means.
+fn parse_trusted_proxies(vars: &Vars) -> Result<Vec<IpNet>, ConfigError> {
+    if parse_bool(vars, "TRUST_PROXY_HEADERS", false).unwrap_or(true) {
+        return Err(ConfigError::Invalid {
+            name: "TRUST_PROXY_HEADERS",
+            reason: "cette variable n'existe plus (elle croyait X-Forwarded-For de n'importe qui) : \
+                     retirez-la et listez dans TRUSTED_PROXIES les adresses ou réseaux de vos proxys \
+                     (ex. TRUSTED_PROXIES=172.31.250.0/24, le réseau du nginx du compose)"
+                .into(),
+        });
+    }
+    let Some(raw) = get(vars, "TRUSTED_PROXIES") else {
+        return Ok(Vec::new());
+    };
+    let mut nets = Vec::new();
+    for item in raw
+        .split([',', ' '])
+        .map(str::trim)
+        .filter(|i| !i.is_empty())
+    {
+        let net = item
+            .parse::<IpNet>()
+            .or_else(|_| item.parse::<std::net::IpAddr>().map(IpNet::from))
+            .map_err(|_| ConfigError::Invalid {
+                name: "TRUSTED_PROXIES",
+                reason: format!(
+                    "« {item} » : une adresse IP ou un réseau CIDR est attendu (ex. 172.31.250.0/24)"
+                ),
+            })?;
+        if net.prefix_len() == 0 {
+            return Err(ConfigError::Invalid {
+                name: "TRUSTED_PROXIES",
+                reason: format!(
+                    "« {item} » ferait croire l'en-tête X-Forwarded-For de tout Internet : listez vos seuls proxys"
+                ),
+            });
+        }
+        nets.push(net.trunc());
+        if nets.len() > 64 {
+            return Err(ConfigError::Invalid {
+                name: "TRUSTED_PROXIES",
+                reason: "64 réseaux au plus".into(),
+            });
+        }
+    }
+    Ok(nets)
 }
 
 /// `BIBLIO_PENALITE_JOUR`: GNF per day late, from 0 to 1,000,000.
@@ -706,7 +758,7 @@ impl Settings {
             cors_allowed_origins,
             http_bind: parse(&vars, "HTTP_BIND", SocketAddr::from(([127, 0, 0, 1], 8000)))?,
             http_workers: http_workers.max(1),
-            trust_proxy_headers: parse_bool(&vars, "TRUST_PROXY_HEADERS", false)?,
+            trusted_proxies: parse_trusted_proxies(&vars)?,
             login_max_failures_user: parse(&vars, "LOGIN_MAX_FAILURES_USER", 5)?,
             login_max_failures_ip: parse(&vars, "LOGIN_MAX_FAILURES_IP", 20)?,
             login_window: Duration::from_secs(
@@ -808,6 +860,25 @@ impl Settings {
             // The map above is constant and valid; a failure here is a bug in this function.
             Err(e) => panic!("réglages de test invalides : {e}"),
         }
+    }
+
+    /// What the serving processes (API, worker, beat) refuse at start in production, beyond
+    /// [`Settings::from_env`]'s checks: the console SMS provider, which writes every message
+    /// and number to the log instead of sending it. Other commands (`migrate`, `backup`,
+    /// `check --deploy`) still run, so the operator can fix and verify.
+    pub fn ensure_fit_to_serve(&self) -> Result<(), ConfigError> {
+        if self.app_env.is_production() && self.sms.provider == SmsProviderKind::Console {
+            return Err(ConfigError::Invalid {
+                name: "SMS_PROVIDER",
+                reason:
+                    "« console » est refusé en production : les SMS ne partiraient pas et leur \
+                         texte comme les numéros des familles seraient écrits dans le journal ; \
+                         configurez SMS_PROVIDER=orange (ORANGE_CLIENT_ID, ORANGE_CLIENT_SECRET, \
+                         ORANGE_SENDER)"
+                        .into(),
+            });
+        }
+        Ok(())
     }
 
     pub fn secret_bytes(&self) -> &[u8] {
@@ -1057,6 +1128,54 @@ mod tests {
         assert!(Settings::from_vars(weak.clone()).is_err());
         let s = Settings::build(weak, false).unwrap();
         assert_eq!(s.secret_key.expose_secret(), "court");
+    }
+
+    #[test]
+    fn trusted_proxies_are_cidrs_and_the_old_switch_is_refused() {
+        let s = Settings::from_vars(Vars::new()).unwrap();
+        assert!(s.trusted_proxies.is_empty());
+        let s = Settings::from_vars(vars(&[(
+            "TRUSTED_PROXIES",
+            "172.31.250.7/24, 10.0.0.7 fd00::/8",
+        )]))
+        .unwrap();
+        let shown: Vec<String> = s.trusted_proxies.iter().map(|n| n.to_string()).collect();
+        assert_eq!(shown, ["172.31.250.0/24", "10.0.0.7/32", "fd00::/8"]);
+        // `false` meant "no proxy": still accepted; `true` trusted anyone: refused.
+        assert!(Settings::from_vars(vars(&[("TRUST_PROXY_HEADERS", "false")])).is_ok());
+        for (name, value, named) in [
+            ("TRUST_PROXY_HEADERS", "true", "TRUSTED_PROXIES"),
+            ("TRUSTED_PROXIES", "nginx", "TRUSTED_PROXIES"),
+            ("TRUSTED_PROXIES", "0.0.0.0/0", "TRUSTED_PROXIES"),
+            ("TRUSTED_PROXIES", "10.0.0.0/33", "TRUSTED_PROXIES"),
+        ] {
+            let err = Settings::from_vars(vars(&[(name, value)])).unwrap_err();
+            assert!(err.to_string().contains(named), "{name}={value}: {err}");
+        }
+        // `check --deploy` reports it too (its settings fail to load, in French).
+        let err =
+            Settings::from_vars_for_audit(vars(&[("TRUST_PROXY_HEADERS", "true")])).unwrap_err();
+        assert!(err.to_string().contains("n'existe plus"), "{err}");
+    }
+
+    #[test]
+    fn serving_processes_refuse_the_console_sms_provider_in_production() {
+        let secret = ("SECRET_KEY", "Zx8#kP2m!Qv7@Lr4$Tn9^Wb3&Hy6*Jd1(Fs5)Gc0");
+        let prod = Settings::from_vars(vars(&[("APP_ENV", "production"), secret])).unwrap();
+        let err = prod.ensure_fit_to_serve().unwrap_err();
+        assert!(err.to_string().contains("SMS_PROVIDER"), "{err}");
+        let dev = Settings::from_vars(Vars::new()).unwrap();
+        assert!(dev.ensure_fit_to_serve().is_ok());
+        let orange = Settings::from_vars(vars(&[
+            ("APP_ENV", "production"),
+            secret,
+            ("SMS_PROVIDER", "orange"),
+            ("ORANGE_CLIENT_ID", "id"),
+            ("ORANGE_CLIENT_SECRET", "s"),
+            ("ORANGE_SENDER", "224620000000"),
+        ]))
+        .unwrap();
+        assert!(orange.ensure_fit_to_serve().is_ok());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use ecole_jobs::Registry;
 use ecole_jobs::payloads::{
     BackupDatabase, Debug, EnvoyerRappelsPaiement, GenererBulletinPdf, GenererBulletinsPeriode,
-    GenererFacturePdf, GenererFactures, GenererRecuPdf, RappelsEmpruntsRetard,
+    GenererFacturePdf, GenererFactures, GenererRecuPdf, PurgerDonnees, RappelsEmpruntsRetard,
 };
 use ecole_jobs::runner::debug_handler;
 
@@ -13,6 +13,7 @@ pub fn registry() -> Registry {
     let mut registry = Registry::new();
     registry.register::<Debug, _, _>(debug_handler());
     registry.register::<BackupDatabase, _, _>(ecole_operations::travaux::backup_database);
+    registry.register::<PurgerDonnees, _, _>(ecole_operations::purge::purger_donnees);
     registry.register::<GenererBulletinsPeriode, _, _>(
         ecole_pedagogie::bulletins::travaux::generer_bulletins_periode,
     );

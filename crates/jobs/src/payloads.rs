@@ -35,6 +35,11 @@ payload!(
     }
 );
 payload!(BackupDatabase = "core.backup_database" {});
+payload!(
+    /// The beat's daily clean-up of rows nobody needs any more (finished jobs, old read
+    /// notifications, dead sessions and refresh tokens, old idempotency keys), by batches.
+    PurgerDonnees = "core.purger_donnees" {}
+);
 payload!(GenererBulletinPdf = "pedagogie.generer_bulletin_pdf" { bulletin_id: i64 });
 payload!(
     /// Without arguments (the beat's monthly entry): every ended period of the active year
@@ -72,6 +77,7 @@ payload!(RappelsEmpruntsRetard = "bibliotheque.rappels_emprunts_retard" {});
 pub const KNOWN_JOBS: &[&str] = &[
     Debug::NAME,
     BackupDatabase::NAME,
+    PurgerDonnees::NAME,
     GenererBulletinPdf::NAME,
     GenererBulletinsPeriode::NAME,
     NotifierAbsencesQuotidiennes::NAME,

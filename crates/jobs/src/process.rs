@@ -7,6 +7,7 @@ use chrono::Utc;
 use clap::Args;
 use ecole_config::Settings;
 
+use crate::payloads::{Debug, JobPayload};
 use crate::runner::Registry;
 use crate::schedule::{Entry, default_schedule, run_beat};
 use crate::signals;
@@ -16,6 +17,7 @@ use crate::worker::{WorkerOptions, run_worker};
 /// until SIGINT/SIGTERM (the running ones finish first).
 pub async fn worker_process(registry: Registry) -> anyhow::Result<()> {
     let settings = Arc::new(Settings::from_env()?);
+    settings.ensure_fit_to_serve()?;
     let _telemetry = ecole_telemetry::init_as(&settings, "ecole-worker");
     let pool = ecole_db::build_pool(
         &settings.database_url,
@@ -67,6 +69,13 @@ pub async fn beat_process(args: BeatArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let settings = Settings::from_env()?;
+    settings.ensure_fit_to_serve()?;
+    if settings.app_env.is_production() && entries.iter().any(|e| e.name == Debug::NAME) {
+        anyhow::bail!(
+            "l'entrée {} est refusée en production (APP_ENV=production)",
+            Debug::NAME
+        );
+    }
     let _telemetry = ecole_telemetry::init_as(&settings, "ecole-beat");
     let pool = ecole_db::build_pool(&settings.database_url, 2, settings.database_timeout)?;
     let shutdown = signals::shutdown_on_signals();

@@ -377,9 +377,15 @@ impl Runner {
 }
 
 /// The `core.debug` handler: logs, waits, fails on demand, runs a child process on demand.
+/// Never in production, whoever inserted the row (a beat `--entry`, SQL by hand).
 pub fn debug_handler() -> impl Fn(JobContext) -> HandlerFuture + Send + Sync + Clone + 'static {
     |ctx: JobContext| {
         Box::pin(async move {
+            if ctx.settings.app_env.is_production() {
+                return Err(JobError::fatal(
+                    "core.debug est refusé en production (APP_ENV=production)",
+                ));
+            }
             let args: crate::payloads::Debug = ctx.payload()?;
             tracing::info!(message = ?args.message, "core.debug");
             if args.trace

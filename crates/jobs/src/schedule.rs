@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::enqueue::{NewJob, enqueue_many};
 use crate::payloads::{
     BackupDatabase, EnvoyerRappelsPaiement, GenererBulletinsPeriode, JobPayload,
-    NotifierAbsencesQuotidiennes, RappelsEmpruntsRetard,
+    NotifierAbsencesQuotidiennes, PurgerDonnees, RappelsEmpruntsRetard,
 };
 
 /// One line of the schedule.
@@ -79,7 +79,8 @@ impl Entry {
 }
 
 /// docs/SPEC.md §5: 09:00 payment reminders, 17:00 absences, 02:00 backup, 08:00 library reminders,
-/// the 15th at 00:00 the bulletins of ended periods that have none.
+/// the 15th at 00:00 the bulletins of ended periods that have none; and 03:30 the purge of
+/// expired rows (after the backup, which keeps them one more retention period).
 pub fn default_schedule() -> Vec<Entry> {
     let entries = [
         (
@@ -101,6 +102,11 @@ pub fn default_schedule() -> Vec<Entry> {
             RappelsEmpruntsRetard::NAME,
             "0 0 8 * * *",
             "rappels des emprunts en retard",
+        ),
+        (
+            PurgerDonnees::NAME,
+            "0 30 3 * * *",
+            "purge des données expirées (jobs, notifications lues, sessions, clés d'idempotence)",
         ),
         (
             GenererBulletinsPeriode::NAME,
@@ -202,7 +208,7 @@ mod tests {
     #[test]
     fn default_schedule_loads_in_conakry_time() {
         let entries = default_schedule();
-        assert_eq!(entries.len(), 5);
+        assert_eq!(entries.len(), 6);
         let now = Utc.with_ymd_and_hms(2026, 11, 26, 10, 0, 0).unwrap();
         let reminders = entries
             .iter()
@@ -228,6 +234,14 @@ mod tests {
         assert_eq!(
             bulletins.upcoming(now, 1)[0].to_rfc3339(),
             "2026-12-15T00:00:00+00:00"
+        );
+        let purge = entries
+            .iter()
+            .find(|e| e.name == "core.purger_donnees")
+            .unwrap();
+        assert_eq!(
+            purge.upcoming(now, 1)[0].to_rfc3339(),
+            "2026-11-27T03:30:00+00:00"
         );
     }
 

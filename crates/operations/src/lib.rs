@@ -8,6 +8,8 @@
 //!   `pg_restore`, pending migrations, per-table row counts ([`statistiques`]).
 //! - [`verification`]: the seed's pre-production checklist as code (`ecole check --deploy`),
 //!   with the served certificate's expiry ([`certificat`]).
+//! - [`purge`]: the `core.purger_donnees` job (daily, by the beat): rows nobody needs any
+//!   more are deleted by batches, so no table grows forever.
 //! - [`droits`]: the application's least-privilege role (`DATABASE_APP_USER`), granted by
 //!   `ecole migrate` and `ecole restore`.
 //!
@@ -17,6 +19,7 @@
 pub mod certificat;
 pub mod droits;
 pub mod outils;
+pub mod purge;
 pub mod restauration;
 pub mod sauvegarde;
 pub mod statistiques;

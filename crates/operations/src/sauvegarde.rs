@@ -109,13 +109,52 @@ pub async fn somme_sha256(path: &Path) -> OpsResult<(String, u64)> {
     .map_err(|e| OpsError::Outil(format!("calcul de la somme de contrôle : {e}")))?
 }
 
-/// Writes `contents` to `path` through a synced temporary file and a rename.
+/// Mode of the backup files: the whole database, passwords' hashes included, for the owner only.
+pub const MODE_FICHIER: u32 = 0o600;
+/// Mode of `BACKUP_DIR`: nobody else lists it either.
+pub const MODE_DOSSIER: u32 = 0o700;
+
+/// Gives `path` the mode `mode` (whatever the umask made of it).
+async fn restreindre(path: &Path, mode: u32) -> OpsResult<()> {
+    use std::os::unix::fs::PermissionsExt;
+    tokio::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .await
+        .map_err(|e| OpsError::fichier(format!("droits de {}", path.display()), e))
+}
+
+/// Creates `BACKUP_DIR` (0700) when missing; an existing one is narrowed to 0700 when this
+/// process owns it, and left as it is with a warning otherwise (a mount point of root's).
+async fn preparer_dossier(dir: &Path) -> OpsResult<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true).mode(MODE_DOSSIER);
+    let cible = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || builder.create(&cible))
+        .await
+        .map_err(|e| OpsError::Outil(format!("création de BACKUP_DIR : {e}")))?
+        .map_err(|e| OpsError::fichier(format!("création de BACKUP_DIR ({})", dir.display()), e))?;
+    let actuel = tokio::fs::metadata(dir)
+        .await
+        .map_err(|e| OpsError::fichier(format!("lecture de {}", dir.display()), e))?
+        .permissions()
+        .mode()
+        & 0o777;
+    if actuel & 0o077 != 0
+        && let Err(e) = restreindre(dir, MODE_DOSSIER).await
+    {
+        tracing::warn!(error.cause = %e, "BACKUP_DIR reste lisible par d'autres comptes");
+    }
+    Ok(())
+}
+
+/// Writes `contents` to `path` (mode 0600) through a synced temporary file and a rename.
 async fn ecrire_atomique(path: &Path, contents: &[u8]) -> OpsResult<()> {
     let tmp = ecole_core::media::temporary(path)
         .map_err(|e| OpsError::fichier(format!("dossier de {}", path.display()), e))?;
     ecole_core::media::write_synced(&tmp, contents)
         .await
         .map_err(|e| OpsError::fichier(format!("écriture de {}", tmp.display()), e))?;
+    restreindre(&tmp, MODE_FICHIER).await?;
     tokio::fs::rename(&tmp, path)
         .await
         .map_err(|e| OpsError::fichier(format!("écriture de {}", path.display()), e))
@@ -197,6 +236,23 @@ async fn dump(
         )));
     }
     let partiel = dir.join(format!(".{nom}.partiel"));
+    // Made 0600 before pg_dump opens it (it truncates, the mode stays): the dump is never
+    // readable by others, not even while it is written.
+    let creation = {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut options = std::fs::OpenOptions::new();
+        options
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(MODE_FICHIER);
+        let chemin = partiel.clone();
+        tokio::task::spawn_blocking(move || options.open(&chemin).map(drop))
+            .await
+            .map_err(|e| OpsError::Outil(format!("création de la sauvegarde : {e}")))?
+    };
+    creation.map_err(|e| OpsError::fichier(format!("écriture de {}", partiel.display()), e))?;
+    restreindre(&partiel, MODE_FICHIER).await?;
     let args: Vec<OsString> = vec![
         "--format=custom".into(),
         "--no-password".into(),
@@ -250,9 +306,7 @@ async fn dump(
 pub async fn sauvegarder(settings: &Settings, annulation: &CancellationToken) -> OpsResult<Bilan> {
     let started = Instant::now();
     let dir = settings.backup_dir.clone();
-    tokio::fs::create_dir_all(&dir)
-        .await
-        .map_err(|e| OpsError::fichier(format!("création de BACKUP_DIR ({})", dir.display()), e))?;
+    preparer_dossier(&dir).await?;
     let maintenant = Utc::now();
     let nom = nom_fichier(maintenant);
     let (cible, sha256, taille) = dump(settings, &dir, &nom, annulation).await?;

@@ -169,7 +169,7 @@ fn configuration(settings: &Settings, contexte: &Contexte, r: &mut Rapport) {
     }
     match settings.sms.provider {
         SmsProviderKind::Console => r.erreur(
-            "SMS_PROVIDER=console : les SMS ne partent pas, ils sont seulement écrits dans le journal ; configurez SMS_PROVIDER=orange",
+            "SMS_PROVIDER=console : les SMS ne partent pas, ils sont seulement écrits dans le journal (l'API, les workers et le planificateur refusent de démarrer ainsi en production) ; configurez SMS_PROVIDER=orange",
         ),
         SmsProviderKind::Orange => {
             let sender = settings.sms.orange_sender.clone().unwrap_or_default();
@@ -182,6 +182,18 @@ fn configuration(settings: &Settings, contexte: &Contexte, r: &mut Rapport) {
                 ));
             }
         }
+    }
+    if settings.trusted_proxies.is_empty() {
+        r.attention(
+            "TRUSTED_PROXIES vide : derrière nginx, tous les clients auraient l'adresse du proxy (limitations des connexions communes à tous) ; indiquez le réseau du proxy (172.31.250.0/24 dans le compose)",
+        );
+    } else {
+        let nets: Vec<String> = settings
+            .trusted_proxies
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        r.ok(format!("proxys de confiance : {}", nets.join(", ")));
     }
     if settings.sentry_dsn.is_some() {
         r.ok("Sentry activé (SENTRY_DSN)");
@@ -202,6 +214,16 @@ async fn fichiers(settings: &Settings, r: &mut Rapport) {
         match inscriptible(dir).await {
             Ok(()) => r.ok(format!("{name} ({}) accessible en écriture", dir.display())),
             Err(e) => r.erreur(format!("{name} ({}) : {e}", dir.display())),
+        }
+    }
+    if let Ok(meta) = tokio::fs::metadata(&settings.backup_dir).await {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            r.attention(format!(
+                "BACKUP_DIR ({}) est ouvert aux autres comptes (mode {mode:o}) : chmod 700 (la prochaine sauvegarde le fait si le dossier appartient à l'application)",
+                settings.backup_dir.display()
+            ));
         }
     }
     match derniere_locale(&settings.backup_dir).await {

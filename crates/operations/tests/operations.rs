@@ -84,6 +84,40 @@ async fn app_with_backups() -> (TestApp, PathBuf) {
     (app, dir)
 }
 
+// ---------- purge ----------
+
+/// The purge is batched: with batches of 2, five expired keys go in three statements and a
+/// fresh one stays; a second run finds nothing. (What each table keeps: the security suite's
+/// `expired_rows_are_purged_daily_and_live_ones_kept`.)
+#[tokio::test]
+async fn the_purge_deletes_by_batches_until_nothing_is_left() {
+    let app = TestApp::new().await;
+    let user = app.as_role(Role::Comptable).await;
+    let mut conn = app.conn().await;
+    let sql = format!(
+        "INSERT INTO requetes_idempotentes (cle, utilisateur_id, empreinte, created_at)
+         SELECT 'cle-' || i, {}, 'e', now() - interval '3 days' FROM generate_series(1, 5) i
+         UNION ALL SELECT 'fraiche', {}, 'e', now()",
+        user.id(),
+        user.id()
+    );
+    diesel::sql_query(sql).execute(&mut conn).await.unwrap();
+    let bilan = ecole_operations::purge::purger(&mut conn, Utc::now(), 2)
+        .await
+        .unwrap();
+    assert_eq!(bilan.requetes_idempotentes, 5, "{bilan:?}");
+    let again = ecole_operations::purge::purger(&mut conn, Utc::now(), 2)
+        .await
+        .unwrap();
+    assert_eq!(again, ecole_operations::purge::BilanPurge::default());
+    let left: i64 = ecole_db::schema::requetes_idempotentes::table
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(left, 1);
+}
+
 // ---------- backup → restore ----------
 
 /// Per-table checksums, less `instance`: a restore gives the database a new instance id.

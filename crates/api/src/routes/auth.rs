@@ -18,7 +18,7 @@ pub struct TokensOut {
 
 fn client_info(req: &HttpRequest, state: &AppState) -> ClientInfo {
     ClientInfo {
-        ip: client_ip(req, state.settings.trust_proxy_headers),
+        ip: client_ip(req, &state.settings.trusted_proxies),
         user_agent: req
             .headers()
             .get(header::USER_AGENT)

@@ -55,9 +55,13 @@ pub struct JobRequest {
     pub payload: Option<Value>,
 }
 
-/// Asks for a job by name (ADMIN): `202 {"job_id", "status_url"}`.
+/// Asks for a job by name (ADMIN): `202 {"job_id", "status_url"}`. `core.debug` is refused in
+/// production (400); `core.backup_database` while another backup waits or runs (409), and
+/// within 10 minutes of the last one (429 with `Retry-After`).
 #[utoipa::path(post, path = "/api/v1/jobs/", tag = "jobs", security(("jwt" = [])), request_body = JobRequest,
-    responses((status = 202, body = Accepted), (status = 400), (status = 401), (status = 403)))]
+    responses((status = 202, body = Accepted), (status = 400), (status = 401), (status = 403),
+        (status = 409, description = "Une sauvegarde est déjà en attente ou en cours"),
+        (status = 429, description = "Une sauvegarde a été demandée il y a moins de 10 minutes (voir Retry-After)")))]
 pub async fn create(
     state: web::Data<AppState>,
     current: CurrentUser,
@@ -68,6 +72,13 @@ pub async fn create(
         .0
         .payload
         .unwrap_or_else(|| Value::Object(Default::default()));
-    let id = service::request_job(&mut conn, Some(&current.actor), &body.0.name, payload).await?;
+    let id = service::request_job(
+        &mut conn,
+        Some(&current.actor),
+        state.settings.app_env,
+        &body.0.name,
+        payload,
+    )
+    .await?;
     Ok(Accepted::response(id))
 }
