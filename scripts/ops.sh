@@ -52,7 +52,17 @@ if docker_mode; then
         # A copy on this machine: mounted read-only with its checksum.
         [ -f "$file.sha256" ] || die "$file.sha256 absent : la somme de contrôle accompagne chaque sauvegarde"
         target=/tmp/restauration/$(basename "$file")
-        mounts=(-v "$(realpath "$file"):$target:ro" -v "$(realpath "$file.sha256"):$target.sha256:ro")
+        src=$file
+        # Backups are 0600: a copy the image's user (uid 10001) cannot read (`docker cp` made
+        # it root's) is staged readable in a private folder of this machine, removed after.
+        if [ "$(stat -c %u "$file")" != 10001 ] && [ -z "$(find "$file" -maxdepth 0 -perm -o=r)" ]; then
+          stage=$(mktemp -d)
+          trap 'rm -rf "$stage"' EXIT
+          cp "$file" "$file.sha256" "$stage/"
+          src=$stage/$(basename "$file")
+          chmod 0644 "$src" "$src.sha256"
+        fi
+        mounts=(-v "$(realpath "$src"):$target:ro" -v "$(realpath "$src.sha256"):$target.sha256:ro")
       fi
       say "arrêt de l'API, des workers, du planificateur et de nginx pendant la restauration"
       compose compose stop api worker beat nginx
