@@ -308,24 +308,19 @@ fn percentile(mut values: Vec<f64>, p: f64) -> f64 {
     values[i.min(values.len() - 1)]
 }
 
-/// Roll calls (a new date each time, every pupil of class A absent: one absence job each)
-/// and grades, through the API, as `admin`.
-fn school_writes(school: &School) -> Plan {
+/// Payments of 1,000 GNF on an open invoice (each asks for its receipt's PDF job) and grades,
+/// through the API, as `admin`. (Roll calls on a new date each time no longer fit: attendance
+/// stays inside the active year's school days, and older absences send no SMS job.)
+fn school_writes(school: &School, facture: i64) -> Plan {
     let classe = school.classe_a;
     let math = school.math;
     let eleves: Vec<i64> = school.a.iter().map(|p| p.id).collect();
     Arc::new(move |i| {
         if i % 2 == 0 {
-            let date = chrono::NaiveDate::from_ymd_opt(2025, 9, 1).unwrap()
-                + chrono::Duration::days((i / 2) as i64);
-            let presences: Vec<Value> = eleves
-                .iter()
-                .map(|e| json!({"eleve": e, "statut": "ABSENT", "motif": ""}))
-                .collect();
             (
                 reqwest::Method::POST,
-                "/api/v1/presences/appel/".to_string(),
-                Some(json!({"classe": classe, "date": date, "presences": presences})),
+                format!("/api/v1/factures/{facture}/paiements/"),
+                Some(json!({"montant": 1000, "mode": "ESPECES", "reference": format!("P{i}")})),
                 true,
             )
         } else {
@@ -341,6 +336,30 @@ fn school_writes(school: &School) -> Plan {
             )
         }
     })
+}
+
+/// An issued invoice of a pupil of class B, large enough for every payment of a test.
+async fn facture_ouverte(app: &TestApp, school: &School, admin: &TestUser) -> i64 {
+    use ecole_test_support::http::post;
+    let echeance = ecole_core::time::today() + chrono::Days::new(30);
+    let (s, f) = post(
+        app,
+        "/api/v1/factures/",
+        &admin.access,
+        json!({"eleve": school.b[0].id, "date_echeance": echeance, "lignes": [{"libelle": "Scolarité", "quantite": 1, "prix_unitaire": 100_000_000}]}),
+    )
+    .await;
+    assert_eq!(s, 201, "{f}");
+    let id = f["id"].as_i64().unwrap();
+    let (s, b) = post(
+        app,
+        &format!("/api/v1/factures/{id}/emettre/"),
+        &admin.access,
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    id
 }
 
 fn debug_job(sleep_ms: u64) -> NewJob {
@@ -379,7 +398,7 @@ async fn panne_3_redis_gele_pendant_des_ecritures() {
         admin.access.clone(),
         2,
         Duration::from_millis(200),
-        school_writes(&school),
+        school_writes(&school, facture_ouverte(&banc.app, &school, &admin).await),
         stop.clone(),
     );
     // The system works before the fault.
@@ -1273,7 +1292,7 @@ async fn panne_7_sigterm_a_tous_les_processus_sous_charge() {
         banc.procs.beat(&["--entry", entry]),
     ];
     let bases: Vec<String> = apis.iter().map(|a| a.base.clone()).collect();
-    let writes = school_writes(&school);
+    let writes = school_writes(&school, facture_ouverte(&banc.app, &school, &admin).await);
     let classe = school.classe_a;
     let plan: Plan = Arc::new(move |i| {
         if i % 5 == 0 {

@@ -117,6 +117,10 @@ const MATRICE: &[(&str, &str)] = &[
     ("DELETE /api/v1/eleves/{id}/", "- o o n x n n n"),
     ("GET /api/v1/eleves/{id}/parents/", "- o o o o n o o"),
     ("POST /api/v1/eleves/{id}/parents/", "- o o x x n x x"),
+    (
+        "DELETE /api/v1/eleves/{id}/parents/{parent_id}/",
+        "- o o n x n n n",
+    ),
     ("GET /api/v1/eleves/{id}/releve/", "- o o n o n o o"),
     ("GET /api/v1/enseignants/", "- o o o o o x x"),
     ("POST /api/v1/enseignants/", "- o o x x x x x"),
@@ -269,6 +273,9 @@ struct Banc {
     /// change a scope (the teacher's assignment): other rows, outside the family's and the
     /// teacher's scope, for these methods.
     ids_ecriture: HashMap<&'static str, (&'static [&'static str], i64)>,
+    /// Operations ("METHOD template") sent to a path of their own: a link of class B's pupil
+    /// to a parent of its own (the unlink), so no other row's test depends on it.
+    chemins: HashMap<&'static str, String>,
     /// Per role: the id of one of its own notifications.
     notifications: HashMap<Role, i64>,
     /// The account `users/{id}` acts on.
@@ -309,6 +316,7 @@ impl Banc {
             users,
             ids: HashMap::new(),
             ids_ecriture: HashMap::new(),
+            chemins: HashMap::new(),
             notifications: HashMap::new(),
             victime,
         };
@@ -537,6 +545,24 @@ impl Banc {
                 ),
             ),
         ]);
+        let (s, tuteur) = self
+            .json("POST", "/api/v1/parents/", &admin, json!({"username": "tuteur.matrice", "password": "Matrice-securite-2026", "first_name": "Alpha", "last_name": "Sow"}))
+            .await;
+        assert_eq!(s, 201, "{tuteur}");
+        let (b0, tuteur) = (self.school.b[0].id, tuteur["id"].as_i64().unwrap());
+        let (s, lien) = self
+            .json(
+                "POST",
+                &format!("/api/v1/eleves/{b0}/parents/"),
+                &admin,
+                json!({"parent": tuteur, "lien": "TUTEUR"}),
+            )
+            .await;
+        assert_eq!(s, 201, "{lien}");
+        self.chemins = HashMap::from([(
+            "DELETE /api/v1/eleves/{id}/parents/{parent_id}/",
+            format!("/api/v1/eleves/{b0}/parents/{tuteur}/"),
+        )]);
         let mut conn = self.app.conn().await;
         for user in &self.users {
             let id: i64 = diesel::insert_into(notifications::table)
@@ -556,6 +582,9 @@ impl Banc {
 
     /// The path of an operation with the test rows' ids.
     fn path_for(&self, method: &str, template: &str, role: Option<Role>) -> Result<String, String> {
+        if let Some(path) = self.chemins.get(format!("{method} {template}").as_str()) {
+            return Ok(path.clone());
+        }
         if !template.contains('{') {
             return Ok(template.to_string());
         }

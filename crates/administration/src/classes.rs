@@ -1,8 +1,11 @@
-//! Classes of a year (`6ème A`), graded out of 20 or, in primary, out of 10.
+//! Classes of a year (`6ème A`), graded out of 20 or, in primary, out of 10. Changes and
+//! deletions are audited (the scale moves every average of the class; a deletion takes the
+//! class's assignments with it).
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use ecole_core::audit;
 use ecole_core::error::unique_violation;
 use ecole_core::scope::Scope;
 use ecole_core::time::serde_conakry;
@@ -266,21 +269,31 @@ pub async fn update(
     input: ClasseInput,
 ) -> DomainResult<Classe> {
     actor.require(MANAGEMENT)?;
-    get(conn, &Scope::All, id).await?;
+    let before = get(conn, &Scope::All, id).await?;
     let values = validate(conn, input).await?;
-    diesel::update(classes::table.find(id))
-        .set(&values)
-        .returning(Classe::as_returning())
-        .get_result(conn)
-        .await
-        .map_err(map_unique)
+    let actor = *actor;
+    conn.transaction::<_, DomainError, _>(async move |conn| {
+        let after: Classe = diesel::update(classes::table.find(id))
+            .set(&values)
+            .returning(Classe::as_returning())
+            .get_result(conn)
+            .await
+            .map_err(map_unique)?;
+        audit::updated(conn, &actor, "classes", id, &before, &after).await?;
+        Ok(after)
+    })
+    .await
 }
 
 pub async fn delete(conn: &mut AsyncPgConnection, actor: &Actor, id: i64) -> DomainResult<()> {
     actor.require(MANAGEMENT)?;
-    get(conn, &Scope::All, id).await?;
-    diesel::delete(classes::table.find(id))
-        .execute(conn)
-        .await?;
-    Ok(())
+    let before = get(conn, &Scope::All, id).await?;
+    let actor = *actor;
+    conn.transaction::<_, DomainError, _>(async move |conn| {
+        diesel::delete(classes::table.find(id))
+            .execute(conn)
+            .await?;
+        audit::deleted(conn, &actor, "classes", id, &before).await
+    })
+    .await
 }

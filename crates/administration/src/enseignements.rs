@@ -1,9 +1,12 @@
 //! Who teaches what where: one teacher per (class, subject), with an optional coefficient
-//! overriding the subject's in that class.
+//! overriding the subject's in that class. An assignment belongs to its class's school year
+//! (set by the database); it grants grade writes in the active year only. Every change is
+//! audited: it grants rights and moves averages.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use ecole_core::audit;
 use ecole_core::error::unique_violation;
 use ecole_core::time::serde_conakry;
 use ecole_core::{Actor, DomainError, DomainResult, FieldErrors, Page, PageRequest};
@@ -23,6 +26,9 @@ pub struct Enseignement {
     #[serde(rename = "enseignant")]
     pub enseignant_id: Option<i64>,
     pub coefficient: Option<i32>,
+    /// The class's school year (read-only).
+    #[serde(rename = "annee_scolaire")]
+    pub annee_scolaire_id: i64,
     #[serde(serialize_with = "serde_conakry::serialize")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: DateTime<Utc>,
@@ -31,8 +37,7 @@ pub struct Enseignement {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Deserialize, Insertable, AsChangeset, utoipa::ToSchema)]
-#[diesel(table_name = enseignements, treat_none_as_null = true)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnseignementInput {
     #[serde(rename = "classe")]
@@ -43,6 +48,30 @@ pub struct EnseignementInput {
     pub enseignant_id: Option<i64>,
     #[serde(default)]
     pub coefficient: Option<i32>,
+    /// Deduced from the class; when given, it must be the class's year.
+    #[serde(rename = "annee_scolaire", default)]
+    pub annee_scolaire_id: Option<i64>,
+}
+
+/// The columns written (the year comes from the class, in the database).
+#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[diesel(table_name = enseignements, treat_none_as_null = true)]
+struct EnseignementValues {
+    classe_id: i64,
+    matiere_id: i64,
+    enseignant_id: Option<i64>,
+    coefficient: Option<i32>,
+}
+
+impl From<&EnseignementInput> for EnseignementValues {
+    fn from(i: &EnseignementInput) -> Self {
+        EnseignementValues {
+            classe_id: i.classe_id,
+            matiere_id: i.matiere_id,
+            enseignant_id: i.enseignant_id,
+            coefficient: i.coefficient,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
@@ -62,6 +91,8 @@ pub struct EnseignementPatch {
     #[serde(default, deserialize_with = "ecole_core::serde_util::double_option")]
     #[schema(value_type = Option<i32>)]
     pub coefficient: Option<Option<i32>>,
+    #[serde(rename = "annee_scolaire")]
+    pub annee_scolaire_id: Option<i64>,
 }
 
 impl EnseignementPatch {
@@ -71,6 +102,7 @@ impl EnseignementPatch {
             matiere_id: self.matiere_id.unwrap_or(e.matiere_id),
             enseignant_id: self.enseignant_id.unwrap_or(e.enseignant_id),
             coefficient: self.coefficient.unwrap_or(e.coefficient),
+            annee_scolaire_id: self.annee_scolaire_id,
         }
     }
 }
@@ -80,17 +112,24 @@ pub struct EnseignementFilter {
     pub classe: Option<i64>,
     pub matiere: Option<i64>,
     pub enseignant: Option<i64>,
+    pub annee_scolaire: Option<i64>,
 }
 
 async fn validate(conn: &mut AsyncPgConnection, input: &EnseignementInput) -> DomainResult<()> {
     let mut errors = FieldErrors::new();
-    let n: i64 = classes::table
-        .filter(classes::id.eq(input.classe_id))
-        .count()
-        .get_result(conn)
-        .await?;
-    if n == 0 {
-        errors.add("classe", "Classe introuvable.");
+    let annee: Option<i64> = classes::table
+        .find(input.classe_id)
+        .select(classes::annee_scolaire_id)
+        .first(conn)
+        .await
+        .optional()?;
+    match (annee, input.annee_scolaire_id) {
+        (None, _) => errors.add("classe", "Classe introuvable."),
+        (Some(a), Some(given)) if a != given => errors.add(
+            "annee_scolaire",
+            "Un enseignement appartient à l'année scolaire de sa classe.",
+        ),
+        _ => {}
     }
     let n: i64 = matieres::table
         .filter(matieres::id.eq(input.matiere_id))
@@ -150,6 +189,9 @@ pub async fn list(
         if let Some(e) = filter.enseignant {
             q = q.filter(enseignements::enseignant_id.eq(e));
         }
+        if let Some(a) = filter.annee_scolaire {
+            q = q.filter(enseignements::annee_scolaire_id.eq(a));
+        }
         q
     };
     let count: i64 = base().count().get_result(conn).await?;
@@ -197,6 +239,8 @@ async fn get(conn: &mut AsyncPgConnection, id: i64) -> DomainResult<Enseignement
         .ok_or(DomainError::NotFound)
 }
 
+const TABLE: &str = "enseignements";
+
 pub async fn create(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
@@ -204,12 +248,18 @@ pub async fn create(
 ) -> DomainResult<Enseignement> {
     actor.require(MANAGEMENT)?;
     validate(conn, &input).await?;
-    diesel::insert_into(enseignements::table)
-        .values(&input)
-        .returning(Enseignement::as_returning())
-        .get_result(conn)
-        .await
-        .map_err(map_unique)
+    let actor = *actor;
+    conn.transaction::<_, DomainError, _>(async move |conn| {
+        let created = diesel::insert_into(enseignements::table)
+            .values(EnseignementValues::from(&input))
+            .returning(Enseignement::as_returning())
+            .get_result(conn)
+            .await
+            .map_err(map_unique)?;
+        audit::created(conn, &actor, TABLE, created.id, &created).await?;
+        Ok(created)
+    })
+    .await
 }
 
 pub async fn update(
@@ -225,12 +275,18 @@ pub async fn update(
         // Moving the assignment drops the old pair.
         ensure_no_grades(conn, &before).await?;
     }
-    diesel::update(enseignements::table.find(id))
-        .set(&input)
-        .returning(Enseignement::as_returning())
-        .get_result(conn)
-        .await
-        .map_err(map_unique)
+    let actor = *actor;
+    conn.transaction::<_, DomainError, _>(async move |conn| {
+        let after = diesel::update(enseignements::table.find(id))
+            .set(EnseignementValues::from(&input))
+            .returning(Enseignement::as_returning())
+            .get_result(conn)
+            .await
+            .map_err(map_unique)?;
+        audit::updated(conn, &actor, TABLE, id, &before, &after).await?;
+        Ok(after)
+    })
+    .await
 }
 
 /// Refuses (409) to drop the pair (class, subject) of `e` while grades were given for it.
@@ -257,10 +313,14 @@ async fn ensure_no_grades(conn: &mut AsyncPgConnection, e: &Enseignement) -> Dom
 
 pub async fn delete(conn: &mut AsyncPgConnection, actor: &Actor, id: i64) -> DomainResult<()> {
     actor.require(MANAGEMENT)?;
-    let e = get(conn, id).await?;
-    ensure_no_grades(conn, &e).await?;
-    diesel::delete(enseignements::table.find(id))
-        .execute(conn)
-        .await?;
-    Ok(())
+    let before = get(conn, id).await?;
+    ensure_no_grades(conn, &before).await?;
+    let actor = *actor;
+    conn.transaction::<_, DomainError, _>(async move |conn| {
+        diesel::delete(enseignements::table.find(id))
+            .execute(conn)
+            .await?;
+        audit::deleted(conn, &actor, TABLE, id, &before).await
+    })
+    .await
 }

@@ -1,8 +1,10 @@
-//! Subjects (`MATH`, coefficient ≥ 1).
+//! Subjects (`MATH`, coefficient ≥ 1). Every change is audited: a coefficient moves every
+//! average it weighs in.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use ecole_core::audit;
 use ecole_core::error::unique_violation;
 use ecole_core::time::serde_conakry;
 use ecole_core::{Actor, DomainError, DomainResult, FieldErrors, Page, PageRequest};
@@ -65,6 +67,8 @@ pub struct MatiereFilter {
 }
 
 pub const MATIERE_ORDERING: &[&str] = &["code", "nom", "coefficient"];
+
+const TABLE: &str = "matieres";
 
 fn validate(input: &mut MatiereInput) -> DomainResult<()> {
     let mut errors = FieldErrors::new();
@@ -150,12 +154,18 @@ pub async fn create(
 ) -> DomainResult<Matiere> {
     actor.require(MANAGEMENT)?;
     validate(&mut input)?;
-    diesel::insert_into(matieres::table)
-        .values(&input)
-        .returning(Matiere::as_returning())
-        .get_result(conn)
-        .await
-        .map_err(map_unique)
+    let actor = *actor;
+    conn.transaction::<_, DomainError, _>(async move |conn| {
+        let created: Matiere = diesel::insert_into(matieres::table)
+            .values(&input)
+            .returning(Matiere::as_returning())
+            .get_result(conn)
+            .await
+            .map_err(map_unique)?;
+        audit::created(conn, &actor, TABLE, created.id, &created).await?;
+        Ok(created)
+    })
+    .await
 }
 
 pub async fn update(
@@ -165,21 +175,31 @@ pub async fn update(
     mut input: MatiereInput,
 ) -> DomainResult<Matiere> {
     actor.require(MANAGEMENT)?;
-    get(conn, id).await?;
+    let before = get(conn, id).await?;
     validate(&mut input)?;
-    diesel::update(matieres::table.find(id))
-        .set(&input)
-        .returning(Matiere::as_returning())
-        .get_result(conn)
-        .await
-        .map_err(map_unique)
+    let actor = *actor;
+    conn.transaction::<_, DomainError, _>(async move |conn| {
+        let after: Matiere = diesel::update(matieres::table.find(id))
+            .set(&input)
+            .returning(Matiere::as_returning())
+            .get_result(conn)
+            .await
+            .map_err(map_unique)?;
+        audit::updated(conn, &actor, TABLE, id, &before, &after).await?;
+        Ok(after)
+    })
+    .await
 }
 
 pub async fn delete(conn: &mut AsyncPgConnection, actor: &Actor, id: i64) -> DomainResult<()> {
     actor.require(MANAGEMENT)?;
-    get(conn, id).await?;
-    diesel::delete(matieres::table.find(id))
-        .execute(conn)
-        .await?;
-    Ok(())
+    let before = get(conn, id).await?;
+    let actor = *actor;
+    conn.transaction::<_, DomainError, _>(async move |conn| {
+        diesel::delete(matieres::table.find(id))
+            .execute(conn)
+            .await?;
+        audit::deleted(conn, &actor, TABLE, id, &before).await
+    })
+    .await
 }

@@ -48,7 +48,7 @@ Erreurs : 400 `{\"champ\": [\"message\"]}`, sinon `{\"detail\", \"code\"}`. List
         structure::enseignements_list, structure::enseignements_create, structure::enseignements_get,
         structure::enseignements_put, structure::enseignements_patch, structure::enseignements_delete,
         pedagogie::eleves_list, pedagogie::eleves_create, pedagogie::eleves_get, pedagogie::eleves_update,
-        pedagogie::eleves_delete, pedagogie::eleves_import, pedagogie::eleves_parents, pedagogie::eleves_parents_link, pedagogie::classe_eleves,
+        pedagogie::eleves_delete, pedagogie::eleves_import, pedagogie::eleves_parents, pedagogie::eleves_parents_link, pedagogie::eleves_parents_unlink, pedagogie::classe_eleves,
         pedagogie::parents_list, pedagogie::parents_create, pedagogie::parents_get, pedagogie::parents_update,
         pedagogie::parents_delete,
         pedagogie::enseignants_list, pedagogie::enseignants_create, pedagogie::enseignants_get,

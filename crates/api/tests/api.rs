@@ -1140,6 +1140,9 @@ mod pedagogie;
 #[path = "api/bulletins.rs"]
 mod bulletins;
 
+#[path = "api/droits.rs"]
+mod droits;
+
 #[path = "api/bulletins_conseil.rs"]
 mod bulletins_conseil;
 

@@ -244,8 +244,18 @@ async fn notify_parents(
     Ok((created.len(), by_parent.len()))
 }
 
+/// Immediate absence SMS go for today's and yesterday's absences only (issue #16: a roll call
+/// for any past or future day would send SMS at the school's expense).
+pub fn sms_immediat_permis(date: NaiveDate, today: NaiveDate) -> bool {
+    let yesterday = today
+        .checked_sub_days(chrono::Days::new(1))
+        .unwrap_or(today);
+    date == today || date == yesterday
+}
+
 /// `communication.envoyer_notification_absence(presence_id)`: an SMS to each parent of a
-/// pupil just marked absent (nothing if they are no longer absent, or were notified).
+/// pupil just marked absent (nothing if they are no longer absent, were notified, or the day
+/// is older than yesterday).
 pub async fn envoyer_notification_absence(
     ctx: &JobContext,
     presence_id: i64,
@@ -274,6 +284,11 @@ pub async fn envoyer_notification_absence(
             }
             if deja {
                 return Ok(json!({ "presence": presence_id, "detail": "déjà notifiée" }));
+            }
+            if !sms_immediat_permis(date, ecole_core::time::today()) {
+                return Ok(
+                    json!({ "presence": presence_id, "detail": "absence trop ancienne : pas de SMS immédiat" }),
+                );
             }
             let enfants = enfants(conn, &[presence_id]).await?;
             let (created, parents) = notify_parents(conn, date, &enfants, true).await?;

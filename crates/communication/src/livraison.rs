@@ -12,7 +12,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use ecole_config::Settings;
 use ecole_core::phone::normalize_phone;
-use ecole_db::enums::{StatutEnvoi, TypeNotification};
+use ecole_db::enums::StatutEnvoi;
 use ecole_db::schema::{notifications, users};
 use ecole_jobs::payloads::EnvoyerSmsNotification;
 use ecole_jobs::{JobContext, JobError, enqueue};
@@ -22,7 +22,7 @@ use tokio::sync::OnceCell;
 use crate::email::{Contenu, Courriel, Mailer};
 use crate::envoi::ErreurEnvoi;
 use crate::model::Envoi;
-use crate::service::{NouvelleNotification, delivery_job, notifier, school_name};
+use crate::service::{alerter_admins, delivery_job, school_name};
 use crate::sms::{RateLimiter, SmsProvider, provider};
 use crate::{gsm7, horaires};
 
@@ -429,51 +429,36 @@ async fn alerter_echec(
     {
         return Ok(());
     }
-    let admins: Vec<i64> = users::table
-        .filter(users::role.eq(ecole_core::Role::Admin))
-        .filter(users::is_active.eq(true))
-        .select(users::id)
-        .load(conn)
-        .await?;
     let (canal_nom, canal_cle) = match canal {
         Canal::Email => ("e-mail", "email"),
         Canal::Sms => ("SMS", "sms"),
     };
     let erreur: String = erreur.chars().take(500).collect();
     let destinataire = format!("{prenom} {nom}");
-    let alertes: Vec<NouvelleNotification> = admins
-        .iter()
-        .map(|admin| NouvelleNotification {
-            utilisateur_id: *admin,
-            type_notification: TypeNotification::General,
-            titre: format!("Échec d'envoi d'un {canal_nom}"),
-            message: format!(
-                "Le {canal_nom} « {} » destiné à {} (notification {id}) n'a pas pu être envoyé \
-                 après les nouvelles tentatives : {erreur}. Il ne sera pas renvoyé automatiquement.",
-                titre.trim(),
-                destinataire.trim(),
-            ),
-            lien_url: None,
-            envoyer_par_email: true,
-            envoyer_par_sms: false,
-            cle: Some(format!("{ALERTE_PREFIXE}{canal_cle}:{id}:{admin}")),
+    let titre_alerte = format!("Échec d'envoi d'un {canal_nom}");
+    let message = format!(
+        "Le {canal_nom} « {} » destiné à {} (notification {id}) n'a pas pu être envoyé \
+         après les nouvelles tentatives : {erreur}. Il ne sera pas renvoyé automatiquement.",
+        titre.trim(),
+        destinataire.trim(),
+    );
+    let cle = format!("{ALERTE_PREFIXE}{canal_cle}:{id}");
+    let admins = conn
+        .transaction::<_, ecole_core::DomainError, _>(async move |conn| {
+            alerter_admins(conn, &titre_alerte, &message, &cle).await
         })
-        .collect();
-    if alertes.is_empty() {
+        .await?;
+    if admins == 0 {
         tracing::warn!(
             notification.id = id,
             "échec d'envoi : aucun administrateur actif à prévenir"
         );
         return Ok(());
     }
-    conn.transaction::<_, ecole_core::DomainError, _>(async move |conn| {
-        notifier(conn, &alertes).await.map(|_| ())
-    })
-    .await?;
     tracing::warn!(
         notification.id = id,
         canal = canal.label(),
-        admins = admins.len(),
+        admins,
         "échec d'envoi : administrateurs prévenus"
     );
     Ok(())

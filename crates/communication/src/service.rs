@@ -172,6 +172,39 @@ pub async fn notifier(
     Ok(created)
 }
 
+/// An alert to every active administrator: a `GENERAL` notification in the application and
+/// by e-mail, never by SMS (the SMS budget or provider may be what the alert is about), in
+/// the caller's transaction. `cle` is completed with each administrator's id: the same alert
+/// is made once. Returns how many administrators were alerted (0: none is active).
+pub async fn alerter_admins(
+    conn: &mut AsyncPgConnection,
+    titre: &str,
+    message: &str,
+    cle: &str,
+) -> DomainResult<usize> {
+    let admins: Vec<i64> = users::table
+        .filter(users::role.eq(ecole_core::Role::Admin))
+        .filter(users::is_active.eq(true))
+        .select(users::id)
+        .load(conn)
+        .await?;
+    let alertes: Vec<NouvelleNotification> = admins
+        .iter()
+        .map(|admin| NouvelleNotification {
+            utilisateur_id: *admin,
+            type_notification: TypeNotification::General,
+            titre: titre.to_string(),
+            message: message.to_string(),
+            lien_url: None,
+            envoyer_par_email: true,
+            envoyer_par_sms: false,
+            cle: Some(format!("{cle}:{admin}")),
+        })
+        .collect();
+    notifier(conn, &alertes).await?;
+    Ok(admins.len())
+}
+
 /// Delivery job payloads carry the notification id.
 pub(crate) trait Delivery: JobPayload {
     fn notification_id(&self) -> i64;

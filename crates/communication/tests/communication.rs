@@ -952,6 +952,7 @@ async fn a_pupil_marked_absent_sends_an_immediate_sms_to_each_parent_once() {
     let fake = FakeOrange::start().await;
     let app = app_with(None, Some(&fake), |_| {}).await;
     let school = School::create(&app, 2).await;
+    school.jusqu_a_aujourdhui(&app).await;
     let admin = app.as_admin().await;
     let today = ecole_core::time::today();
     let body = json!({

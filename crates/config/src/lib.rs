@@ -106,6 +106,13 @@ pub struct Settings {
     pub backup: BackupSettings,
     /// At most one payment reminder per invoice in this many days (`RAPPEL_INTERVALLE_JOURS`).
     pub rappel_intervalle_jours: u32,
+    /// Days attendance may be taken on, Monday first (`JOURS_DE_CLASSE`, French day names;
+    /// Monday to Saturday by default, as Guinean schools work).
+    pub jours_de_classe: [bool; 7],
+    /// Immediate absence SMS alerts one teacher's roll calls may trigger per day
+    /// (`ABSENCES_SMS_MAX_PAR_ENSEIGNANT`, 100): beyond it the absences wait for the 17:00
+    /// round-up and the administrators are alerted.
+    pub absences_sms_max_par_enseignant: u32,
     /// Library: open loans a borrower may hold at once (`BIBLIO_MAX_EMPRUNTS`, 3).
     pub biblio_max_emprunts: u32,
     /// Library: default loan length in days (`BIBLIO_DUREE_JOURS`, 14).
@@ -210,6 +217,34 @@ where
             reason: format!("« {raw} » : {e}"),
         }),
     }
+}
+
+/// French day names, Monday first (`JOURS_DE_CLASSE`).
+pub const JOURS: [&str; 7] = [
+    "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche",
+];
+
+/// `JOURS_DE_CLASSE`: `lundi,mardi,…` (Monday to Saturday when unset).
+fn parse_jours(vars: &Vars) -> Result<[bool; 7], ConfigError> {
+    let Some(raw) = get(vars, "JOURS_DE_CLASSE") else {
+        return Ok([true, true, true, true, true, true, false]);
+    };
+    let mut days = [false; 7];
+    for item in raw.split(',').map(|d| d.trim().to_lowercase()) {
+        match JOURS.iter().position(|j| *j == item) {
+            Some(i) => days[i] = true,
+            None => {
+                return Err(ConfigError::Invalid {
+                    name: "JOURS_DE_CLASSE",
+                    reason: format!(
+                        "« {item} » : jours séparés par des virgules attendus, parmi {}",
+                        JOURS.join(", ")
+                    ),
+                });
+            }
+        }
+    }
+    Ok(days)
 }
 
 /// `DATABASE_APP_USER` and `DATABASE_APP_PASSWORD`.
@@ -810,6 +845,13 @@ impl Settings {
             backup_dir: PathBuf::from(get(&vars, "BACKUP_DIR").unwrap_or("var/backups")),
             backup: parse_backup(&vars)?,
             rappel_intervalle_jours: parse::<u32>(&vars, "RAPPEL_INTERVALLE_JOURS", 7)?.max(1),
+            jours_de_classe: parse_jours(&vars)?,
+            absences_sms_max_par_enseignant: parse::<u32>(
+                &vars,
+                "ABSENCES_SMS_MAX_PAR_ENSEIGNANT",
+                100,
+            )?
+            .clamp(1, 100_000),
             biblio_max_emprunts: parse::<u32>(&vars, "BIBLIO_MAX_EMPRUNTS", 3)?.clamp(1, 100),
             biblio_duree_jours: parse::<u32>(&vars, "BIBLIO_DUREE_JOURS", 14)?.clamp(1, 365),
             biblio_penalite_jour: parse_penalite(&vars)?,
@@ -843,6 +885,8 @@ impl Settings {
         );
         vars.insert("DATABASE_TIMEOUT_SECONDS".into(), "3".into());
         // Tests do not depend on the hour: SMS quiet hours only where a test sets them.
+        // Nor on the weekday: attendance any day, unless a test says otherwise.
+        vars.insert("JOURS_DE_CLASSE".into(), JOURS.join(","));
         vars.insert("SMS_SILENCE_DEBUT".into(), "off".into());
         vars.insert("SMS_MAX_PAR_SECONDE".into(), "0".into());
         // Files of one test stay in its own folder.
@@ -909,6 +953,23 @@ mod tests {
         assert_eq!(s.heartbeat_dir, std::env::temp_dir());
         let s = Settings::from_vars(vars(&[("ECOLE_HEARTBEAT_DIR", "/run/ecole")])).unwrap();
         assert_eq!(s.heartbeat_dir, PathBuf::from("/run/ecole"));
+    }
+
+    #[test]
+    fn school_days_default_to_monday_to_saturday_and_refuse_unknown_names() {
+        let s = Settings::from_vars(Vars::new()).unwrap();
+        assert_eq!(
+            s.jours_de_classe,
+            [true, true, true, true, true, true, false]
+        );
+        assert_eq!(s.absences_sms_max_par_enseignant, 100);
+        let s = Settings::from_vars(vars(&[("JOURS_DE_CLASSE", "Lundi, mardi,vendredi")])).unwrap();
+        assert_eq!(
+            s.jours_de_classe,
+            [true, true, false, false, true, false, false]
+        );
+        let err = Settings::from_vars(vars(&[("JOURS_DE_CLASSE", "lundi,sunday")])).unwrap_err();
+        assert!(err.to_string().contains("JOURS_DE_CLASSE"), "{err}");
     }
 
     #[test]

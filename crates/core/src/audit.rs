@@ -51,6 +51,78 @@ pub struct AuditEntry<'a> {
     pub after: Option<Value>,
 }
 
+impl<'a> AuditEntry<'a> {
+    /// A change to one row by `actor`, before and after as the API shows them.
+    pub fn row<T: serde::Serialize>(
+        actor: &'a Actor,
+        action: AuditAction,
+        table: &'a str,
+        row_id: i64,
+        before: Option<&T>,
+        after: Option<&T>,
+    ) -> Self {
+        AuditEntry {
+            actor: Some(actor),
+            action,
+            table,
+            row_id: Some(row_id),
+            before: before.and_then(|v| serde_json::to_value(v).ok()),
+            after: after.and_then(|v| serde_json::to_value(v).ok()),
+        }
+    }
+}
+
+/// A row `actor` created (as the API shows it), in the caller's transaction.
+pub async fn created<T: serde::Serialize>(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    table: &str,
+    row_id: i64,
+    after: &T,
+) -> DomainResult<()> {
+    let entry = AuditEntry::row(actor, AuditAction::Create, table, row_id, None, Some(after));
+    record(conn, entry).await
+}
+
+/// A row `actor` changed, before and after, in the caller's transaction.
+pub async fn updated<T: serde::Serialize>(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    table: &str,
+    row_id: i64,
+    before: &T,
+    after: &T,
+) -> DomainResult<()> {
+    let entry = AuditEntry::row(
+        actor,
+        AuditAction::Update,
+        table,
+        row_id,
+        Some(before),
+        Some(after),
+    );
+    record(conn, entry).await
+}
+
+/// A row `actor` deleted, as it was, in the caller's transaction.
+pub async fn deleted<T: serde::Serialize>(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    table: &str,
+    row_id: i64,
+    before: &T,
+) -> DomainResult<()> {
+    let entry = AuditEntry::row(
+        actor,
+        AuditAction::Delete,
+        table,
+        row_id,
+        Some(before),
+        None,
+    );
+    record(conn, entry).await
+}
+
 pub async fn record(conn: &mut AsyncPgConnection, entry: AuditEntry<'_>) -> DomainResult<()> {
     diesel::insert_into(audit_log::table)
         .values(NewAudit {

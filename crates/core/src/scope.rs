@@ -3,7 +3,9 @@
 
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use ecole_db::schema::{eleve_parents, eleves, enseignants, enseignements, parents};
+use ecole_db::schema::{
+    annees_scolaires, eleve_parents, eleves, enseignants, enseignements, parents,
+};
 
 use crate::{Actor, DomainResult, Role};
 
@@ -47,14 +49,40 @@ impl Scope {
     }
 }
 
-/// The classes a teacher teaches in (any subject).
+/// The classes a teacher teaches in (any subject, any year): what they read.
 pub async fn teacher_classes(conn: &mut AsyncPgConnection, user_id: i64) -> DomainResult<Vec<i64>> {
-    let mut ids: Vec<i64> = enseignements::table
+    classes_of(conn, user_id, false).await
+}
+
+/// The classes a teacher teaches in this school year (an assignment of the active year):
+/// where they may still write (attendance), as opposed to read.
+pub async fn teacher_classes_this_year(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+) -> DomainResult<Vec<i64>> {
+    classes_of(conn, user_id, true).await
+}
+
+async fn classes_of(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    active_year_only: bool,
+) -> DomainResult<Vec<i64>> {
+    let mut q = enseignements::table
         .inner_join(enseignants::table)
         .filter(enseignants::user_id.eq(user_id))
         .select(enseignements::classe_id)
-        .load(conn)
-        .await?;
+        .into_boxed();
+    if active_year_only {
+        q = q.filter(
+            enseignements::annee_scolaire_id.eq_any(
+                annees_scolaires::table
+                    .filter(annees_scolaires::est_active.eq(true))
+                    .select(annees_scolaires::id),
+            ),
+        );
+    }
+    let mut ids: Vec<i64> = q.load(conn).await?;
     ids.sort_unstable();
     ids.dedup();
     Ok(ids)

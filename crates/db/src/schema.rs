@@ -231,6 +231,7 @@ diesel::table! {
         coefficient -> Nullable<Int4>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        annee_scolaire_id -> Int8,
     }
 }
 
@@ -584,6 +585,7 @@ diesel::joinable!(eleves -> classes (classe_actuelle_id));
 diesel::joinable!(eleves -> users (user_id));
 diesel::joinable!(emprunts -> exemplaires (exemplaire_id));
 diesel::joinable!(enseignants -> users (user_id));
+diesel::joinable!(enseignements -> annees_scolaires (annee_scolaire_id));
 diesel::joinable!(enseignements -> classes (classe_id));
 diesel::joinable!(enseignements -> enseignants (enseignant_id));
 diesel::joinable!(enseignements -> matieres (matiere_id));

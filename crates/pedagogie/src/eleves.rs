@@ -591,6 +591,7 @@ pub async fn delete(conn: &mut AsyncPgConnection, actor: &Actor, id: i64) -> Dom
     }
     let actor = *actor;
     conn.transaction::<_, DomainError, _>(async move |conn| {
+        crate::parents::unlink_where(conn, &actor, Some(eleve.id), None).await?;
         diesel::delete(eleves::table.find(eleve.id))
             .execute(conn)
             .await?;

@@ -2,6 +2,10 @@
 //! Rows are keyed by `matricule`: importing the same file twice changes nothing. A dry run
 //! reports every bad row and writes nothing; a real import is one transaction, all or nothing.
 //! Imported accounts have no usable password until an administrator sets one.
+//! An existing parent is linked only when both their phone number and their name match the
+//! row: phones are neither unique nor verified, so a number alone would hand a family's child
+//! to whoever registered it. Otherwise a new parent is created and the import reports the
+//! other parents with that number (`homonymes`) for management to check. Links are audited.
 
 use std::collections::{HashMap, HashSet};
 
@@ -58,7 +62,7 @@ pub const COLUMNS: &[(&str, bool, &str)] = &[
     (
         "parent_telephone",
         false,
-        "identifie le parent : un même numéro, un même parent",
+        "avec le nom et le prénom, identifie le parent : même numéro et même nom, même parent",
     ),
     ("parent_email", false, ""),
     ("parent_lien", false, "PERE, MERE, TUTEUR ou AUTRE"),
@@ -72,6 +76,17 @@ pub struct RowError {
     pub message: String,
 }
 
+/// A row whose parent's phone number is already registered under another name: a new
+/// parent was created for the row; management checks and merges if it is the same person.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Homonyme {
+    /// Line in the file.
+    pub ligne: usize,
+    pub telephone: String,
+    /// The parents registered with this number under another name (not linked).
+    pub parents_existants: Vec<i64>,
+}
+
 #[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct ImportReport {
     pub dry_run: bool,
@@ -81,6 +96,8 @@ pub struct ImportReport {
     pub inchanges: usize,
     pub parents_crees: usize,
     pub liens_crees: usize,
+    /// Parents created although their number was known under another name.
+    pub homonymes: Vec<Homonyme>,
     pub erreurs: Vec<RowError>,
 }
 
@@ -558,15 +575,29 @@ async fn apply(
         .filter_map(|r| r.parent.as_ref())
         .map(|p| p.telephone.as_str())
         .collect();
-    let mut parent_by_phone: HashMap<String, i64> = parents::table
+    // Every parent with one of these numbers, oldest first, with their name.
+    let mut parents_by_phone: HashMap<String, Vec<(i64, String)>> = HashMap::new();
+    let known: Vec<(Option<String>, i64, String, String)> = parents::table
         .inner_join(users::table)
         .filter(users::telephone.eq_any(&phones))
-        .select((users::telephone, parents::id))
-        .load::<(Option<String>, i64)>(conn)
-        .await?
-        .into_iter()
-        .filter_map(|(t, id)| t.map(|t| (t, id)))
-        .collect();
+        .select((
+            users::telephone,
+            parents::id,
+            users::first_name,
+            users::last_name,
+        ))
+        .order(parents::id.asc())
+        .load(conn)
+        .await?;
+    for (telephone, id, first, last) in known {
+        if let Some(t) = telephone {
+            parents_by_phone
+                .entry(t)
+                .or_default()
+                .push((id, name_key(&first, &last)));
+        }
+    }
+    let mut links = Vec::new();
     let mut taken = HashSet::new();
     for row in rows {
         let eleve_id = match existing.get(&row.matricule) {
@@ -652,9 +683,21 @@ async fn apply(
             }
         };
         if let Some(p) = &row.parent {
-            let parent_id = match parent_by_phone.get(&p.telephone) {
-                Some(id) => *id,
+            let key = name_key(&p.prenom, &p.nom);
+            let same_phone: &[(i64, String)] = parents_by_phone
+                .get(&p.telephone)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let parent_id = match same_phone.iter().find(|(_, k)| *k == key) {
+                Some((id, _)) => *id,
                 None => {
+                    if !same_phone.is_empty() {
+                        report.homonymes.push(Homonyme {
+                            ligne: row.ligne,
+                            telephone: p.telephone.clone(),
+                            parents_existants: same_phone.iter().map(|(id, _)| *id).collect(),
+                        });
+                    }
                     let username =
                         unique_username(conn, &username_base(&p.prenom, &p.nom), &mut taken)
                             .await?;
@@ -681,24 +724,41 @@ async fn apply(
                         .returning(parents::id)
                         .get_result(conn)
                         .await?;
-                    parent_by_phone.insert(p.telephone.clone(), id);
+                    parents_by_phone
+                        .entry(p.telephone.clone())
+                        .or_default()
+                        .push((id, key));
                     report.parents_crees += 1;
                     id
                 }
             };
-            let linked = diesel::insert_into(eleve_parents::table)
+            let linked: Option<i64> = diesel::insert_into(eleve_parents::table)
                 .values((
                     eleve_parents::eleve_id.eq(eleve_id),
                     eleve_parents::parent_id.eq(parent_id),
                     eleve_parents::lien.eq(p.lien),
                 ))
                 .on_conflict_do_nothing()
-                .execute(conn)
-                .await?;
-            report.liens_crees += linked;
+                .returning(eleve_parents::id)
+                .get_result(conn)
+                .await
+                .optional()?;
+            if let Some(id) = linked {
+                links.push(crate::parents::link_entry(
+                    actor, id, eleve_id, parent_id, p.lien,
+                ));
+                report.liens_crees += 1;
+            }
         }
     }
-    Ok(())
+    audit::record_many(conn, links).await
+}
+
+/// A person's name as compared between a file and the database: accents, case and spacing
+/// ignored (`Ibrahima  Soumah` = `ibrahima soumah`).
+fn name_key(first: &str, last: &str) -> String {
+    let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    format!("{}|{}", fold(&words(first)), fold(&words(last)))
 }
 
 #[cfg(test)]

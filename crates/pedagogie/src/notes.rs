@@ -356,7 +356,8 @@ async fn ensure_can_grade(
     ))
 }
 
-/// Does `actor` teach `matiere` in `classe` (an `enseignements` row of theirs)?
+/// Does `actor` teach `matiere` in `classe` this year (an `enseignements` row of theirs in
+/// the active school year)? Last year's assignments grant nothing any more.
 pub(crate) async fn teaches(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
@@ -365,6 +366,13 @@ pub(crate) async fn teaches(
 ) -> DomainResult<bool> {
     let n: i64 = enseignements::table
         .inner_join(enseignants::table)
+        .filter(
+            enseignements::annee_scolaire_id.eq_any(
+                annees_scolaires::table
+                    .filter(annees_scolaires::est_active.eq(true))
+                    .select(annees_scolaires::id),
+            ),
+        )
         .filter(enseignants::user_id.eq(actor.user_id))
         .filter(enseignements::classe_id.eq(classe))
         .filter(enseignements::matiere_id.eq(matiere))

@@ -1,14 +1,18 @@
-//! Parents: a profile 1–1 with a user of role PARENT, linked to pupils with a `lien`.
+//! Parents: a profile 1–1 with a user of role PARENT, linked to pupils with a `lien`. A link
+//! lets the parent read a minor's records: every link, change of link and unlink is audited
+//! (table `eleve_parents`), including those a deletion takes along.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use ecole_core::audit::{self, AuditAction, AuditEntry};
 use ecole_core::time::serde_conakry;
 use ecole_core::{Actor, DomainError, DomainResult, FieldErrors, Page, PageRequest, Role};
 use ecole_db::enums::Lien;
 use ecole_db::schema::{eleve_parents, parents, users};
 use ecole_users::{User, UserOut};
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
 use crate::MANAGEMENT;
 use crate::eleves::get_scoped;
@@ -297,6 +301,7 @@ pub async fn delete(conn: &mut AsyncPgConnection, actor: &Actor, id: i64) -> Dom
     actor.require(MANAGEMENT)?;
     let actor = *actor;
     conn.transaction::<_, DomainError, _>(async move |conn| {
+        unlink_where(conn, &actor, None, Some(parent.id)).await?;
         diesel::delete(parents::table.find(parent.id))
             .execute(conn)
             .await?;
@@ -329,7 +334,30 @@ pub async fn of_eleve(
         .collect())
 }
 
-/// `POST eleves/<id>/parents/`: links a parent (again: updates the link).
+/// A link as the journal keeps it.
+fn lien_json(eleve: i64, parent: i64, lien: Lien) -> Value {
+    json!({"eleve": eleve, "parent": parent, "lien": lien})
+}
+
+/// The journal entry of a new link (`eleve_parents` row `id`).
+pub(crate) fn link_entry(
+    actor: &Actor,
+    id: i64,
+    eleve: i64,
+    parent: i64,
+    lien: Lien,
+) -> AuditEntry<'_> {
+    AuditEntry {
+        actor: Some(actor),
+        action: AuditAction::Create,
+        table: "eleve_parents",
+        row_id: Some(id),
+        before: None,
+        after: Some(lien_json(eleve, parent, lien)),
+    }
+}
+
+/// `POST eleves/<id>/parents/`: links a parent (again: updates the link); audited.
 pub async fn link(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
@@ -341,19 +369,109 @@ pub async fn link(
     let parent = get_row(conn, actor, input.parent)
         .await
         .map_err(|_| DomainError::validation("parent", "Parent introuvable."))?;
-    diesel::insert_into(eleve_parents::table)
-        .values((
-            eleve_parents::eleve_id.eq(eleve_id),
-            eleve_parents::parent_id.eq(input.parent),
-            eleve_parents::lien.eq(input.lien),
-        ))
-        .on_conflict((eleve_parents::eleve_id, eleve_parents::parent_id))
-        .do_update()
-        .set(eleve_parents::lien.eq(input.lien))
-        .execute(conn)
-        .await?;
+    let actor = *actor;
+    let (parent_id, lien) = (input.parent, input.lien);
+    conn.transaction::<_, DomainError, _>(async move |conn| {
+        let before: Option<Lien> = eleve_parents::table
+            .filter(eleve_parents::eleve_id.eq(eleve_id))
+            .filter(eleve_parents::parent_id.eq(parent_id))
+            .select(eleve_parents::lien)
+            .for_update()
+            .first(conn)
+            .await
+            .optional()?;
+        let id: i64 = diesel::insert_into(eleve_parents::table)
+            .values((
+                eleve_parents::eleve_id.eq(eleve_id),
+                eleve_parents::parent_id.eq(parent_id),
+                eleve_parents::lien.eq(lien),
+            ))
+            .on_conflict((eleve_parents::eleve_id, eleve_parents::parent_id))
+            .do_update()
+            .set(eleve_parents::lien.eq(lien))
+            .returning(eleve_parents::id)
+            .get_result(conn)
+            .await?;
+        let entry = match before {
+            None => Some(link_entry(&actor, id, eleve_id, parent_id, lien)),
+            Some(old) if old != lien => Some(AuditEntry {
+                actor: Some(&actor),
+                action: AuditAction::Update,
+                table: "eleve_parents",
+                row_id: Some(id),
+                before: Some(lien_json(eleve_id, parent_id, old)),
+                after: Some(lien_json(eleve_id, parent_id, lien)),
+            }),
+            Some(_) => None,
+        };
+        if let Some(entry) = entry {
+            audit::record(conn, entry).await?;
+        }
+        Ok(())
+    })
+    .await?;
     Ok(ParentLienOut {
-        lien: input.lien,
+        lien,
         parent: parent.into(),
     })
+}
+
+/// `DELETE eleves/<id>/parents/<parent_id>/`: the parent no longer sees the pupil's records;
+/// audited. A link that does not exist is not found.
+pub async fn unlink(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    eleve_id: i64,
+    parent_id: i64,
+) -> DomainResult<()> {
+    get_scoped(conn, actor, eleve_id).await?;
+    actor.require(MANAGEMENT)?;
+    let actor = *actor;
+    conn.transaction::<_, DomainError, _>(async move |conn| {
+        match unlink_where(conn, &actor, Some(eleve_id), Some(parent_id)).await? {
+            0 => Err(DomainError::NotFound),
+            _ => Ok(()),
+        }
+    })
+    .await
+}
+
+/// Removes the links of a pupil, of a parent, or between both, with one journal entry each,
+/// in the caller's transaction. Returns how many were removed.
+pub(crate) async fn unlink_where(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    eleve: Option<i64>,
+    parent: Option<i64>,
+) -> DomainResult<usize> {
+    let mut q = diesel::delete(eleve_parents::table).into_boxed();
+    if let Some(e) = eleve {
+        q = q.filter(eleve_parents::eleve_id.eq(e));
+    }
+    if let Some(p) = parent {
+        q = q.filter(eleve_parents::parent_id.eq(p));
+    }
+    let removed: Vec<(i64, i64, i64, Lien)> = q
+        .returning((
+            eleve_parents::id,
+            eleve_parents::eleve_id,
+            eleve_parents::parent_id,
+            eleve_parents::lien,
+        ))
+        .get_results(conn)
+        .await?;
+    let n = removed.len();
+    let entries = removed
+        .into_iter()
+        .map(|(id, e, p, lien)| AuditEntry {
+            actor: Some(actor),
+            action: AuditAction::Delete,
+            table: "eleve_parents",
+            row_id: Some(id),
+            before: Some(lien_json(e, p, lien)),
+            after: None,
+        })
+        .collect();
+    audit::record_many(conn, entries).await?;
+    Ok(n)
 }

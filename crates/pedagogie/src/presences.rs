@@ -1,18 +1,27 @@
-//! Attendance: one row per pupil and day; roll calls upsert; a pupil marked absent triggers
-//! the immediate SMS job (once per attendance row).
+//! Attendance: one row per pupil and day; roll calls upsert; every change is audited.
+//!
+//! A day is taken only inside the active school year, on a school day (`JOURS_DE_CLASSE`),
+//! never in the future. A pupil marked absent today or yesterday triggers the immediate SMS
+//! job (once per attendance row); older days send nothing. A teacher's roll calls trigger at
+//! most `ABSENCES_SMS_MAX_PAR_ENSEIGNANT` immediate alerts a day: the SMS are the school's
+//! expense and share the provider's rate with every genuine alert. Beyond it the absences
+//! wait for the 17:00 round-up (one message per parent) and the administrators are alerted.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel::upsert::excluded;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use ecole_communication::absences::sms_immediat_permis;
+use ecole_config::{JOURS, Settings};
+use ecole_core::audit::{self, AuditAction, AuditEntry};
 use ecole_core::error::unique_violation;
-use ecole_core::scope::{Scope, teacher_classes};
+use ecole_core::scope::{Scope, teacher_classes_this_year};
 use ecole_core::time::serde_conakry;
 use ecole_core::{Actor, DomainError, DomainResult, FieldErrors, Page, PageRequest, Role};
 use ecole_db::enums::StatutPresence;
-use ecole_db::schema::{classes, eleves, presences};
+use ecole_db::schema::{annees_scolaires, classes, eleves, jobs, presences, users};
 use ecole_jobs::payloads::{EnvoyerNotificationAbsence, JobPayload};
 use ecole_jobs::{NewJob, enqueue_many};
 use serde::{Deserialize, Serialize};
@@ -38,6 +47,34 @@ pub struct Presence {
     #[serde(serialize_with = "serde_conakry::serialize")]
     #[schema(value_type = String, format = DateTime)]
     pub updated_at: DateTime<Utc>,
+}
+
+/// The school's attendance rules, from the settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReglesPresences {
+    /// Days attendance is taken on, Monday first (`JOURS_DE_CLASSE`).
+    pub jours_de_classe: [bool; 7],
+    /// Immediate absence alerts one teacher may trigger per day
+    /// (`ABSENCES_SMS_MAX_PAR_ENSEIGNANT`).
+    pub sms_max_par_enseignant: u32,
+}
+
+impl ReglesPresences {
+    pub fn from_settings(settings: &Settings) -> ReglesPresences {
+        ReglesPresences {
+            jours_de_classe: settings.jours_de_classe,
+            sms_max_par_enseignant: settings.absences_sms_max_par_enseignant,
+        }
+    }
+}
+
+impl Default for ReglesPresences {
+    fn default() -> Self {
+        ReglesPresences {
+            jours_de_classe: [true, true, true, true, true, true, false],
+            sms_max_par_enseignant: 100,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -121,7 +158,7 @@ fn scoped(scope: &Scope) -> presences::BoxedQuery<'static, diesel::pg::Pg> {
     }
 }
 
-/// Management, or a teacher of the class.
+/// Management, or a teacher of the class this school year.
 async fn ensure_can_take(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
@@ -131,7 +168,7 @@ async fn ensure_can_take(
         return Ok(());
     }
     if actor.role == Role::Enseignant
-        && teacher_classes(conn, actor.user_id)
+        && teacher_classes_this_year(conn, actor.user_id)
             .await?
             .contains(&classe)
     {
@@ -142,26 +179,224 @@ async fn ensure_can_take(
     ))
 }
 
-/// One job per absence row, ever (dedupe key), in the caller's transaction.
+fn dedupe_key(presence_id: i64) -> String {
+    format!("{}:{presence_id}", EnvoyerNotificationAbsence::NAME)
+}
+
+/// The immediate SMS alerts of these rows, in the caller's transaction: one job per absence
+/// row, ever (dedupe key), for today's and yesterday's absences only, within a teacher's
+/// daily cap (the administrators are alerted once a day when a teacher reaches it).
 async fn enqueue_absence_alerts(
     conn: &mut AsyncPgConnection,
     rows: &[Presence],
-    requested_by: i64,
+    actor: &Actor,
+    regles: &ReglesPresences,
 ) -> DomainResult<()> {
-    let jobs: Vec<NewJob> = rows
+    let today = ecole_core::time::today();
+    let mut alerts: Vec<&Presence> = rows
         .iter()
         .filter(|p| p.statut == StatutPresence::Absent && !p.notification_envoyee)
+        .filter(|p| sms_immediat_permis(p.date, today))
+        .collect();
+    if alerts.is_empty() {
+        return Ok(());
+    }
+    if actor.role == Role::Enseignant {
+        alerts = within_daily_cap(conn, alerts, actor, regles, today).await?;
+    }
+    let jobs: Vec<NewJob> = alerts
+        .iter()
         .filter_map(|p| {
             NewJob::of(&EnvoyerNotificationAbsence { presence_id: p.id })
                 .ok()
-                .map(|j| {
-                    j.dedupe(format!("{}:{}", EnvoyerNotificationAbsence::NAME, p.id))
-                        .requested_by(Some(requested_by))
-                })
+                .map(|j| j.dedupe(dedupe_key(p.id)).requested_by(Some(actor.user_id)))
         })
         .collect();
     enqueue_many(conn, &jobs).await?;
     Ok(())
+}
+
+/// The alerts of `alerts` a teacher may still trigger today: those already asked for (their
+/// job exists) and new ones up to the cap, counted over the absence jobs they asked for
+/// since midnight. Serialised per teacher (transaction lock), so two roll calls at once do
+/// not both pass the cap.
+async fn within_daily_cap<'a>(
+    conn: &mut AsyncPgConnection,
+    alerts: Vec<&'a Presence>,
+    actor: &Actor,
+    regles: &ReglesPresences,
+    today: NaiveDate,
+) -> DomainResult<Vec<&'a Presence>> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind::<diesel::sql_types::Text, _>(format!("absences-sms:{}", actor.user_id))
+        .execute(conn)
+        .await?;
+    let keys: Vec<String> = alerts.iter().map(|p| dedupe_key(p.id)).collect();
+    let asked: HashSet<String> = jobs::table
+        .filter(jobs::dedupe_key.eq_any(&keys))
+        .select(jobs::dedupe_key)
+        .load::<Option<String>>(conn)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
+    let midnight = today
+        .and_hms_opt(0, 0, 0)
+        .and_then(|t| t.and_local_timezone(ecole_core::time::CONAKRY).earliest())
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(Utc::now);
+    let sent_today: i64 = jobs::table
+        .filter(jobs::requested_by.eq(actor.user_id))
+        .filter(jobs::name.eq(EnvoyerNotificationAbsence::NAME))
+        .filter(jobs::created_at.ge(midnight))
+        .count()
+        .get_result(conn)
+        .await?;
+    let cap = i64::from(regles.sms_max_par_enseignant);
+    let initial_room = (cap - sent_today).max(0);
+    let mut room = initial_room;
+    let (mut kept, mut withheld) = (Vec::new(), 0usize);
+    for p in alerts {
+        if asked.contains(&dedupe_key(p.id)) {
+            kept.push(p);
+        } else if room > 0 {
+            room -= 1;
+            kept.push(p);
+        } else {
+            withheld += 1;
+        }
+    }
+    if withheld > 0 || (initial_room > 0 && room == 0) {
+        alert_cap_reached(conn, actor, regles, today, withheld).await?;
+    }
+    Ok(kept)
+}
+
+/// The administrators learn (once a day per teacher) that a teacher reached the cap.
+async fn alert_cap_reached(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    regles: &ReglesPresences,
+    today: NaiveDate,
+    withheld: usize,
+) -> DomainResult<()> {
+    let (prenom, nom): (String, String) = users::table
+        .find(actor.user_id)
+        .select((users::first_name, users::last_name))
+        .first(conn)
+        .await?;
+    let enseignant = format!("{prenom} {nom}");
+    let cap = regles.sms_max_par_enseignant;
+    let message = format!(
+        "{} a atteint le plafond de {cap} alertes SMS d'absence immédiates pour le {} \
+         (ABSENCES_SMS_MAX_PAR_ENSEIGNANT). Les absences suivantes de ses appels ne partent \
+         plus par SMS immédiat : elles restent dans le récapitulatif de 17 h. Vérifiez ses \
+         appels du jour.",
+        enseignant.trim(),
+        today.format("%d/%m/%Y"),
+    );
+    let cle = format!("alerte:plafond-sms-absences:{}:{today}", actor.user_id);
+    let admins = ecole_communication::service::alerter_admins(
+        conn,
+        "Plafond d'alertes SMS d'absence atteint",
+        &message,
+        &cle,
+    )
+    .await?;
+    tracing::warn!(
+        user.id = actor.user_id,
+        plafond = cap,
+        retenues = withheld,
+        admins,
+        "plafond d'alertes SMS d'absence atteint par un enseignant"
+    );
+    Ok(())
+}
+
+/// Where a day may be taken: the active school year, a school day, not in the future.
+async fn check_date(
+    conn: &mut AsyncPgConnection,
+    date: NaiveDate,
+    regles: &ReglesPresences,
+    errors: &mut FieldErrors,
+) -> DomainResult<()> {
+    let today = ecole_core::time::today();
+    if date > today {
+        errors.add("date", "L'appel ne se fait pas pour une date future.");
+        return Ok(());
+    }
+    let weekday = date.weekday().num_days_from_monday() as usize;
+    if !regles
+        .jours_de_classe
+        .get(weekday)
+        .copied()
+        .unwrap_or(false)
+    {
+        let jour = JOURS.get(weekday).copied().unwrap_or_default();
+        errors.add(
+            "date",
+            format!(
+                "Le {} est un {jour} : ce n'est pas un jour de classe (JOURS_DE_CLASSE).",
+                date.format("%d/%m/%Y")
+            ),
+        );
+        return Ok(());
+    }
+    let annee: Option<(NaiveDate, NaiveDate)> = annees_scolaires::table
+        .filter(annees_scolaires::est_active.eq(true))
+        .select((annees_scolaires::date_debut, annees_scolaires::date_fin))
+        .first(conn)
+        .await
+        .optional()?;
+    match annee {
+        None => errors.add(
+            "date",
+            "Aucune année scolaire n'est active : activez-en une avant de faire l'appel.",
+        ),
+        Some((debut, fin)) if date < debut || date > fin => errors.add(
+            "date",
+            format!(
+                "La date doit être dans l'année scolaire active (du {} au {}).",
+                debut.format("%d/%m/%Y"),
+                fin.format("%d/%m/%Y")
+            ),
+        ),
+        Some(_) => {}
+    }
+    Ok(())
+}
+
+/// The journal entries of attendance rows written: created, or changed (`before` by pupil
+/// and day); rows sent again unchanged are not journaled.
+fn changes<'a>(
+    actor: &'a Actor,
+    before: &HashMap<(i64, NaiveDate), Presence>,
+    saved: &[Presence],
+) -> Vec<AuditEntry<'a>> {
+    saved
+        .iter()
+        .filter_map(|p| match before.get(&(p.eleve_id, p.date)) {
+            None => Some(AuditEntry::row(
+                actor,
+                AuditAction::Create,
+                "presences",
+                p.id,
+                None,
+                Some(p),
+            )),
+            Some(b) if (b.classe_id, b.statut, &b.motif) != (p.classe_id, p.statut, &p.motif) => {
+                Some(AuditEntry::row(
+                    actor,
+                    AuditAction::Update,
+                    "presences",
+                    p.id,
+                    Some(b),
+                    Some(p),
+                ))
+            }
+            Some(_) => None,
+        })
+        .collect()
 }
 
 pub async fn list(
@@ -251,8 +486,13 @@ pub async fn get(conn: &mut AsyncPgConnection, actor: &Actor, id: i64) -> Domain
     get_row(conn, actor, id).await
 }
 
-async fn validate(conn: &mut AsyncPgConnection, input: &PresenceInput) -> DomainResult<()> {
+async fn validate(
+    conn: &mut AsyncPgConnection,
+    input: &PresenceInput,
+    regles: &ReglesPresences,
+) -> DomainResult<()> {
     let mut errors = FieldErrors::new();
+    check_date(conn, input.date, regles, &mut errors).await?;
     let class_exists: i64 = classes::table
         .filter(classes::id.eq(input.classe))
         .count()
@@ -290,10 +530,11 @@ pub async fn create(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     input: PresenceInput,
+    regles: &ReglesPresences,
 ) -> DomainResult<Presence> {
     ensure_can_take(conn, actor, input.classe).await?;
-    validate(conn, &input).await?;
-    let actor = *actor;
+    validate(conn, &input, regles).await?;
+    let (actor, regles) = (*actor, *regles);
     conn.transaction::<_, DomainError, _>(async move |conn| {
         let p: Presence = diesel::insert_into(presences::table)
             .values((
@@ -308,7 +549,8 @@ pub async fn create(
             .get_result(conn)
             .await
             .map_err(map_unique)?;
-        enqueue_absence_alerts(conn, std::slice::from_ref(&p), actor.user_id).await?;
+        audit::created(conn, &actor, "presences", p.id, &p).await?;
+        enqueue_absence_alerts(conn, std::slice::from_ref(&p), &actor, &regles).await?;
         Ok(p)
     })
     .await
@@ -319,12 +561,13 @@ pub async fn update(
     actor: &Actor,
     id: i64,
     input: PresenceInput,
+    regles: &ReglesPresences,
 ) -> DomainResult<Presence> {
     let before = get_row(conn, actor, id).await?;
     ensure_can_take(conn, actor, before.classe_id).await?;
     ensure_can_take(conn, actor, input.classe).await?;
-    validate(conn, &input).await?;
-    let actor = *actor;
+    validate(conn, &input, regles).await?;
+    let (actor, regles) = (*actor, *regles);
     conn.transaction::<_, DomainError, _>(async move |conn| {
         let p: Presence = diesel::update(presences::table.find(id))
             .set((
@@ -339,7 +582,8 @@ pub async fn update(
             .get_result(conn)
             .await
             .map_err(map_unique)?;
-        enqueue_absence_alerts(conn, std::slice::from_ref(&p), actor.user_id).await?;
+        audit::updated(conn, &actor, "presences", id, &before, &p).await?;
+        enqueue_absence_alerts(conn, std::slice::from_ref(&p), &actor, &regles).await?;
         Ok(p)
     })
     .await
@@ -348,10 +592,14 @@ pub async fn update(
 pub async fn delete(conn: &mut AsyncPgConnection, actor: &Actor, id: i64) -> DomainResult<()> {
     let before = get_row(conn, actor, id).await?;
     ensure_can_take(conn, actor, before.classe_id).await?;
-    diesel::delete(presences::table.find(id))
-        .execute(conn)
-        .await?;
-    Ok(())
+    let actor = *actor;
+    conn.transaction::<_, DomainError, _>(async move |conn| {
+        diesel::delete(presences::table.find(id))
+            .execute(conn)
+            .await?;
+        audit::deleted(conn, &actor, "presences", id, &before).await
+    })
+    .await
 }
 
 /// `presences/appel/`: upserts every pupil's status for the day (sending it again updates,
@@ -360,9 +608,11 @@ pub async fn appel(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     input: Appel,
+    regles: &ReglesPresences,
 ) -> DomainResult<Vec<Presence>> {
     ensure_can_take(conn, actor, input.classe).await?;
     let mut errors = FieldErrors::new();
+    check_date(conn, input.date, regles, &mut errors).await?;
     if input.presences.is_empty() {
         errors.add("presences", "Au moins un élève est attendu.");
     }
@@ -390,8 +640,20 @@ pub async fn appel(
         }
     }
     errors.into_result()?;
-    let actor = *actor;
+    let (actor, regles) = (*actor, *regles);
     conn.transaction::<_, DomainError, _>(async move |conn| {
+        let eleves: Vec<i64> = input.presences.iter().map(|l| l.eleve).collect();
+        let before: HashMap<(i64, NaiveDate), Presence> = presences::table
+            .filter(presences::eleve_id.eq_any(&eleves))
+            .filter(presences::date.eq(input.date))
+            .select(Presence::as_select())
+            .order(presences::id)
+            .for_update()
+            .load(conn)
+            .await?
+            .into_iter()
+            .map(|p| ((p.eleve_id, p.date), p))
+            .collect();
         let rows: Vec<_> = input
             .presences
             .iter()
@@ -419,7 +681,8 @@ pub async fn appel(
             .returning(Presence::as_returning())
             .get_results(conn)
             .await?;
-        enqueue_absence_alerts(conn, &saved, actor.user_id).await?;
+        audit::record_many(conn, changes(&actor, &before, &saved)).await?;
+        enqueue_absence_alerts(conn, &saved, &actor, &regles).await?;
         Ok(saved)
     })
     .await

@@ -87,6 +87,21 @@ async fn pupil(app: &TestApp, classe: i64, n: usize, tag: &str) -> Pupil {
 }
 
 impl School {
+    /// Extends the active year to today when it ended before: attendance is taken only
+    /// inside the active year, and absence SMS go for today's and yesterday's absences only.
+    pub async fn jusqu_a_aujourdhui(&self, app: &TestApp) {
+        let mut conn = app.conn().await;
+        let today = ecole_core::time::today();
+        let _ = diesel::update(
+            annees_scolaires::table
+                .find(self.annee)
+                .filter(annees_scolaires::date_fin.lt(today)),
+        )
+        .set(annees_scolaires::date_fin.eq(today))
+        .execute(&mut conn)
+        .await;
+    }
+
     /// `per_class` pupils in each of two classes of the active 2025-2026 year.
     pub async fn create(app: &TestApp, per_class: usize) -> School {
         let mut conn = app.conn().await;

@@ -155,6 +155,10 @@ fn configure_pedagogie(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(p::eleves_parents_link)),
     )
     .service(
+        web::resource(format!("/eleves/{ID}/parents/{{parent_id:\\d+}}"))
+            .route(web::delete().to(p::eleves_parents_unlink)),
+    )
+    .service(
         web::resource(format!("/eleves/{ID}"))
             .route(web::get().to(p::eleves_get))
             .route(web::put().to(p::eleves_update))

@@ -131,6 +131,21 @@ pub async fn eleves_parents_link(
         .json(parents::link(&mut conn, &user.actor, path_id(&path)?, body.0).await?))
 }
 
+/// Unlinks a parent from a pupil: the parent no longer sees the pupil's records (audited).
+#[utoipa::path(delete, path = "/api/v1/eleves/{id}/parents/{parent_id}/", tag = "pédagogie", security(("jwt" = [])),
+    params(("id" = i64, Path), ("parent_id" = i64, Path)),
+    responses((status = 204), (status = 403), (status = 404, description = "Élève hors de portée ou parent non lié")))]
+pub async fn eleves_parents_unlink(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (eleve, parent) = (path_id(&path.0)?, path_id(&path.1)?);
+    let mut conn = state.conn().await?;
+    parents::unlink(&mut conn, &user.actor, eleve, parent).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 /// The pupils of a class (management, accountants, the class's teachers).
 #[utoipa::path(get, path = "/api/v1/classes/{id}/eleves/", tag = "pédagogie", security(("jwt" = [])), params(("id" = i64, Path),
         ("page" = Option<i64>, Query), ("page_size" = Option<i64>, Query)),
@@ -464,7 +479,9 @@ pub async fn presences_create(
     body: ApiJson<presences::PresenceInput>,
 ) -> ApiResult<HttpResponse> {
     let mut conn = state.conn().await?;
-    Ok(HttpResponse::Created().json(presences::create(&mut conn, &user.actor, body.0).await?))
+    let regles = presences::ReglesPresences::from_settings(&state.settings);
+    Ok(HttpResponse::Created()
+        .json(presences::create(&mut conn, &user.actor, body.0, &regles).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/presences/{id}/", tag = "pédagogie", security(("jwt" = [])), params(("id" = i64, Path)),
@@ -487,8 +504,9 @@ pub async fn presences_put(
     body: ApiJson<presences::PresenceInput>,
 ) -> ApiResult<HttpResponse> {
     let mut conn = state.conn().await?;
+    let regles = presences::ReglesPresences::from_settings(&state.settings);
     Ok(HttpResponse::Ok()
-        .json(presences::update(&mut conn, &user.actor, path_id(&path)?, body.0).await?))
+        .json(presences::update(&mut conn, &user.actor, path_id(&path)?, body.0, &regles).await?))
 }
 
 #[utoipa::path(patch, path = "/api/v1/presences/{id}/", tag = "pédagogie", security(("jwt" = [])), params(("id" = i64, Path)),
@@ -502,8 +520,10 @@ pub async fn presences_patch(
     let id = path_id(&path)?;
     let mut conn = state.conn().await?;
     let current = presences::get(&mut conn, &user.actor, id).await?;
-    Ok(HttpResponse::Ok()
-        .json(presences::update(&mut conn, &user.actor, id, body.0.merge(&current)).await?))
+    let regles = presences::ReglesPresences::from_settings(&state.settings);
+    Ok(HttpResponse::Ok().json(
+        presences::update(&mut conn, &user.actor, id, body.0.merge(&current), &regles).await?,
+    ))
 }
 
 #[utoipa::path(delete, path = "/api/v1/presences/{id}/", tag = "pédagogie", security(("jwt" = [])), params(("id" = i64, Path)),
@@ -518,7 +538,9 @@ pub async fn presences_delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Roll call: a class, a date, every pupil's status (sending it again updates).
+/// Roll call: a class, a date, every pupil's status (sending it again updates). The date is a
+/// school day of the active year, not in the future; absences of today and yesterday send
+/// the immediate SMS, within a teacher's daily cap.
 #[utoipa::path(post, path = "/api/v1/presences/appel/", tag = "pédagogie", security(("jwt" = [])), request_body = presences::Appel,
     responses((status = 200, body = [presences::Presence]), (status = 400), (status = 403)))]
 pub async fn presences_appel(
@@ -527,7 +549,8 @@ pub async fn presences_appel(
     body: ApiJson<presences::Appel>,
 ) -> ApiResult<HttpResponse> {
     let mut conn = state.conn().await?;
-    Ok(HttpResponse::Ok().json(presences::appel(&mut conn, &user.actor, body.0).await?))
+    let regles = presences::ReglesPresences::from_settings(&state.settings);
+    Ok(HttpResponse::Ok().json(presences::appel(&mut conn, &user.actor, body.0, &regles).await?))
 }
 
 // ---------- import ----------

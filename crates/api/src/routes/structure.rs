@@ -450,6 +450,7 @@ pub async fn matieres_delete(
 
 #[utoipa::path(get, path = "/api/v1/enseignements/", tag = "structure", security(("jwt" = [])),
     params(("classe" = Option<i64>, Query), ("matiere" = Option<i64>, Query), ("enseignant" = Option<i64>, Query),
+        ("annee_scolaire" = Option<i64>, Query, description = "Année scolaire (celle de la classe)"),
         ("page" = Option<i64>, Query), ("page_size" = Option<i64>, Query)),
     responses((status = 200, body = Paginated<enseignements::Enseignement>), (status = 403)))]
 pub async fn enseignements_list(
@@ -463,6 +464,7 @@ pub async fn enseignements_list(
         classe: params.parse_id("classe", &mut errors),
         matiere: params.parse_id("matiere", &mut errors),
         enseignant: params.parse_id("enseignant", &mut errors),
+        annee_scolaire: params.parse_id("annee_scolaire", &mut errors),
     };
     errors.into_result()?;
     let page = page_request(&params)?;

@@ -469,8 +469,11 @@ async fn bulk_entry_is_all_or_nothing() {
 async fn roll_call_upserts_and_absence_alerts_are_asked_once() {
     let app = TestApp::new().await;
     let school = School::create(&app, 3).await;
+    // Today: absence SMS alerts go for today's and yesterday's absences only.
+    school.jusqu_a_aujourdhui(&app).await;
+    let today = ecole_core::time::today().to_string();
     let teacher = &school.teacher.access;
-    let appel = |statuts: [&str; 3]| json!({"classe": school.classe_a, "date": "2025-10-20", "presences": school.a.iter().zip(statuts).map(|(p, s)| json!({"eleve": p.id, "statut": s})).collect::<Vec<_>>()});
+    let appel = |statuts: [&str; 3]| json!({"classe": school.classe_a, "date": today, "presences": school.a.iter().zip(statuts).map(|(p, s)| json!({"eleve": p.id, "statut": s})).collect::<Vec<_>>()});
     let (s, rows) = post(
         &app,
         "/api/v1/presences/appel/",
@@ -514,10 +517,10 @@ async fn roll_call_upserts_and_absence_alerts_are_asked_once() {
     assert_eq!(alerts.len(), 2, "{alerts:?}");
 
     // Not the teacher's class: 403. A pupil of another class: 400.
-    let other = json!({"classe": school.classe_b, "date": "2025-10-20", "presences": [{"eleve": school.b[0].id, "statut": "ABSENT"}]});
+    let other = json!({"classe": school.classe_b, "date": today, "presences": [{"eleve": school.b[0].id, "statut": "ABSENT"}]});
     let (s, _) = post(&app, "/api/v1/presences/appel/", teacher, other).await;
     assert_eq!(s, 403);
-    let wrong = json!({"classe": school.classe_a, "date": "2025-10-20", "presences": [{"eleve": school.b[0].id, "statut": "ABSENT"}]});
+    let wrong = json!({"classe": school.classe_a, "date": today, "presences": [{"eleve": school.b[0].id, "statut": "ABSENT"}]});
     let (s, _) = post(&app, "/api/v1/presences/appel/", teacher, wrong).await;
     assert_eq!(s, 400);
 
@@ -528,10 +531,7 @@ async fn roll_call_upserts_and_absence_alerts_are_asked_once() {
     assert_eq!(list["results"][0]["eleve"], school.a[1].id);
     let (_, list) = get(
         &app,
-        &format!(
-            "/api/v1/presences/?classe={}&date=2025-10-20",
-            school.classe_a
-        ),
+        &format!("/api/v1/presences/?classe={}&date={today}", school.classe_a),
         teacher,
     )
     .await;
