@@ -257,8 +257,8 @@ fn request(e: &Ecole, i: usize) -> Request {
             true,
         ),
         7 => {
-            // Every class, every school day in turn: a few pupils absent, whose first absence
-            // that day asks for an SMS job (then a notification per parent).
+            // Every class, every school day in turn: a few pupils absent; an absence of today or
+            // yesterday asks for an SMS job (then a notification per parent), older ones none.
             let date = e.jours[(k / n) % e.jours.len()];
             let presences: Vec<Value> = eleves
                 .iter()

@@ -290,8 +290,8 @@ async fn alert_cap_reached(
     let message = format!(
         "{} a atteint le plafond de {cap} alertes SMS d'absence immédiates pour le {} \
          (ABSENCES_SMS_MAX_PAR_ENSEIGNANT). Les absences suivantes de ses appels ne partent \
-         plus par SMS immédiat : elles restent dans le récapitulatif de 17 h. Vérifiez ses \
-         appels du jour.",
+         plus par SMS immédiat ; celles du jour restent dans le récapitulatif de 17 h. \
+         Vérifiez ses appels du jour.",
         enseignant.trim(),
         today.format("%d/%m/%Y"),
     );
