@@ -35,6 +35,10 @@ use ecole_test_support::school::School;
 use ecole_test_support::{TestApp, TestUser};
 use serde_json::{Value, json};
 
+/// Issue #16 items 3 and 5 and the phone change: throttling, authentication before the body.
+#[path = "securite/authentification.rs"]
+mod authentification;
+
 const ORIGIN: &str = "https://app.ecole.test";
 /// A 1×1 PNG.
 const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
@@ -202,6 +206,11 @@ const MATRICE: &[(&str, &str)] = &[
     ("POST /api/v1/users/", "- o x x x x x x"),
     ("GET /api/v1/users/me/", "- o o o o o o o"),
     ("PATCH /api/v1/users/me/", "- o o o o o o o"),
+    ("POST /api/v1/users/me/telephone/", "- o o o o o o o"),
+    (
+        "POST /api/v1/users/me/telephone/confirmer/",
+        "- o o o o o o o",
+    ),
     ("GET /api/v1/users/{id}/", "- o o x x o x x"),
     ("PUT /api/v1/users/{id}/", "- o x x x x x x"),
     ("PATCH /api/v1/users/{id}/", "- o x x x x x x"),

@@ -23,51 +23,60 @@ fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
 }
 
 /// The authenticated caller: a valid access token of an active user in an open session.
+///
+/// Checked by the [`crate::middleware::authenticate`] middleware of the authenticated
+/// routes, before the handler and its extractors run (so before the body is read); this
+/// extractor only takes what the middleware found.
 #[derive(Debug, Clone)]
 pub struct CurrentUser {
     pub actor: Actor,
     pub user: User,
 }
 
+/// Checks the request's access token and its session (the middleware's work).
+pub async fn authenticate(req: &HttpRequest) -> Result<CurrentUser, ApiError> {
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+        return Err(ApiError::not_authenticated());
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiError::authentication_failed("En-tête Authorization invalide (Bearer attendu).")
+        })?;
+    let state = state(req)?;
+    // The signature is checked before any database work.
+    let Some((user_id, session_id)) = state.keys.verify_access(token) else {
+        return Err(ApiError::authentication_failed("Jeton invalide ou expiré."));
+    };
+    let mut conn = state.conn().await?;
+    match ecole_users::service::authenticate_claims(&mut conn, user_id, session_id).await? {
+        Some((actor, user)) => {
+            tracing::Span::current().record("user.id", actor.user_id);
+            Ok(CurrentUser { actor, user })
+        }
+        None => Err(ApiError::authentication_failed("Jeton invalide ou expiré.")),
+    }
+}
+
 impl FromRequest for CurrentUser {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let Some(value) = req.headers().get(header::AUTHORIZATION) else {
-                return Err(ApiError::not_authenticated());
-            };
-            let token = value
-                .to_str()
-                .ok()
-                .and_then(|v| {
-                    v.strip_prefix("Bearer ")
-                        .or_else(|| v.strip_prefix("bearer "))
-                })
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .ok_or_else(|| {
-                    ApiError::authentication_failed(
-                        "En-tête Authorization invalide (Bearer attendu).",
-                    )
-                })?;
-            let state = state(&req)?;
-            // The signature is checked before any database work.
-            let Some((user_id, session_id)) = state.keys.verify_access(token) else {
-                return Err(ApiError::authentication_failed("Jeton invalide ou expiré."));
-            };
-            let mut conn = state.conn().await?;
-            match ecole_users::service::authenticate_claims(&mut conn, user_id, session_id).await? {
-                Some((actor, user)) => {
-                    req.extensions_mut().insert(actor);
-                    tracing::Span::current().record("user.id", actor.user_id);
-                    Ok(CurrentUser { actor, user })
-                }
-                None => Err(ApiError::authentication_failed("Jeton invalide ou expiré.")),
-            }
-        })
+        let found = req.extensions_mut().remove::<CurrentUser>();
+        std::future::ready(found.ok_or_else(|| {
+            // A handler taking CurrentUser on a route outside the authenticated scope: a bug
+            // of the route table (routes::configure), never a client's doing.
+            tracing::error!(http.path = %req.path(), "CurrentUser sur une route non authentifiée");
+            ApiError::internal()
+        }))
     }
 }
 

@@ -199,6 +199,30 @@ pub async fn refuse_nul(
         .map(ServiceResponse::map_into_left_body)
 }
 
+/// The authenticated routes' door: the access token and its session are checked before the
+/// handler runs, so before its extractors read the body. A request without a valid token
+/// answers 401 whatever its body (a revoked session cannot probe validation), and changes
+/// nothing. Paths that match no route are left to the router (404).
+pub async fn authenticate(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody + 'static, BoxBody>>, Error> {
+    match crate::extract::authenticate(req.request()).await {
+        Ok(current) => {
+            req.extensions_mut().insert(current.actor);
+            req.extensions_mut().insert(current);
+        }
+        // Looked up only on failure: the signed-in hot path pays nothing for it.
+        Err(e) if req.match_pattern().is_some() => {
+            return Ok(req.error_response(e).map_into_right_body());
+        }
+        Err(_) => {}
+    }
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
+}
+
 /// CORS from `CORS_ALLOWED_ORIGINS` only: exact origins, credentials allowed, never `*`,
 /// never `null`.
 pub fn cors(allowed: &[String]) -> Cors {

@@ -33,7 +33,7 @@ Erreurs : 400 `{\"champ\": [\"message\"]}`, sinon `{\"detail\", \"code\"}`. List
         health::live, health::ready, health::metrics,
         auth::login, auth::refresh, auth::logout, auth::change_password,
         users::list, users::create, users::retrieve, users::update, users::partial_update, users::destroy,
-        users::me, users::update_me,
+        users::me, users::update_me, users::telephone_demander, users::telephone_confirmer,
         jobs::retrieve, jobs::create,
         structure::etablissement_get, structure::etablissement_put,
         structure::etablissement_logo_put, structure::etablissement_logo_delete,

@@ -1,15 +1,16 @@
 //! The communication jobs, registered in the worker's registry.
 
 use ecole_jobs::payloads::{
-    EnvoyerEmailNotification, EnvoyerNotificationAbsence, EnvoyerSmsNotification,
-    NotifierAbsencesQuotidiennes,
+    EnvoyerCodeTelephone, EnvoyerEmailNotification, EnvoyerNotificationAbsence,
+    EnvoyerSmsNotification, NotifierAbsencesQuotidiennes,
 };
 use ecole_jobs::{JobContext, Registry};
 
-use crate::absences;
 use crate::livraison::{self, Lazy};
+use crate::{absences, code_telephone};
 
-/// Registers the e-mail, SMS and absence jobs; the providers are built once per registry.
+/// Registers the e-mail, SMS, phone-code and absence jobs; the providers are built once per
+/// registry.
 pub fn register(registry: &mut Registry) {
     let services = Lazy::default();
     let email = services.clone();
@@ -19,6 +20,15 @@ pub fn register(registry: &mut Registry) {
             let args: EnvoyerEmailNotification = ctx.payload()?;
             let services = services.get(&ctx).await?;
             livraison::envoyer_email(&ctx, &services, args.notification_id).await
+        }
+    });
+    let code = services.clone();
+    registry.register::<EnvoyerCodeTelephone, _, _>(move |ctx: JobContext| {
+        let services = code.clone();
+        async move {
+            let args: EnvoyerCodeTelephone = ctx.payload()?;
+            let services = services.get(&ctx).await?;
+            code_telephone::envoyer_code_telephone(&ctx, &services, args.confirmation_id).await
         }
     });
     let sms = services;

@@ -9,8 +9,10 @@
 //! - SMS are GSM-7, one segment ([`gsm7`]), and wait out the quiet hours ([`horaires`]).
 //! - The absence alerts ([`absences`]): the immediate SMS and the 17:00 round-up, one
 //!   message per parent.
+//! - The code of a phone change ([`code_telephone`]), sent to the new number.
 
 pub mod absences;
+pub mod code_telephone;
 pub mod email;
 pub mod envoi;
 pub mod gsm7;

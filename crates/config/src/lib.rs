@@ -135,6 +135,12 @@ pub struct Settings {
     pub smtp_timeout: Duration,
     pub default_from_email: String,
     pub sms: SmsSettings,
+    /// Longest delay added to a failed login for an identifier failing from many addresses
+    /// (`LOGIN_DELAY_MAX_SECONDS`); the right password is never delayed.
+    pub login_delay_max: Duration,
+    /// Password checks waiting for the hashing thread beyond which logins and password
+    /// changes answer 429 at once (`PASSWORD_HASH_QUEUE_MAX`).
+    pub password_hash_queue_max: usize,
 }
 
 /// Which SMS provider sends the messages.
@@ -864,6 +870,11 @@ impl Settings {
                 .unwrap_or("École <ne-pas-repondre@ecole.local>")
                 .to_string(),
             sms: parse_sms(&vars)?,
+            login_delay_max: Duration::from_secs(
+                parse::<u64>(&vars, "LOGIN_DELAY_MAX_SECONDS", 5)?.min(60),
+            ),
+            password_hash_queue_max: parse::<usize>(&vars, "PASSWORD_HASH_QUEUE_MAX", 16)?
+                .clamp(1, 10_000),
         })
     }
 

@@ -546,6 +546,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    telephone_confirmations (id) {
+        id -> Int8,
+        user_id -> Int8,
+        telephone -> Text,
+        code_hash -> Nullable<Bytea>,
+        envoye_le -> Nullable<Timestamptz>,
+        expire_le -> Nullable<Timestamptz>,
+        essais -> Int4,
+        confirme_le -> Nullable<Timestamptz>,
+        erreur -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Int8,
         username -> Text,
@@ -613,6 +628,7 @@ diesel::joinable!(presences -> eleves (eleve_id));
 diesel::joinable!(presences -> users (saisie_par));
 diesel::joinable!(refresh_tokens -> auth_sessions (session_id));
 diesel::joinable!(requetes_idempotentes -> users (utilisateur_id));
+diesel::joinable!(telephone_confirmations -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     annees_scolaires,
@@ -651,5 +667,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     refresh_tokens,
     regles_bulletin,
     requetes_idempotentes,
+    telephone_confirmations,
     users,
 );

@@ -72,6 +72,11 @@ payload!(EnvoyerNotificationAbsence = "communication.envoyer_notification_absenc
 payload!(EnvoyerEmailNotification = "communication.envoyer_email_notification" { notification_id: i64 });
 payload!(EnvoyerSmsNotification = "communication.envoyer_sms_notification" { notification_id: i64 });
 payload!(RappelsEmpruntsRetard = "bibliotheque.rappels_emprunts_retard" {});
+payload!(
+    /// Draws the code of a phone change (`users/me/telephone/`) and sends it by SMS to the new
+    /// number; only the code's digest is stored.
+    EnvoyerCodeTelephone = "users.envoyer_code_telephone" { confirmation_id: i64 }
+);
 
 /// Every job name the system knows (handlers are registered as their domains land).
 pub const KNOWN_JOBS: &[&str] = &[
@@ -89,4 +94,5 @@ pub const KNOWN_JOBS: &[&str] = &[
     EnvoyerEmailNotification::NAME,
     EnvoyerSmsNotification::NAME,
     RappelsEmpruntsRetard::NAME,
+    EnvoyerCodeTelephone::NAME,
 ];

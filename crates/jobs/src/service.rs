@@ -58,6 +58,7 @@ pub fn validate_payload(name: &str, payload: &Value) -> Result<(), String> {
         n if n == EnvoyerEmailNotification::NAME => check::<EnvoyerEmailNotification>(payload),
         n if n == EnvoyerSmsNotification::NAME => check::<EnvoyerSmsNotification>(payload),
         n if n == RappelsEmpruntsRetard::NAME => check::<RappelsEmpruntsRetard>(payload),
+        n if n == EnvoyerCodeTelephone::NAME => check::<EnvoyerCodeTelephone>(payload),
         other => Err(format!(
             "tâche « {other} » inconnue (connues : {})",
             KNOWN_JOBS.join(", ")

@@ -131,7 +131,8 @@ pub struct UserUpdate {
     pub password: Option<String>,
 }
 
-/// Body of `PATCH users/me/`: only the email and the phone number.
+/// Body of `PATCH users/me/`: the email. `telephone` is accepted only unchanged: a new number
+/// goes through `POST users/me/telephone/` (a code sent by SMS to it).
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MeUpdate {

@@ -6,6 +6,7 @@
 //! another blocking thread (42 → 64 → 84 → 103 MB after three logins, measured). One thread
 //! holds one block, and login floods cannot take more than one core.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Sender, channel};
 use std::sync::{Mutex, OnceLock};
 
@@ -72,12 +73,47 @@ fn hashing_thread() -> DomainResult<Sender<Task>> {
     Ok(tx)
 }
 
+/// Tasks sent to the hashing thread and not finished yet (waiting or running).
+static QUEUED: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts one task from its sending until it is dropped: run, panicked, or never sent.
+struct Queued;
+
+impl Queued {
+    fn new() -> Self {
+        QUEUED.fetch_add(1, Ordering::SeqCst);
+        Queued
+    }
+}
+
+impl Drop for Queued {
+    fn drop(&mut self) {
+        QUEUED.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Password checks waiting for (or running on) the hashing thread.
+pub fn queue_len() -> usize {
+    QUEUED.load(Ordering::SeqCst)
+}
+
+/// The answer when the hashing thread is `max` tasks behind: a quick 429 instead of a wait
+/// that would grow with every new request.
+fn busy() -> DomainError {
+    DomainError::Throttled {
+        retry_after_secs: 2,
+        message: "Serveur occupé : trop de vérifications de mot de passe en cours. Réessayez dans quelques secondes.".into(),
+    }
+}
+
 /// Runs `work` on the hashing thread.
 async fn on_hashing_thread<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> DomainResult<T> {
     let (tx, rx) = tokio::sync::oneshot::channel();
+    let queued = Queued::new();
     let task: Task = Box::new(move || {
+        let _queued = queued;
         let _ = tx.send(work());
     });
     hashing_thread()?
@@ -104,6 +140,27 @@ pub async fn verify_password(password: &str, hash: Option<&str>) -> DomainResult
         }
     })
     .await
+}
+
+/// Refuses with `Throttled` when `max_queue` password checks are already waiting: called
+/// first by login and password change, so that a flood is refused before any database work.
+pub fn ensure_capacity(max_queue: usize) -> DomainResult<()> {
+    if queue_len() >= max_queue.max(1) {
+        return Err(busy());
+    }
+    Ok(())
+}
+
+/// [`verify_password`] for requests anyone can send (login, password change): refused with
+/// `Throttled` when `max_queue` checks are already waiting, so a flood gets quick 429s
+/// instead of a queue that makes every caller wait.
+pub async fn verify_password_within(
+    password: &str,
+    hash: Option<&str>,
+    max_queue: usize,
+) -> DomainResult<bool> {
+    ensure_capacity(max_queue)?;
+    verify_password(password, hash).await
 }
 
 /// Computes the dummy hash ahead of the first failed login, so its cost is not on that request
@@ -166,5 +223,53 @@ mod tests {
         let panicked: DomainResult<()> = on_hashing_thread(|| panic!("exprès")).await;
         assert!(panicked.is_err());
         assert!(hash_password("encore-un-mot-de-passe").await.is_ok());
+    }
+
+    /// Beyond `max_queue` waiting checks, a check is refused at once (429), and the count
+    /// goes back to zero once the queue has drained, panics included.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_long_hashing_queue_refuses_at_once() {
+        let h = hash_password("unmotdepasse-solide").await.unwrap();
+        // Holds the thread until released, so that the queue fills up behind it.
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let blocker = tokio::spawn(on_hashing_thread(move || {
+            let _ = hold.recv();
+        }));
+        while queue_len() == 0 {
+            tokio::task::yield_now().await;
+        }
+        let waiting: Vec<_> = (0..3)
+            .map(|_| {
+                let h = h.clone();
+                tokio::spawn(async move { verify_password("faux-mot-de-passe", Some(&h)).await })
+            })
+            .collect();
+        while queue_len() < 4 {
+            tokio::task::yield_now().await;
+        }
+        let started = std::time::Instant::now();
+        let refused = verify_password_within("faux-mot-de-passe", Some(&h), 4).await;
+        assert!(
+            matches!(refused, Err(DomainError::Throttled { .. })),
+            "{refused:?}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_millis(50));
+        release.send(()).unwrap();
+        blocker.await.unwrap().unwrap();
+        for w in waiting {
+            assert!(!w.await.unwrap().unwrap());
+        }
+        let _: DomainResult<()> = on_hashing_thread(|| panic!("exprès")).await;
+        // Other tests of this binary may hash meanwhile: wait for the queue to drain.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while queue_len() > 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(queue_len(), 0);
+        assert!(
+            verify_password_within("unmotdepasse-solide", Some(&h), 4)
+                .await
+                .unwrap()
+        );
     }
 }

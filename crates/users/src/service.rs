@@ -6,12 +6,13 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use ecole_core::audit::{self, AuditAction, AuditEntry};
 use ecole_core::error::unique_violation;
 use ecole_core::{Actor, DomainError, DomainResult, FieldErrors, Page, PageRequest, Role};
+use ecole_db::Pool;
 use uuid::Uuid;
 
 use crate::model::{
     LoginInput, MeUpdate, NewUserInput, PasswordChangeInput, User, UserFilter, UserOut, UserUpdate,
 };
-use crate::password::{hash_password, verify_password};
+use crate::password::{ensure_capacity, hash_password, verify_password_within};
 use crate::repo::{self, NewUserRow, UserChanges};
 use crate::throttle::{self, ThrottleConfig};
 use crate::tokens::{AuthKeys, TokenPair, digest_refresh_token, new_refresh_token};
@@ -63,8 +64,11 @@ async fn issue_tokens(
 
 /// `auth/login/`: username or email, and password. Unknown user and wrong password answer
 /// alike, and both pay for one argon2 verification.
+///
+/// Takes the pool, not a connection: none is held while the password is hashed (a queue of
+/// hashes would otherwise pin the pool and turn every other request into a 503).
 pub async fn login(
-    conn: &mut AsyncPgConnection,
+    pool: &Pool,
     keys: &AuthKeys,
     throttle_cfg: &ThrottleConfig,
     input: &LoginInput,
@@ -78,33 +82,43 @@ pub async fn login(
         errors.add("password", "Ce champ ne peut pas être vide.");
     }
     errors.into_result()?;
-    let key: String = input
+    ensure_capacity(throttle_cfg.hash_queue_max)?;
+    let typed: String = input
         .username
         .trim()
         .to_lowercase()
         .chars()
         .take(254)
         .collect();
-    throttle::check(conn, throttle_cfg, &key, &client.ip).await?;
 
-    let user = repo::find_by_login(conn, &key).await?;
-    let password_ok = verify_password(
+    let (user, key) = {
+        let mut conn = pool.get().await?;
+        let user = repo::find_by_login(&mut conn, &typed).await?;
+        // An account's failures count under its username, whether its email or its username
+        // was typed; an unknown identifier under what was typed.
+        let key = user.as_ref().map_or(typed, |u| u.username.to_lowercase());
+        throttle::check(&mut conn, throttle_cfg, &key, &client.ip).await?;
+        (user, key)
+    };
+    let password_ok = verify_password_within(
         &input.password,
         user.as_ref().map(|u| u.password_hash.as_str()),
+        throttle_cfg.hash_queue_max,
     )
     .await?;
     let user = match user {
         Some(u) if password_ok && u.is_active => u,
         _ => {
-            throttle::record_failure(conn, throttle_cfg, &key, &client.ip).await?;
+            fail_slowly(pool, throttle_cfg, &key, &client.ip).await?;
             tracing::info!(login.ip = %client.ip, "échec de connexion");
             return Err(authentication_failed(INVALID_CREDENTIALS));
         }
     };
 
     let client = client.clone();
+    let mut conn = pool.get().await?;
     conn.transaction::<_, DomainError, _>(async move |conn| {
-        throttle::clear_user(conn, &key).await?;
+        throttle::clear_pair(conn, &key, &client.ip).await?;
         let user = repo::update(
             conn,
             user.id,
@@ -125,6 +139,24 @@ pub async fn login(
         Ok((tokens, user))
     })
     .await
+}
+
+/// Records a failed password check, then waits out the identifier's delay with no
+/// connection held.
+async fn fail_slowly(
+    pool: &Pool,
+    throttle_cfg: &ThrottleConfig,
+    key: &str,
+    ip: &str,
+) -> DomainResult<()> {
+    let delay = {
+        let mut conn = pool.get().await?;
+        throttle::record_failure(&mut conn, throttle_cfg, key, ip).await?
+    };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    Ok(())
 }
 
 /// `auth/refresh/`: rotates the refresh token. Presenting a token that was already used
@@ -197,15 +229,33 @@ pub async fn authenticate_claims(
 }
 
 /// `auth/password/`: checks the current password, sets the new one, ends the other sessions.
+/// Wrong current passwords count as failed logins of the account from this address (same
+/// limits, same 429), and no connection is held while hashing.
 pub async fn change_password(
-    conn: &mut AsyncPgConnection,
+    pool: &Pool,
+    throttle_cfg: &ThrottleConfig,
     actor: &Actor,
     input: &PasswordChangeInput,
+    client: &ClientInfo,
 ) -> DomainResult<()> {
-    let user = repo::get(conn, actor.user_id)
-        .await?
-        .ok_or(DomainError::NotFound)?;
-    if !verify_password(&input.old_password, Some(&user.password_hash)).await? {
+    ensure_capacity(throttle_cfg.hash_queue_max)?;
+    let (user, key) = {
+        let mut conn = pool.get().await?;
+        let user = repo::get(&mut conn, actor.user_id)
+            .await?
+            .ok_or(DomainError::NotFound)?;
+        let key = user.username.to_lowercase();
+        throttle::check(&mut conn, throttle_cfg, &key, &client.ip).await?;
+        (user, key)
+    };
+    if !verify_password_within(
+        &input.old_password,
+        Some(&user.password_hash),
+        throttle_cfg.hash_queue_max,
+    )
+    .await?
+    {
+        fail_slowly(pool, throttle_cfg, &key, &client.ip).await?;
         return Err(DomainError::validation(
             "old_password",
             "Le mot de passe actuel est incorrect.",
@@ -227,7 +277,10 @@ pub async fn change_password(
     errors.into_result()?;
     let hash = hash_password(&input.new_password).await?;
     let actor = *actor;
+    let ip = client.ip.clone();
+    let mut conn = pool.get().await?;
     conn.transaction::<_, DomainError, _>(async move |conn| {
+        throttle::clear_pair(conn, &key, &ip).await?;
         repo::update(
             conn,
             actor.user_id,
@@ -545,7 +598,8 @@ pub async fn deactivate_user(
     .await
 }
 
-/// `PATCH users/me/`: only the email and the phone number.
+/// `PATCH users/me/`: only the email. The phone number changes through
+/// [`crate::telephone`] (a code sent to the new number); sending the current one is accepted.
 pub async fn update_me(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
@@ -556,35 +610,54 @@ pub async fn update_me(
     if let Some(email) = &input.email {
         changes.email = Some(clean_email(email.as_deref(), &mut errors));
     }
-    if let Some(phone) = &input.telephone {
-        changes.telephone = Some(clean_phone(phone.as_deref(), &mut errors));
-    }
+    let phone = input
+        .telephone
+        .as_ref()
+        .map(|phone| clean_phone(phone.as_deref(), &mut errors));
     errors.into_result()?;
     let actor = *actor;
     conn.transaction::<_, DomainError, _>(async move |conn| {
         let before = repo::get_for_update(conn, actor.user_id)
             .await?
             .ok_or(DomainError::NotFound)?;
-        if changes.email.is_none() && changes.telephone.is_none() {
+        if let Some(phone) = phone
+            && phone != before.telephone
+        {
+            return Err(DomainError::validation(
+                "telephone",
+                "Le numéro de téléphone se change par POST users/me/telephone/, avec le code envoyé par SMS au nouveau numéro.",
+            ));
+        }
+        if changes.email.is_none() {
             return Ok(before);
         }
         let after = repo::update(conn, actor.user_id, &changes)
             .await
             .map_err(map_unique)?;
-        audit::record(
-            conn,
-            AuditEntry {
-                actor: Some(&actor),
-                action: AuditAction::Update,
-                table: "users",
-                row_id: Some(actor.user_id),
-                before: Some(user_json(&before)),
-                after: Some(user_json(&after)),
-            },
-        )
-        .await?;
+        audit_user_update(conn, &actor, &before, &after).await?;
         Ok(after)
     })
+    .await
+}
+
+/// The audit row of a change to a user's fields (`UPDATE`, before and after, never a hash).
+pub(crate) async fn audit_user_update(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    before: &User,
+    after: &User,
+) -> DomainResult<()> {
+    audit::record(
+        conn,
+        AuditEntry {
+            actor: Some(actor),
+            action: AuditAction::Update,
+            table: "users",
+            row_id: Some(after.id),
+            before: Some(user_json(before)),
+            after: Some(user_json(after)),
+        },
+    )
     .await
 }
 
@@ -626,18 +699,7 @@ pub async fn update_profile_user_in_tx(
     let after = repo::update(conn, user_id, &changes)
         .await
         .map_err(map_unique)?;
-    audit::record(
-        conn,
-        AuditEntry {
-            actor: Some(actor),
-            action: AuditAction::Update,
-            table: "users",
-            row_id: Some(user_id),
-            before: Some(user_json(&before)),
-            after: Some(user_json(&after)),
-        },
-    )
-    .await?;
+    audit_user_update(conn, actor, &before, &after).await?;
     Ok(after)
 }
 

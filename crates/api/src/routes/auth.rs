@@ -41,9 +41,9 @@ pub async fn login(
     body: ApiJson<LoginInput>,
 ) -> ApiResult<HttpResponse> {
     let client = client_info(&req, &state);
-    let mut conn = state.conn().await?;
+    let pool = state.worker_pool()?;
     let (tokens, user) =
-        service::login(&mut conn, &state.keys, &state.throttle, &body.0, &client).await?;
+        service::login(&pool, &state.keys, &state.throttle, &body.0, &client).await?;
     Ok(HttpResponse::Ok().json(LoginOut {
         access: tokens.access,
         refresh: tokens.refresh,
@@ -78,16 +78,20 @@ pub async fn logout(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Changes one's own password; the other sessions are ended.
+/// Changes one's own password; the other sessions are ended. Wrong current passwords count
+/// as failed logins (same limits).
 #[utoipa::path(post, path = "/api/v1/auth/password/", tag = "authentification", request_body = PasswordChangeInput,
     security(("jwt" = [])),
-    responses((status = 204, description = "Mot de passe modifié"), (status = 400, description = "Mot de passe refusé"), (status = 401)))]
+    responses((status = 204, description = "Mot de passe modifié"), (status = 400, description = "Mot de passe refusé"), (status = 401),
+        (status = 429, description = "Trop d'essais, ou serveur occupé (voir Retry-After)")))]
 pub async fn change_password(
+    req: HttpRequest,
     state: web::Data<AppState>,
     current: CurrentUser,
     body: ApiJson<PasswordChangeInput>,
 ) -> ApiResult<HttpResponse> {
-    let mut conn = state.conn().await?;
-    service::change_password(&mut conn, &current.actor, &body.0).await?;
+    let client = client_info(&req, &state);
+    let pool = state.worker_pool()?;
+    service::change_password(&pool, &state.throttle, &current.actor, &body.0, &client).await?;
     Ok(HttpResponse::NoContent().finish())
 }

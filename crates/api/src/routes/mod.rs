@@ -23,37 +23,54 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(crate::openapi::swagger_ui())
         .service(
             web::scope("/api/v1")
+                // The only routes served without a token.
                 .service(web::resource("/auth/login").route(web::post().to(auth::login)))
                 .service(web::resource("/auth/refresh").route(web::post().to(auth::refresh)))
                 .service(web::resource("/auth/logout").route(web::post().to(auth::logout)))
+                // Everything else: token and session checked before the handler reads anything.
                 .service(
-                    web::resource("/auth/password").route(web::post().to(auth::change_password)),
-                )
-                .service(
-                    web::resource("/users")
-                        .route(web::get().to(users::list))
-                        .route(web::post().to(users::create)),
-                )
-                .service(
-                    web::resource("/users/me")
-                        .route(web::get().to(users::me))
-                        .route(web::patch().to(users::update_me)),
-                )
-                .configure(configure_structure)
-                .configure(configure_pedagogie)
-                .configure(configure_bulletins)
-                .configure(configure_communication)
-                .configure(configure_finances)
-                .configure(configure_bibliotheque)
-                .service(web::resource("/jobs").route(web::post().to(jobs::create)))
-                .service(web::resource("/jobs/{id:\\d+}").route(web::get().to(jobs::retrieve)))
-                .service(
-                    web::resource("/users/{id:\\d+}")
-                        .route(web::get().to(users::retrieve))
-                        .route(web::put().to(users::update))
-                        .route(web::patch().to(users::partial_update))
-                        .route(web::delete().to(users::destroy)),
+                    web::scope("")
+                        .wrap(actix_web::middleware::from_fn(
+                            crate::middleware::authenticate,
+                        ))
+                        .configure(configure_authenticated),
                 ),
+        );
+}
+
+fn configure_authenticated(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/auth/password").route(web::post().to(auth::change_password)))
+        .service(
+            web::resource("/users")
+                .route(web::get().to(users::list))
+                .route(web::post().to(users::create)),
+        )
+        .service(
+            web::resource("/users/me")
+                .route(web::get().to(users::me))
+                .route(web::patch().to(users::update_me)),
+        )
+        .service(
+            web::resource("/users/me/telephone").route(web::post().to(users::telephone_demander)),
+        )
+        .service(
+            web::resource("/users/me/telephone/confirmer")
+                .route(web::post().to(users::telephone_confirmer)),
+        )
+        .configure(configure_structure)
+        .configure(configure_pedagogie)
+        .configure(configure_bulletins)
+        .configure(configure_communication)
+        .configure(configure_finances)
+        .configure(configure_bibliotheque)
+        .service(web::resource("/jobs").route(web::post().to(jobs::create)))
+        .service(web::resource("/jobs/{id:\\d+}").route(web::get().to(jobs::retrieve)))
+        .service(
+            web::resource("/users/{id:\\d+}")
+                .route(web::get().to(users::retrieve))
+                .route(web::put().to(users::update))
+                .route(web::patch().to(users::partial_update))
+                .route(web::delete().to(users::destroy)),
         );
 }
 

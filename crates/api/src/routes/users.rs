@@ -4,6 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use ecole_core::{FieldErrors, Role};
 use ecole_users::model::{MeUpdate, NewUserInput, UserFilter, UserOrdering, UserOut, UserUpdate};
 use ecole_users::service;
+use ecole_users::telephone::{self, ConfirmationTelephone, DemandeTelephone, DemandeTelephoneOut};
 
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, CurrentUser, QueryParams};
@@ -143,7 +144,8 @@ pub async fn me(current: CurrentUser) -> HttpResponse {
     HttpResponse::Ok().json(UserOut::from(&current.user))
 }
 
-/// Changes one's own email or phone number (nothing else).
+/// Changes one's own email (nothing else). The phone number changes through
+/// `users/me/telephone/`; `telephone` is accepted here only unchanged.
 #[utoipa::path(patch, path = "/api/v1/users/me/", tag = "utilisateurs", security(("jwt" = [])), request_body = MeUpdate,
     responses((status = 200, body = UserOut), (status = 400), (status = 401)))]
 pub async fn update_me(
@@ -153,5 +155,39 @@ pub async fn update_me(
 ) -> ApiResult<HttpResponse> {
     let mut conn = state.conn().await?;
     let user = service::update_me(&mut conn, &current.actor, &body.0).await?;
+    Ok(HttpResponse::Ok().json(UserOut::from(user)))
+}
+
+/// Asks to change one's own phone number: a 6-digit code goes by SMS to the new number
+/// (valid 10 minutes, 5 tries). One request a minute, five a day.
+#[utoipa::path(post, path = "/api/v1/users/me/telephone/", tag = "utilisateurs", security(("jwt" = [])), request_body = DemandeTelephone,
+    responses((status = 202, body = DemandeTelephoneOut), (status = 400), (status = 401),
+        (status = 429, description = "Code demandé trop souvent (voir Retry-After)")))]
+pub async fn telephone_demander(
+    state: web::Data<AppState>,
+    current: CurrentUser,
+    body: ApiJson<DemandeTelephone>,
+) -> ApiResult<HttpResponse> {
+    let mut conn = state.conn().await?;
+    let out = telephone::demander(&mut conn, &current.actor, &body.0).await?;
+    Ok(HttpResponse::Accepted().json(out))
+}
+
+/// Confirms the new phone number with the code received by SMS; the number is then set.
+#[utoipa::path(post, path = "/api/v1/users/me/telephone/confirmer/", tag = "utilisateurs", security(("jwt" = [])), request_body = ConfirmationTelephone,
+    responses((status = 200, body = UserOut), (status = 400, description = "Code incorrect, expiré ou sans demande en attente"), (status = 401)))]
+pub async fn telephone_confirmer(
+    state: web::Data<AppState>,
+    current: CurrentUser,
+    body: ApiJson<ConfirmationTelephone>,
+) -> ApiResult<HttpResponse> {
+    let mut conn = state.conn().await?;
+    let user = telephone::confirmer(
+        &mut conn,
+        state.settings.secret_bytes(),
+        &current.actor,
+        &body.0,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(UserOut::from(user)))
 }
