@@ -17,7 +17,7 @@ use ecole_core::phone::normalize_phone;
 use ecole_core::{Actor, DomainError, DomainResult, Role};
 use ecole_db::enums::{Lien, Sexe};
 use ecole_db::schema::{annees_scolaires, classes, eleve_parents, eleves, parents, users};
-use ecole_users::service::{PreparedUser, insert_user_in_tx, update_profile_user_in_tx};
+use ecole_users::service::{PreparedUser, insert_users_in_tx, update_profile_user_in_tx};
 use serde::Serialize;
 
 use crate::MANAGEMENT;
@@ -505,40 +505,72 @@ fn imported_user(
     }
 }
 
-async fn unique_username(
+/// The lower-case usernames already taken that could collide with `bases` or their numbered
+/// forms (`base`, `base1`, `base2`, …), in one query: a name matches when it equals a base once
+/// trailing digits are stripped from both.
+async fn taken_usernames(
     conn: &mut AsyncPgConnection,
-    base: &str,
-    taken: &mut HashSet<String>,
-) -> DomainResult<String> {
-    let base = if base.len() < 3 {
+    bases: &HashSet<String>,
+) -> DomainResult<HashSet<String>> {
+    if bases.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let keys: Vec<String> = bases
+        .iter()
+        .map(|b| b.trim_end_matches(|c: char| c.is_ascii_digit()).to_string())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let taken: Vec<String> = users::table
+        .filter(
+            diesel::dsl::sql::<diesel::sql_types::Text>(
+                "rtrim(lower(users.username), '0123456789')",
+            )
+            .eq_any(&keys),
+        )
+        .select(ecole_db::lower(users::username))
+        .load(conn)
+        .await?;
+    Ok(taken.into_iter().collect())
+}
+
+/// Usernames for new accounts, picked in file order from what is free: `base`, then `base1`,
+/// `base2`, … (a thousand « Mamadou Diallo » must import).
+struct Usernames {
+    taken: HashSet<String>,
+}
+
+impl Usernames {
+    fn next(&mut self, base: &str) -> String {
+        let base = username_key(base);
+        let candidate = std::iter::once(base.clone())
+            .chain((1u32..).map(|n| format!("{base}{n}")))
+            .find(|c| !self.taken.contains(c))
+            .unwrap_or_default();
+        self.taken.insert(candidate.clone());
+        candidate
+    }
+}
+
+/// A username base as stored and compared (lower case, at least 3 characters).
+fn username_key(base: &str) -> String {
+    if base.len() < 3 {
         format!("eleve.{base}")
     } else {
         base.to_string()
-    };
-    // Homonyms are common (a thousand « Mamadou Diallo » must import): every candidate found
-    // taken is remembered, so each costs at most one query per import.
-    for n in 0..1_000_000u32 {
-        let candidate = if n == 0 {
-            base.clone()
-        } else {
-            format!("{base}{n}")
-        };
-        if taken.contains(&candidate) {
-            continue;
-        }
-        let exists: i64 = users::table
-            .filter(ecole_db::lower(users::username).eq(candidate.to_lowercase()))
-            .count()
-            .get_result(conn)
-            .await?;
-        taken.insert(candidate.clone());
-        if exists == 0 {
-            return Ok(candidate);
-        }
     }
-    Err(DomainError::internal("aucun nom d'utilisateur libre"))
+    .to_lowercase()
 }
 
+/// A row's parent: one already in the database, or the n-th created by this import.
+#[derive(Clone, Copy)]
+enum ParentRef {
+    Known(i64),
+    New(usize),
+}
+
+/// Writes a checked file, set-based: one statement per kind of row, whatever the file's size,
+/// except updates of changed pupils (one each).
 async fn apply(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
@@ -575,8 +607,9 @@ async fn apply(
         .filter_map(|r| r.parent.as_ref())
         .map(|p| p.telephone.as_str())
         .collect();
-    // Every parent with one of these numbers, oldest first, with their name.
-    let mut parents_by_phone: HashMap<String, Vec<(i64, String)>> = HashMap::new();
+    // Every parent with one of these numbers, oldest first, with their name; parents this
+    // import creates join them as they come, so a later row can find them.
+    let mut parents_by_phone: HashMap<String, Vec<(ParentRef, String)>> = HashMap::new();
     let known: Vec<(Option<String>, i64, String, String)> = parents::table
         .inner_join(users::table)
         .filter(users::telephone.eq_any(&phones))
@@ -594,13 +627,19 @@ async fn apply(
             parents_by_phone
                 .entry(t)
                 .or_default()
-                .push((id, name_key(&first, &last)));
+                .push((ParentRef::Known(id), name_key(&first, &last)));
         }
     }
-    let mut links = Vec::new();
-    let mut taken = HashSet::new();
+
+    // What to write, decided in file order.
+    let mut new_pupils: Vec<&Row> = Vec::new();
+    let mut new_parents: Vec<(&Row, &ParentRow)> = Vec::new();
+    // (row, parent) for every row with a parent; homonyms with the parents they collide with.
+    let mut row_parents: Vec<(&Row, ParentRef, Lien)> = Vec::new();
+    let mut homonyms: Vec<(&Row, &str, Vec<ParentRef>)> = Vec::new();
+    let mut bases = HashSet::new();
     for row in rows {
-        let eleve_id = match existing.get(&row.matricule) {
+        match existing.get(&row.matricule) {
             Some(e) => {
                 let same = e.first_name == row.prenom
                     && e.last_name == row.nom
@@ -636,122 +675,239 @@ async fn apply(
                         .await?;
                     report.modifies += 1;
                 }
-                e.id
             }
             None => {
-                let username =
-                    unique_username(conn, &username_base(&row.prenom, &row.nom), &mut taken)
-                        .await?;
-                let user_id = insert_user_in_tx(
-                    conn,
-                    Some(actor),
-                    &imported_user(username, None, &row.prenom, &row.nom, Role::Eleve, None),
-                )
-                .await?
-                .id;
-                let id: i64 = diesel::insert_into(eleves::table)
-                    .values((
-                        eleves::user_id.eq(user_id),
-                        eleves::matricule.eq(&row.matricule),
-                        eleves::classe_actuelle_id.eq(row.classe),
-                        eleves::date_naissance.eq(row.date_naissance),
-                        eleves::lieu_naissance.eq(&row.lieu_naissance),
-                        eleves::sexe.eq(row.sexe),
-                        eleves::adresse.eq(&row.adresse),
-                        eleves::contact_urgence_nom.eq(&row.contact_nom),
-                        eleves::contact_urgence_phone.eq(&row.contact_tel),
-                        eleves::contact_urgence_relation.eq(&row.contact_relation),
-                        eleves::date_admission.eq(row.date_admission),
-                    ))
-                    .returning(eleves::id)
-                    .get_result(conn)
-                    .await?;
-                audit::record(
-                    conn,
-                    AuditEntry {
-                        actor: Some(actor),
-                        action: AuditAction::Create,
-                        table: "eleves",
-                        row_id: Some(id),
-                        before: None,
-                        after: Some(serde_json::json!({"matricule": row.matricule, "import_ligne": row.ligne})),
-                    },
-                )
-                .await?;
-                report.crees += 1;
-                id
+                bases.insert(username_key(&username_base(&row.prenom, &row.nom)));
+                new_pupils.push(row);
             }
-        };
+        }
         if let Some(p) = &row.parent {
             let key = name_key(&p.prenom, &p.nom);
-            let same_phone: &[(i64, String)] = parents_by_phone
-                .get(&p.telephone)
-                .map(Vec::as_slice)
-                .unwrap_or_default();
-            let parent_id = match same_phone.iter().find(|(_, k)| *k == key) {
-                Some((id, _)) => *id,
+            let same_phone = parents_by_phone.entry(p.telephone.clone()).or_default();
+            let parent = match same_phone.iter().find(|(_, k)| *k == key) {
+                Some((parent, _)) => *parent,
                 None => {
                     if !same_phone.is_empty() {
-                        report.homonymes.push(Homonyme {
-                            ligne: row.ligne,
-                            telephone: p.telephone.clone(),
-                            parents_existants: same_phone.iter().map(|(id, _)| *id).collect(),
-                        });
+                        homonyms.push((
+                            row,
+                            p.telephone.as_str(),
+                            same_phone.iter().map(|(parent, _)| *parent).collect(),
+                        ));
                     }
-                    let username =
-                        unique_username(conn, &username_base(&p.prenom, &p.nom), &mut taken)
-                            .await?;
-                    let account = imported_user(
-                        username,
-                        p.email.clone(),
-                        &p.prenom,
-                        &p.nom,
-                        Role::Parent,
-                        Some(p.telephone.clone()),
-                    );
-                    let user_id = insert_user_in_tx(conn, Some(actor), &account)
-                        .await
-                        .map_err(|e| match e {
-                            DomainError::Validation(_) => DomainError::validation(
-                                "non_field_errors",
-                                format!("Ligne {} : l'e-mail du parent est déjà utilisé par un autre compte.", row.ligne),
-                            ),
-                            other => other,
-                        })?
-                        .id;
-                    let id: i64 = diesel::insert_into(parents::table)
-                        .values(parents::user_id.eq(user_id))
-                        .returning(parents::id)
-                        .get_result(conn)
-                        .await?;
-                    parents_by_phone
-                        .entry(p.telephone.clone())
-                        .or_default()
-                        .push((id, key));
-                    report.parents_crees += 1;
-                    id
+                    let parent = ParentRef::New(new_parents.len());
+                    same_phone.push((parent, key));
+                    bases.insert(username_key(&username_base(&p.prenom, &p.nom)));
+                    new_parents.push((row, p));
+                    parent
                 }
             };
-            let linked: Option<i64> = diesel::insert_into(eleve_parents::table)
-                .values((
-                    eleve_parents::eleve_id.eq(eleve_id),
-                    eleve_parents::parent_id.eq(parent_id),
-                    eleve_parents::lien.eq(p.lien),
-                ))
-                .on_conflict_do_nothing()
-                .returning(eleve_parents::id)
-                .get_result(conn)
-                .await
-                .optional()?;
-            if let Some(id) = linked {
-                links.push(crate::parents::link_entry(
-                    actor, id, eleve_id, parent_id, p.lien,
-                ));
-                report.liens_crees += 1;
+            row_parents.push((row, parent, p.lien));
+        }
+    }
+    check_parent_emails(conn, &new_parents).await?;
+
+    // Accounts, named in file order (a row's pupil, then its parent).
+    let mut names = Usernames {
+        taken: taken_usernames(conn, &bases).await?,
+    };
+    let mut accounts = Vec::with_capacity(new_pupils.len() + new_parents.len());
+    let mut pupils = new_pupils.iter().peekable();
+    let mut parents_new = new_parents.iter().peekable();
+    for row in rows {
+        if let Some(pupil) = pupils.next_if(|r| std::ptr::eq(**r, row)) {
+            accounts.push(imported_user(
+                names.next(&username_base(&pupil.prenom, &pupil.nom)),
+                None,
+                &pupil.prenom,
+                &pupil.nom,
+                Role::Eleve,
+                None,
+            ));
+        }
+        if let Some((_, p)) = parents_new.next_if(|(r, _)| std::ptr::eq(*r, row)) {
+            accounts.push(imported_user(
+                names.next(&username_base(&p.prenom, &p.nom)),
+                p.email.clone(),
+                &p.prenom,
+                &p.nom,
+                Role::Parent,
+                Some(p.telephone.clone()),
+            ));
+        }
+    }
+    // In the order of `accounts`.
+    let created = insert_users_in_tx(conn, Some(actor), &accounts).await?;
+    let users_of = |role: Role| -> Vec<i64> {
+        accounts
+            .iter()
+            .zip(&created)
+            .filter(|(a, _)| a.role == role)
+            .map(|(_, u)| u.id)
+            .collect()
+    };
+    let (pupil_users, parent_users) = (users_of(Role::Eleve), users_of(Role::Parent));
+
+    // Pupils.
+    let mut eleve_ids: HashMap<&str, i64> =
+        existing.iter().map(|(m, e)| (m.as_str(), e.id)).collect();
+    let values: Vec<_> = new_pupils
+        .iter()
+        .zip(&pupil_users)
+        .map(|(row, user_id)| {
+            (
+                eleves::user_id.eq(*user_id),
+                eleves::matricule.eq(&row.matricule),
+                eleves::classe_actuelle_id.eq(row.classe),
+                eleves::date_naissance.eq(row.date_naissance),
+                eleves::lieu_naissance.eq(&row.lieu_naissance),
+                eleves::sexe.eq(row.sexe),
+                eleves::adresse.eq(&row.adresse),
+                eleves::contact_urgence_nom.eq(&row.contact_nom),
+                eleves::contact_urgence_phone.eq(&row.contact_tel),
+                eleves::contact_urgence_relation.eq(&row.contact_relation),
+                eleves::date_admission.eq(row.date_admission),
+            )
+        })
+        .collect();
+    let by_matricule: HashMap<&str, &Row> = new_pupils
+        .iter()
+        .map(|r| (r.matricule.as_str(), *r))
+        .collect();
+    let mut audits = Vec::with_capacity(new_pupils.len());
+    // 11 parameters a row.
+    for chunk in values.chunks(1_000) {
+        let inserted: Vec<(i64, String)> = diesel::insert_into(eleves::table)
+            .values(chunk)
+            .returning((eleves::id, eleves::matricule))
+            .get_results(conn)
+            .await?;
+        for (id, matricule) in inserted {
+            if let Some(row) = by_matricule.get(matricule.as_str()) {
+                audits.push(AuditEntry {
+                    actor: Some(actor),
+                    action: AuditAction::Create,
+                    table: "eleves",
+                    row_id: Some(id),
+                    before: None,
+                    after: Some(
+                        serde_json::json!({"matricule": row.matricule, "import_ligne": row.ligne}),
+                    ),
+                });
+                eleve_ids.insert(row.matricule.as_str(), id);
             }
         }
     }
+    report.crees = new_pupils.len();
+    audit::record_many(conn, audits).await?;
+
+    // Parents, then links.
+    let mut parent_ids = Vec::with_capacity(parent_users.len());
+    for chunk in parent_users.chunks(10_000) {
+        let values: Vec<_> = chunk.iter().map(|u| parents::user_id.eq(*u)).collect();
+        let inserted: Vec<(i64, i64)> = diesel::insert_into(parents::table)
+            .values(&values)
+            .returning((parents::user_id, parents::id))
+            .get_results(conn)
+            .await?;
+        let by_user: HashMap<i64, i64> = inserted.into_iter().collect();
+        parent_ids.extend(chunk.iter().filter_map(|u| by_user.get(u).copied()));
+    }
+    if parent_ids.len() != new_parents.len() {
+        return Err(DomainError::internal(
+            "insertion groupée des parents incomplète",
+        ));
+    }
+    report.parents_crees = parent_ids.len();
+    let resolve = |p: ParentRef| match p {
+        ParentRef::Known(id) => id,
+        ParentRef::New(n) => parent_ids[n],
+    };
+    report.homonymes = homonyms
+        .into_iter()
+        .map(|(row, telephone, others)| Homonyme {
+            ligne: row.ligne,
+            telephone: telephone.to_string(),
+            parents_existants: others.into_iter().map(resolve).collect(),
+        })
+        .collect();
+    let wanted: Vec<(i64, i64, Lien)> = row_parents
+        .iter()
+        .filter_map(|(row, parent, lien)| {
+            eleve_ids
+                .get(row.matricule.as_str())
+                .map(|e| (*e, resolve(*parent), *lien))
+        })
+        .collect();
+    let mut links = Vec::new();
+    // 3 parameters a row.
+    for chunk in wanted.chunks(10_000) {
+        let values: Vec<_> = chunk
+            .iter()
+            .map(|(e, p, lien)| {
+                (
+                    eleve_parents::eleve_id.eq(*e),
+                    eleve_parents::parent_id.eq(*p),
+                    eleve_parents::lien.eq(*lien),
+                )
+            })
+            .collect();
+        let inserted: Vec<(i64, i64, i64, Lien)> = diesel::insert_into(eleve_parents::table)
+            .values(&values)
+            .on_conflict_do_nothing()
+            .returning((
+                eleve_parents::id,
+                eleve_parents::eleve_id,
+                eleve_parents::parent_id,
+                eleve_parents::lien,
+            ))
+            .get_results(conn)
+            .await?;
+        for (id, eleve, parent, lien) in inserted {
+            links.push(crate::parents::link_entry(actor, id, eleve, parent, lien));
+        }
+    }
+    report.liens_crees = links.len();
     audit::record_many(conn, links).await
+}
+
+/// Refuses, naming the line, a new parent whose e-mail is already an account's or another
+/// new parent's (the unique index would refuse the whole file without saying where).
+async fn check_parent_emails(
+    conn: &mut AsyncPgConnection,
+    new_parents: &[(&Row, &ParentRow)],
+) -> DomainResult<()> {
+    let emails: Vec<String> = new_parents
+        .iter()
+        .filter_map(|(_, p)| p.email.as_deref())
+        .map(str::to_lowercase)
+        .collect();
+    if emails.is_empty() {
+        return Ok(());
+    }
+    let used: HashSet<String> = users::table
+        .filter(ecole_db::lower_nullable(users::email).eq_any(&emails))
+        .select(ecole_db::lower_nullable(users::email))
+        .load::<Option<String>>(conn)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
+    let mut seen = HashSet::new();
+    for (row, p) in new_parents {
+        if let Some(email) = &p.email {
+            let email = email.to_lowercase();
+            if used.contains(&email) || !seen.insert(email) {
+                return Err(DomainError::validation(
+                    "non_field_errors",
+                    format!(
+                        "Ligne {} : l'e-mail du parent est déjà utilisé par un autre compte.",
+                        row.ligne
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A person's name as compared between a file and the database: accents, case and spacing

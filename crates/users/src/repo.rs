@@ -156,6 +156,24 @@ pub async fn insert(
         .await
 }
 
+/// Many users in few statements (imports), in the order given.
+pub async fn insert_many(
+    conn: &mut AsyncPgConnection,
+    rows: &[NewUserRow<'_>],
+) -> Result<Vec<User>, diesel::result::Error> {
+    let mut out = Vec::with_capacity(rows.len());
+    // 8 parameters a row: well under PostgreSQL's 65,535 per statement.
+    for chunk in rows.chunks(1_000) {
+        let created: Vec<User> = diesel::insert_into(users::table)
+            .values(chunk)
+            .returning(User::as_returning())
+            .get_results(conn)
+            .await?;
+        out.extend(created);
+    }
+    Ok(out)
+}
+
 #[derive(AsChangeset, Default)]
 #[diesel(table_name = users)]
 pub struct UserChanges {

@@ -407,6 +407,59 @@ pub async fn insert_user_in_tx(
     Ok(created)
 }
 
+/// Inserts many prepared users and audits each, set-based (imports). The result is in the
+/// order of `users`.
+pub async fn insert_users_in_tx(
+    conn: &mut AsyncPgConnection,
+    actor: Option<&Actor>,
+    users: &[PreparedUser],
+) -> DomainResult<Vec<User>> {
+    let rows: Vec<NewUserRow<'_>> = users
+        .iter()
+        .map(|user| NewUserRow {
+            username: &user.username,
+            email: user.email.as_deref(),
+            password_hash: &user.password_hash,
+            first_name: &user.first_name,
+            last_name: &user.last_name,
+            role: user.role,
+            telephone: user.telephone.as_deref(),
+            is_active: user.is_active,
+        })
+        .collect();
+    let created = repo::insert_many(conn, &rows).await.map_err(map_unique)?;
+    // RETURNING follows the VALUES order; matched by name all the same.
+    let mut by_name: std::collections::HashMap<String, User> = created
+        .into_iter()
+        .map(|u| (u.username.to_lowercase(), u))
+        .collect();
+    let ordered: Vec<User> = users
+        .iter()
+        .filter_map(|u| by_name.remove(&u.username.to_lowercase()))
+        .collect();
+    if ordered.len() != users.len() {
+        return Err(DomainError::internal(
+            "insertion groupée d'utilisateurs incomplète",
+        ));
+    }
+    audit::record_many(
+        conn,
+        ordered
+            .iter()
+            .map(|created| AuditEntry {
+                actor,
+                action: AuditAction::Create,
+                table: "users",
+                row_id: Some(created.id),
+                before: None,
+                after: Some(user_json(created)),
+            })
+            .collect(),
+    )
+    .await?;
+    Ok(ordered)
+}
+
 /// Creates a user (CLI, tests, `POST users/`). `actor` is `None` for the CLI.
 pub async fn create_user(
     conn: &mut AsyncPgConnection,

@@ -168,6 +168,76 @@ async fn import_links_an_existing_parent_only_when_phone_and_name_match() {
     );
 }
 
+/// The import writes set-based: parents it creates are found again by later rows of the same
+/// file, homonyms within the file name the parent created for the earlier row, and a parent
+/// e-mail already used refuses the file naming its line.
+#[tokio::test]
+async fn import_reuses_the_parents_it_creates_and_names_the_line_of_a_taken_email() {
+    let app = TestApp::new().await;
+    let _school = School::create(&app, 0).await;
+    let admin = app.as_admin().await;
+    let t = &admin.access;
+    let header = "matricule,nom,prenom,sexe,classe,parent_nom,parent_prenom,parent_telephone,parent_email,parent_lien\n";
+    let roster = format!(
+        "{header}\
+         2026/911,Camara,Aissatou,F,6ème A,Camara,Mariama,622 10 20 30,,MERE\n\
+         2026/912,Camara,Ibrahima,M,6ème A,CAMARA, mariama ,+224622102030,,MERE\n\
+         2026/913,Soumah,Alpha,M,6ème A,Soumah,Kadiatou,622102030,,MERE\n"
+    );
+    let (s, report) = import_csv(&app, t, &roster, false).await;
+    assert_eq!(s, 200, "{report}");
+    assert_eq!(
+        (
+            report["crees"].as_i64(),
+            report["parents_crees"].as_i64(),
+            report["liens_crees"].as_i64()
+        ),
+        (Some(3), Some(2), Some(3)),
+        "{report}"
+    );
+    let eleve = |search: &'static str| {
+        let app = &app;
+        async move {
+            let id = get(app, &format!("/api/v1/eleves/?search={search}"), t)
+                .await
+                .1["results"][0]["id"]
+                .as_i64()
+                .unwrap();
+            get(app, &format!("/api/v1/eleves/{id}/parents/"), t)
+                .await
+                .1[0]["parent"]["id"]
+                .as_i64()
+                .unwrap()
+        }
+    };
+    let (aissatou, ibrahima, alpha) = (
+        eleve("Aissatou").await,
+        eleve("Ibrahima").await,
+        eleve("Alpha").await,
+    );
+    assert_eq!(aissatou, ibrahima, "one mother for both Camara children");
+    assert_ne!(alpha, aissatou);
+    assert_eq!(
+        report["homonymes"],
+        json!([{"ligne": 4, "telephone": "+224622102030", "parents_existants": [aissatou]}])
+    );
+    assert_eq!(journal(&app, "eleve_parents").await.len(), 3);
+
+    // A new parent whose e-mail is an account's: refused, line named, nothing written.
+    let (s, taken) = post(&app, "/api/v1/parents/", t, json!({"username": "oumou.sow", "password": "Oumou-mot-de-passe-2026", "first_name": "Oumou", "last_name": "Sow", "email": "oumou@example.gn"})).await;
+    assert_eq!(s, 201, "{taken}");
+    let clash = format!(
+        "{header}\
+         2026/921,Diallo,Mamadou,M,6ème A,Diallo,Hawa,623 00 00 01,,MERE\n\
+         2026/922,Sow,Fanta,F,6ème A,Sow,Oumou,623 00 00 02,OUMOU@example.gn,MERE\n"
+    );
+    let (s, refused) = import_csv(&app, t, &clash, false).await;
+    assert_eq!(s, 400, "{refused}");
+    assert!(refused.to_string().contains("Ligne 3 :"), "{refused}");
+    let (_, none) = get(&app, "/api/v1/eleves/?search=Mamadou", t).await;
+    assert_eq!(none["count"], 0, "{none}");
+}
+
 /// ASVS 4.0.3 V4.1.3 (a right can be withdrawn) and V7.1.3/V7.1.4 (security-relevant changes
 /// are logged with who and what): `DELETE eleves/<id>/parents/<parent_id>/` ends a parent's
 /// access to the child, management only, and every link, change of link and unlink writes a
