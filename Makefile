@@ -57,8 +57,8 @@ check: ## Vérifie configuration et connexions (ecole check)
 bench: ## Mesure les performances (wrk, pgbench) : voir bench/out/
 	@bash scripts/bench.sh
 
-build: ## Compile tous les binaires en release
-	cargo build --release --bins
+build: ## Compile en release les quatre programmes (API, worker, planificateur, CLI)
+	@source scripts/lib.sh && cargo build --release $$ECOLE_BINS
 
 # ---- Exploitation ----
 

@@ -152,6 +152,10 @@ ensure_moto() {
   export MOTO_SERVER
 }
 
+# The four programs an operator runs (API, worker, beat, CLI): `make run` and `make build`
+# build these and not the bench or test crates.
+ECOLE_BINS="-p ecole-api-bin -p ecole-worker-bin -p ecole-beat-bin -p ecole-cli"
+
 ensure_cargo() {
   command -v cargo >/dev/null || die "cargo introuvable : installez Rust (https://rustup.rs) puis relancez."
 }

@@ -24,8 +24,8 @@ if ! psql "$server_url" -qAtc 'SELECT 1' >/dev/null 2>&1; then
   fi
 fi
 
-say "compilation (release)"
-cargo build --release --bins
+say "compilation (release) des quatre programmes lancés"
+cargo build --release $ECOLE_BINS
 
 say "base de données : migrations et compte de démonstration"
 ./target/release/ecole bootstrap
