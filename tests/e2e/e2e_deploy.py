@@ -12,6 +12,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -83,7 +84,17 @@ class Stack:
     # -- commands ---------------------------------------------------------------------------
     def sh(self, args, check_rc=True, timeout=1800, env=None, quiet=False):
         started = time.monotonic()
-        p = subprocess.run(args, cwd=ROOT, env=env or self.env, capture_output=True, text=True, timeout=timeout)
+        # Own process group: on a timeout the whole tree goes (a `docker build` left behind
+        # by a killed `make up` kept compiling for minutes).
+        with subprocess.Popen(args, cwd=ROOT, env=env or self.env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, start_new_session=True) as proc:
+            try:
+                out, err = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
+                raise
+        p = subprocess.CompletedProcess(args, proc.returncode, out, err)
         if p.returncode != 0 and check_rc:
             sys.stdout.write(p.stdout[-4000:] + p.stderr[-4000:])
             raise RuntimeError(f"{' '.join(args)} : code {p.returncode}")
@@ -253,7 +264,8 @@ def main():
 
 def run(stack):
     # 1. Image and first start, as the README says: make up (self-signed certificate first).
-    p = stack.make("up")
+    # The image build: over 30 min on a busy 2-core machine.
+    p = stack.make("up", timeout=3600)
     image = open(os.path.join(stack.work, f".image-{stack.project}")).read().strip()
     stack.env.pop("ECOLE_IMAGE", None)
     size = int(stack.sh([DOCKER, "image", "inspect", "--format", "{{.Size}}", image]).stdout)
