@@ -1164,6 +1164,9 @@ mod bulletins_corrections;
 #[path = "api/bulletins_reference.rs"]
 mod bulletins_reference;
 
+#[path = "api/contrat.rs"]
+mod contrat;
+
 /// A session the server ends (as a fast shutdown or a restart does) is a 503 cause, never a
 /// 500: both for the statement running at that moment and for the next one on the dead link.
 #[tokio::test]
