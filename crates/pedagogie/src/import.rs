@@ -854,12 +854,7 @@ async fn apply(
         let inserted: Vec<(i64, i64, i64, Lien)> = diesel::insert_into(eleve_parents::table)
             .values(&values)
             .on_conflict_do_nothing()
-            .returning((
-                eleve_parents::id,
-                eleve_parents::eleve_id,
-                eleve_parents::parent_id,
-                eleve_parents::lien,
-            ))
+            .returning(crate::parents::LINK_COLUMNS)
             .get_results(conn)
             .await?;
         for (id, eleve, parent, lien) in inserted {

@@ -339,6 +339,19 @@ fn lien_json(eleve: i64, parent: i64, lien: Lien) -> Value {
     json!({"eleve": eleve, "parent": parent, "lien": lien})
 }
 
+/// A link as written to the journal: id, pupil, parent, relation.
+pub(crate) const LINK_COLUMNS: (
+    eleve_parents::id,
+    eleve_parents::eleve_id,
+    eleve_parents::parent_id,
+    eleve_parents::lien,
+) = (
+    eleve_parents::id,
+    eleve_parents::eleve_id,
+    eleve_parents::parent_id,
+    eleve_parents::lien,
+);
+
 /// The journal entry of a new link (`eleve_parents` row `id`).
 pub(crate) fn link_entry(
     actor: &Actor,
@@ -451,15 +464,7 @@ pub(crate) async fn unlink_where(
     if let Some(p) = parent {
         q = q.filter(eleve_parents::parent_id.eq(p));
     }
-    let removed: Vec<(i64, i64, i64, Lien)> = q
-        .returning((
-            eleve_parents::id,
-            eleve_parents::eleve_id,
-            eleve_parents::parent_id,
-            eleve_parents::lien,
-        ))
-        .get_results(conn)
-        .await?;
+    let removed: Vec<(i64, i64, i64, Lien)> = q.returning(LINK_COLUMNS).get_results(conn).await?;
     let n = removed.len();
     let entries = removed
         .into_iter()

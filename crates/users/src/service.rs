@@ -344,6 +344,22 @@ pub struct PreparedUser {
     pub is_active: bool,
 }
 
+impl PreparedUser {
+    /// The row that inserts this user.
+    fn row(&self) -> NewUserRow<'_> {
+        NewUserRow {
+            username: &self.username,
+            email: self.email.as_deref(),
+            password_hash: &self.password_hash,
+            first_name: &self.first_name,
+            last_name: &self.last_name,
+            role: self.role,
+            telephone: self.telephone.as_deref(),
+            is_active: self.is_active,
+        }
+    }
+}
+
 /// Checks a new user's fields and hashes the password. `errors` collects the messages so
 /// that a caller creating a profile can add its own before failing.
 pub async fn prepare_user(
@@ -377,21 +393,7 @@ pub async fn insert_user_in_tx(
     actor: Option<&Actor>,
     user: &PreparedUser,
 ) -> DomainResult<User> {
-    let created = repo::insert(
-        conn,
-        NewUserRow {
-            username: &user.username,
-            email: user.email.as_deref(),
-            password_hash: &user.password_hash,
-            first_name: &user.first_name,
-            last_name: &user.last_name,
-            role: user.role,
-            telephone: user.telephone.as_deref(),
-            is_active: user.is_active,
-        },
-    )
-    .await
-    .map_err(map_unique)?;
+    let created = repo::insert(conn, user.row()).await.map_err(map_unique)?;
     audit::record(
         conn,
         AuditEntry {
@@ -414,19 +416,7 @@ pub async fn insert_users_in_tx(
     actor: Option<&Actor>,
     users: &[PreparedUser],
 ) -> DomainResult<Vec<User>> {
-    let rows: Vec<NewUserRow<'_>> = users
-        .iter()
-        .map(|user| NewUserRow {
-            username: &user.username,
-            email: user.email.as_deref(),
-            password_hash: &user.password_hash,
-            first_name: &user.first_name,
-            last_name: &user.last_name,
-            role: user.role,
-            telephone: user.telephone.as_deref(),
-            is_active: user.is_active,
-        })
-        .collect();
+    let rows: Vec<NewUserRow<'_>> = users.iter().map(PreparedUser::row).collect();
     let created = repo::insert_many(conn, &rows).await.map_err(map_unique)?;
     // RETURNING follows the VALUES order; matched by name all the same.
     let mut by_name: std::collections::HashMap<String, User> = created
